@@ -1,0 +1,445 @@
+"""Build the demo catalogue: Russian emoji data + Twemoji artwork as "embroidery designs".
+
+Sources (npm tarballs, read straight out of the .tgz, no node_modules):
+
+* ``emojibase-data@17.0.0`` - ``package/ru/data.json`` (Unicode CLDR Russian labels,
+  tags, group/subgroup ids) and ``package/ru/messages.json`` (Russian group names).
+* ``@twemoji/svg@15.0.0`` - one SVG per emoji, named by lowercase hexcode.
+
+Output (under ``data_dir``): ``catalog.csv``, ``images/<id>.png`` and the upstream
+licence files in ``LICENSES/``.  Prices are synthetic (a hash of the id).
+
+Run ``python -m webapp.demo_catalog`` (or ``flask --app webapp build-demo-catalog``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+log = logging.getLogger(__name__)
+
+EMOJIBASE_SPEC = "emojibase-data@17.0.0"
+TWEMOJI_SPEC = "@twemoji/svg@15.0.0"
+EMOJIBASE_TGZ = "emojibase-data-17.0.0.tgz"
+TWEMOJI_TGZ = "twemoji-svg-15.0.0.tgz"
+
+DATA_MEMBER = "package/ru/data.json"
+MESSAGES_MEMBER = "package/ru/messages.json"
+GROUPS_MEMBER = "package/meta/groups.json"
+
+#: Licence files copied from the tarballs: (tarball, member, name under data/LICENSES).
+LICENSE_FILES = (
+    (EMOJIBASE_TGZ, "package/LICENSE", "emojibase-data-LICENSE"),
+    (TWEMOJI_TGZ, "package/license", "twemoji-svg-LICENSE"),
+)
+
+COLUMNS = ("id", "title", "category", "subcategory", "tags", "description", "price", "image")
+
+EXCLUDED_GROUP_KEYS = frozenset({"component", "flags"})
+
+#: Corrections of CLDR 48 Russian group/subgroup names that are wrong in meaning or case
+#: (e.g. "animal-bug" translated as «ошибки», i.e. software bugs), keyed by emojibase key.
+#: Everything else is used exactly as messages.json gives it.
+NAME_OVERRIDES = {
+    "people-body": "люди и тело",
+    "face-smiling": "улыбающиеся лица",
+    "face-hand": "лица с руками",
+    "face-hat": "в шляпах",
+    "cat-face": "кошачьи морды",
+    "monkey-face": "обезьяньи морды",
+    "hand-single-finger": "указательный палец",
+    "person-sport": "спортсмены",
+    "animal-mammal": "млекопитающие",
+    "animal-amphibian": "амфибии",
+    "animal-reptile": "рептилии",
+    "animal-marine": "морская флора и фауна",
+    "animal-bug": "насекомые",
+    "food-asian": "азиатская кухня",
+    "place-other": "другие места",
+    "arts-crafts": "искусство и ремёсла",
+}
+
+#: Latin letters that CLDR sometimes types instead of their Cyrillic look-alikes.
+LATIN_TO_CYRILLIC = str.maketrans("aceopxymkhtbACEOPXYMKHTB", "асеорхумкнтвАСЕОРХУМКНТВ")
+VARIATION_SELECTOR = "fe0f"
+
+CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
+LATIN = re.compile("[a-z]", re.IGNORECASE)
+
+PRICE_MIN = 190
+PRICE_MAX = 1490
+PRICE_STEP = 10
+
+
+@dataclass
+class BuildReport:
+    """Counts of what was kept and what was left out, by reason."""
+
+    products: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)
+    missing_artwork: list[str] = field(default_factory=list)
+    fe0f_stripped: list[str] = field(default_factory=list)
+    rendered: int = 0
+    reused: int = 0
+
+    def exclude(self, reason: str, n: int = 1) -> None:
+        """Count ``n`` entries left out for ``reason``."""
+        self.excluded[reason] = self.excluded.get(reason, 0) + n
+
+
+# --------------------------------------------------------------------------- prices
+
+
+def synthetic_price(product_id: str) -> int:
+    """Return a deterministic fake price in roubles (190..1490, step 10) derived from the id."""
+    steps = (PRICE_MAX - PRICE_MIN) // PRICE_STEP + 1
+    digest = hashlib.sha256(product_id.encode("utf-8")).digest()
+    return PRICE_MIN + PRICE_STEP * (int.from_bytes(digest[:8], "big") % steps)
+
+
+# --------------------------------------------------------------------------- npm / tar
+
+
+def fetch_tarball(spec: str, filename: str, cache_dir: Path) -> Path:
+    """Return ``cache_dir/filename``, running ``npm pack spec`` first if it is not cached."""
+    target = cache_dir / filename
+    if target.is_file():
+        return target
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError(
+            f"npm is required to download {spec!r} for the demo catalogue but was not found "
+            "on PATH. Install Node.js/npm (e.g. `apt-get install npm`), or put "
+            f"{filename} into {cache_dir} by hand."
+        )
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    log.info("npm pack %s", spec)
+    proc = subprocess.run(
+        [npm, "pack", spec, "--pack-destination", str(cache_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0 or not target.is_file():
+        raise RuntimeError(f"`npm pack {spec}` failed (exit {proc.returncode}):\n{proc.stderr.strip()}")
+    return target
+
+
+def read_member(tgz: Path, member: str) -> bytes:
+    """Return the bytes of one file inside a .tgz."""
+    with tarfile.open(tgz, "r:gz") as tar:
+        extracted = tar.extractfile(member)
+        if extracted is None:
+            raise RuntimeError(f"{member} in {tgz} is not a regular file")
+        return extracted.read()
+
+
+def read_svgs(tgz: Path) -> dict[str, bytes]:
+    """Return {lowercase file stem: SVG bytes} for every ``*.svg`` in the tarball."""
+    svgs: dict[str, bytes] = {}
+    with tarfile.open(tgz, "r:gz") as tar:
+        for info in tar:
+            if info.isfile() and info.name.endswith(".svg"):
+                extracted = tar.extractfile(info)
+                if extracted is not None:
+                    svgs[Path(info.name).stem.lower()] = extracted.read()
+    return svgs
+
+
+# --------------------------------------------------------------------------- emoji data
+
+
+def capitalize_first(text: str) -> str:
+    """Upper-case the first character only (``str.capitalize`` would lower the rest)."""
+    return text[:1].upper() + text[1:]
+
+
+def unique_lower(items: Iterable[str]) -> list[str]:
+    """Lower-case and strip items, dropping empties and duplicates but keeping order."""
+    seen: dict[str, None] = {}
+    for item in items:
+        value = item.strip().lower()
+        if value:
+            seen.setdefault(value, None)
+    return list(seen)
+
+
+def fix_homoglyphs(text: str) -> str:
+    """Replace Latin look-alike letters inside otherwise Cyrillic words («mлекопитающих»)."""
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if CYRILLIC.search(word) and LATIN.search(word):
+            return word.translate(LATIN_TO_CYRILLIC)
+        return word
+
+    return re.sub(r"\w+", fix, text)
+
+
+def name_map(ids_to_keys: dict[str, str], messages: list[dict[str, Any]]) -> dict[int, dict[str, str]]:
+    """Return {numeric id: {key, message}}, joining meta/groups.json ids with messages by key.
+
+    messages.json's own ``order`` is not a safe join key: in 17.0.0 the retired
+    ``food-marine`` subgroup still carries order 46, the id of ``food-sweet``.
+    """
+    by_key = {m["key"]: m["message"] for m in messages}
+    names = {}
+    for num, key in ids_to_keys.items():
+        message = NAME_OVERRIDES.get(key) or by_key.get(key, key)
+        names[int(num)] = {"key": key, "message": fix_homoglyphs(message.strip())}
+    return names
+
+
+def message_maps(
+    meta_groups: dict[str, Any], messages: dict[str, Any]
+) -> tuple[dict[int, dict[str, str]], dict[int, str]]:
+    """Return ({group id: {key, message}}, {subgroup id: message}) in Russian."""
+    groups = name_map(meta_groups["groups"], messages["groups"])
+    subgroups = {num: v["message"] for num, v in name_map(meta_groups["subgroups"], messages["subgroups"]).items()}
+    return groups, subgroups
+
+
+def select_emojis(
+    entries: list[dict[str, Any]], groups: dict[int, dict[str, str]], report: BuildReport
+) -> list[dict[str, Any]]:
+    """Keep the motif emoji: no flags, components, ungrouped entries or skin-tone variants."""
+    kept = []
+    for entry in entries:
+        report.exclude("skin-tone variants (nested `skins`)", len(entry.get("skins") or ()))
+        group = entry.get("group")
+        if group is None:
+            report.exclude("no group (regional indicator letters)")
+        elif groups[group]["key"] in EXCLUDED_GROUP_KEYS:
+            report.exclude(f"group '{groups[group]['key']}'")
+        elif entry.get("tone") is not None:
+            report.exclude("top-level skin-tone entries")
+        else:
+            kept.append(entry)
+    return sorted(kept, key=lambda e: e["order"])
+
+
+def natural_list(words: list[str]) -> str:
+    """Join words the Russian way: «a, b и c»."""
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " и " + words[-1]
+
+
+def describe(label: str, category: str, subcategory: str, tags: list[str]) -> str:
+    """Write a short factual Russian description from the label, groups and tags."""
+    text = (
+        f"Дизайн машинной вышивки «{label}» из раздела «{category} / {subcategory}». "
+        "Цветной мотив в стиле эмодзи."
+    )
+    others = [t for t in tags if t != label]
+    if others:
+        text += f" Ключевые слова: {natural_list(others)}."
+    return text
+
+
+def product_row(entry: dict[str, Any], groups: dict[int, dict[str, str]], subgroups: dict[int, str]) -> dict[str, Any]:
+    """Turn one emojibase entry into a catalogue row (without checking the artwork)."""
+    product_id = entry["hexcode"].lower()
+    label = fix_homoglyphs(entry["label"].strip())
+    category = groups[entry["group"]]["message"]
+    subcategory = subgroups[entry["subgroup"]]
+    tags = unique_lower(fix_homoglyphs(t) for t in entry.get("tags") or ())
+    return {
+        "id": product_id,
+        "title": capitalize_first(label),
+        "category": capitalize_first(category),
+        "subcategory": capitalize_first(subcategory),
+        "tags": "; ".join(tags),
+        "description": describe(label, category, subcategory, tags),
+        "price": synthetic_price(product_id),
+        "image": f"images/{product_id}.png",
+    }
+
+
+# --------------------------------------------------------------------------- artwork
+
+
+def artwork_candidates(product_id: str) -> Iterator[str]:
+    """Yield Twemoji file stems to try: exact, without fe0f, and without leading zeros."""
+    parts = product_id.lower().split("-")
+    no_fe0f = [p for p in parts if p != VARIATION_SELECTOR]
+    for variant in (parts, no_fe0f):
+        yield "-".join(variant)
+        yield "-".join(p.lstrip("0") or "0" for p in variant)
+
+
+def resolve_artwork(product_id: str, svgs: dict[str, bytes]) -> str | None:
+    """Return the Twemoji file stem holding the artwork for ``product_id``, or None."""
+    for candidate in artwork_candidates(product_id):
+        if candidate in svgs:
+            return candidate
+    return None
+
+
+def render_png(svg: bytes, size: int) -> bytes:
+    """Render an SVG to a square PNG of ``size`` px, re-saved by Pillow with optimize=True."""
+    import cairosvg
+    from PIL import Image
+
+    raw = cairosvg.svg2png(bytestring=svg, output_width=size, output_height=size)
+    with Image.open(io.BytesIO(raw)) as image:
+        out = io.BytesIO()
+        image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write bytes to ``path`` via a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def is_fresh(target: Path, source: Path) -> bool:
+    """True when ``target`` exists and is newer than ``source``."""
+    return target.is_file() and target.stat().st_mtime > source.stat().st_mtime
+
+
+def progress_iter(items: list[Any], enabled: bool, desc: str) -> Iterable[Any]:
+    """Wrap ``items`` in a tqdm progress bar when enabled."""
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="img")
+
+
+def render_images(
+    rows: list[dict[str, Any]],
+    sources: dict[str, str],
+    svgs: dict[str, bytes],
+    *,
+    data_dir: Path,
+    tarball: Path,
+    image_size: int,
+    progress: bool,
+    report: BuildReport,
+) -> None:
+    """Render every row's artwork to ``data_dir/<image>``, skipping fresh files."""
+    for row in progress_iter(rows, progress, "rendering"):
+        target = data_dir / row["image"]
+        if is_fresh(target, tarball) and _png_size(target) == (image_size, image_size):
+            report.reused += 1
+            continue
+        write_atomic(target, render_png(svgs[sources[row["id"]]], image_size))
+        report.rendered += 1
+
+
+def _png_size(path: Path) -> tuple[int, int] | None:
+    """Return the pixel size of an image file, or None when unreadable."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except OSError:
+        return None
+
+
+def prune_images(images_dir: Path, keep: set[str]) -> int:
+    """Delete ``*.png`` files whose stem is not a current product id; return how many."""
+    removed = 0
+    for path in images_dir.glob("*.png"):
+        if path.stem not in keep:
+            path.unlink()
+            removed += 1
+    return removed
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write the catalogue CSV (UTF-8, header, fixed column order) atomically."""
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, buf.getvalue().encode("utf-8"))
+
+
+def copy_licenses(cache: dict[str, Path], licenses_dir: Path) -> None:
+    """Copy the upstream licence files out of the tarballs into ``licenses_dir``."""
+    licenses_dir.mkdir(parents=True, exist_ok=True)
+    for tgz_name, member, out_name in LICENSE_FILES:
+        write_atomic(licenses_dir / out_name, read_member(cache[tgz_name], member))
+
+
+def log_report(report: BuildReport) -> None:
+    """Print the build summary (counts by exclusion reason, missing artwork)."""
+    print(f"demo catalogue: {report.products} products "
+          f"({report.rendered} images rendered, {report.reused} up to date)")
+    for reason, count in sorted(report.excluded.items()):
+        print(f"  excluded {count:5d}  {reason}")
+    if report.fe0f_stripped:
+        print(f"  artwork found after dropping fe0f/leading zeros: {len(report.fe0f_stripped)}")
+    if report.missing_artwork:
+        print(f"WARNING: {len(report.missing_artwork)} emoji have no Twemoji artwork and were "
+              f"skipped: {', '.join(report.missing_artwork)}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def build_demo_catalog(data_dir: Path, *, cache_dir: Path, image_size: int = 256, progress: bool = True) -> int:
+    """Build data/catalog.csv and data/images/<id>.png from npm packages; return the number of products."""
+    data_dir, cache_dir = Path(data_dir), Path(cache_dir)
+    cache = {
+        EMOJIBASE_TGZ: fetch_tarball(EMOJIBASE_SPEC, EMOJIBASE_TGZ, cache_dir),
+        TWEMOJI_TGZ: fetch_tarball(TWEMOJI_SPEC, TWEMOJI_TGZ, cache_dir),
+    }
+    entries = json.loads(read_member(cache[EMOJIBASE_TGZ], DATA_MEMBER))
+    groups, subgroups = message_maps(
+        json.loads(read_member(cache[EMOJIBASE_TGZ], GROUPS_MEMBER)),
+        json.loads(read_member(cache[EMOJIBASE_TGZ], MESSAGES_MEMBER)),
+    )
+    svgs = read_svgs(cache[TWEMOJI_TGZ])
+
+    report = BuildReport()
+    rows, sources = [], {}
+    for entry in select_emojis(entries, groups, report):
+        row = product_row(entry, groups, subgroups)
+        source = resolve_artwork(row["id"], svgs)
+        if source is None:
+            report.missing_artwork.append(row["id"])
+            report.exclude("no Twemoji 15.0 artwork (newer emoji)")
+            continue
+        if source != row["id"]:
+            report.fe0f_stripped.append(row["id"])
+        sources[row["id"]] = source
+        rows.append(row)
+
+    images_dir = data_dir / "images"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    render_images(rows, sources, svgs, data_dir=data_dir, tarball=cache[TWEMOJI_TGZ],
+                  image_size=image_size, progress=progress, report=report)
+    removed = prune_images(images_dir, set(sources))
+    if removed:
+        print(f"  removed {removed} stale images")
+    write_csv(data_dir / "catalog.csv", rows)
+    copy_licenses(cache, data_dir / "LICENSES")
+    report.products = len(rows)
+    log_report(report)
+    return report.products
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    build_demo_catalog(Path("data"), cache_dir=Path("build/npm"))
