@@ -1,0 +1,36 @@
+"""Semantic catalogue search for a machine-embroidery shop.
+
+``create_app`` reads like a table of contents: configuration, then each
+service is wired through its ``init_app``, then the blueprints.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create and configure the Flask application."""
+    # Imported here so that ``import webapp.query`` and friends stay free of the web layer.
+    from . import cli, config, services, store
+    from .web import api, errors, health, pages
+
+    app = Flask(__name__, instance_relative_config=True,
+                template_folder="../templates", static_folder="../static")
+    app.config.from_mapping(config.defaults(app.instance_path))
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_mapping(config.from_environment(app.config))
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    store.init_app(app)
+    services.init_app(app)
+    cli.init_app(app)
+    for blueprint in (pages.bp, api.bp, health.bp):
+        app.register_blueprint(blueprint)
+    errors.init_app(app)
+    return app

@@ -1,0 +1,167 @@
+"""Stage 0 of the journey: reading and validating the catalogue CSV.
+
+The CSV is the shop's source of truth. Every row becomes a :class:`Product`;
+malformed rows are collected with their line numbers and reported together,
+so an operator can fix the file in one pass and no good row is ever dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+REQUIRED_COLUMNS = ("id", "title", "category", "tags", "description", "price", "image")
+OPTIONAL_COLUMNS = ("subcategory",)
+MAX_PRICE = 10_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """One embroidery design as the catalogue describes it."""
+
+    id: str
+    title: str
+    category: str
+    subcategory: str
+    tags: tuple[str, ...]
+    description: str
+    price: int
+    image: str
+
+    @property
+    def search_text(self) -> str:
+        """The Russian text that text encoders and the lexical index see."""
+        parts = [self.title, self.subcategory.lower(), ", ".join(self.tags), self.description]
+        return ". ".join(p for p in parts if p)
+
+
+class CatalogError(ValueError):
+    """The catalogue CSV is unusable; ``problems`` lists ``(line, message)`` pairs."""
+
+    def __init__(self, path: Path, problems: list[tuple[int, str]]):
+        self.path = path
+        self.problems = problems
+        shown = "\n".join(f"  line {line}: {msg}" for line, msg in problems[:50])
+        more = f"\n  … and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(f"{path}: {len(problems)} bad row(s):\n{shown}{more}")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The validated catalogue: products in file order plus its fingerprint."""
+
+    products: tuple[Product, ...]
+    fingerprint: str
+
+    def ids(self) -> list[str]:
+        """Product ids in row order."""
+        return [p.id for p in self.products]
+
+
+def read_catalog(path: Path) -> Catalog:
+    """Read ``path``, validate every row and return the catalogue.
+
+    Raises :class:`CatalogError` listing every bad row by its line number
+    (line 1 is the header) when anything is wrong.
+    """
+    frame = _read_frame(path)
+    products: list[Product] = []
+    problems: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    for offset, row in enumerate(frame.to_dict("records")):
+        line = offset + 2
+        try:
+            product = _parse_row(row)
+        except ValueError as exc:
+            problems.append((line, str(exc)))
+            continue
+        if product.id in seen:
+            problems.append((line, f"duplicate id {product.id!r} (first on line {seen[product.id]})"))
+            continue
+        seen[product.id] = line
+        products.append(product)
+    if problems:
+        raise CatalogError(path, problems)
+    return Catalog(tuple(products), fingerprint(products))
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    """Load the CSV as strings, refusing files without the required columns."""
+    if not path.is_file():
+        raise CatalogError(path, [(0, "file not found; run `flask --app webapp build-demo-catalog`")])
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8",
+                            on_bad_lines="error", engine="python")
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise CatalogError(path, [(_parser_line(exc), f"unreadable CSV: {exc}")]) from exc
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise CatalogError(path, [(1, f"missing column(s): {', '.join(missing)}")])
+    return frame
+
+
+def _parser_line(exc: Exception) -> int:
+    """Best-effort line number out of a pandas parser error message."""
+    words = str(exc).replace(",", " ").split()
+    for before, word in zip(words, words[1:], strict=False):
+        if before.lower() == "line" and word.isdigit():
+            return int(word)
+    return 0
+
+
+def _parse_row(row: dict[str, str]) -> Product:
+    """Turn one CSV record into a Product, raising ValueError on bad fields."""
+    pid = row["id"].strip().lower()
+    if not pid or any(ch.isspace() or ch in "/\\?#%" for ch in pid):
+        raise ValueError(f"bad id {row['id']!r}")
+    title = row["title"].strip()
+    if not title:
+        raise ValueError("empty title")
+    image = row["image"].strip()
+    if not image or Path(image).is_absolute() or ".." in Path(image).parts:
+        raise ValueError(f"image must be a path relative to data/, got {image!r}")
+    return Product(
+        id=pid,
+        title=title,
+        category=row["category"].strip() or "Без категории",
+        subcategory=row.get("subcategory", "").strip(),
+        tags=_split_tags(row["tags"]),
+        description=row["description"].strip(),
+        price=_parse_price(row["price"]),
+        image=image,
+    )
+
+
+def _parse_price(raw: str) -> int:
+    """Parse a price in whole roubles; ValueError for junk, negatives or absurd values."""
+    text = raw.strip().replace(" ", "").replace(",", ".")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"price is not a number: {raw!r}") from None
+    if not math.isfinite(value) or value < 0 or value > MAX_PRICE:
+        raise ValueError(f"price out of range: {raw!r}")
+    return round(value)
+
+
+def _split_tags(raw: str) -> tuple[str, ...]:
+    """Split ``"a; b; c"`` into unique, stripped tags, order kept."""
+    tags = (t.strip() for t in raw.replace("|", ";").split(";"))
+    return tuple(dict.fromkeys(t for t in tags if t))
+
+
+def fingerprint(products: Iterable[Product]) -> str:
+    """A SHA-256 over what embeddings depend on: ids, their order, text and image path.
+
+    Prices and categories are left out on purpose: repricing the shop must not
+    force a re-embedding.
+    """
+    digest = hashlib.sha256()
+    for p in products:
+        digest.update(repr((p.id, p.search_text, p.image)).encode())
+    return digest.hexdigest()

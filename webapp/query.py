@@ -1,0 +1,182 @@
+"""Query understanding: from what a shopper typed to what the engines search for.
+
+Each step is a small pure function, tested on its own:
+normalise → emoji to names → keyboard-layout repair → lemmatise.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pymorphy3
+
+# The ЙЦУКЕН keys under each QWERTY key, unshifted and shifted.
+_QWERTY = "`qwertyuiop[]asdfghjkl;'zxcvbnm,./" + '~QWERTYUIOP{}ASDFGHJKL:"ZXCVBNM<>?'
+_JCUKEN = "ёйцукенгшщзхъфывапролджэячсмитьбю." + "ЁЙЦУКЕНГШЩЗХЪФЫВАПРОЛДЖЭЯЧСМИТЬБЮ,"
+TO_CYRILLIC = str.maketrans(_QWERTY, _JCUKEN)
+# Skin tones, hair components, the variation selector and ZWJ do not change a motif.
+_EMOJI_MODIFIERS = {0xFE0F, 0xFE0E, *range(0x1F3FB, 0x1F400)}
+_WORD = re.compile(r"[0-9a-zа-яё]+(?:-[0-9a-zа-яё]+)*")
+_LATIN_KEYS = re.compile(r"^[a-z`\[\];',./~{}:\"<>?]+$", re.IGNORECASE)
+_MAX_EMOJI_LEN = 12
+# Function words and shop filler that carry no motif ("что-нибудь для мальчика").
+STOPWORDS = frozenset("""
+а без в во вот все всё где да для до его ее её же за и из или к как ко ли на над не нибудь ни
+но о об около от по под при про с со так то тот у что чтобы это этот я мы вы он она они мой
+свой какой-то какой-нибудь что-то что-нибудь кто-то нечто-то нечто что-либо хотеть нужный
+найти искать показать вышивка дизайн машинный узор рисунок
+""".split())
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A query after understanding; ``text`` is what the encoders embed."""
+
+    raw: str
+    text: str
+    tokens: tuple[str, ...]
+    lemmas: tuple[str, ...]
+    emoji_ids: tuple[str, ...] = ()
+    layout_fixed: bool = False
+    truncated: bool = False
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Lemmas that carry meaning: stop words removed, order kept."""
+        return content_terms(self.lemmas)
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing searchable is left."""
+        return not self.text
+
+
+class QueryUnderstanding:
+    """Turns raw queries into :class:`ParsedQuery` using the catalogue's emoji names."""
+
+    def __init__(self, emoji_names: dict[str, tuple[str, str]], max_length: int = 200) -> None:
+        """``emoji_names`` maps an emoji sequence (modifiers stripped) to (id, Russian name)."""
+        self.emoji_names = emoji_names
+        self.max_length = max_length
+
+    def parse(self, raw: str) -> ParsedQuery:
+        """Run every step on ``raw`` and return the result."""
+        cleaned, truncated = clean(raw, self.max_length)
+        without_emoji, names, ids = replace_emoji(cleaned, self.emoji_names)
+        fixed, layout_fixed = fix_layout(without_emoji)
+        text = normalise(" ".join([fixed, *names]))
+        tokens = tuple(_WORD.findall(text))
+        return ParsedQuery(raw=raw, text=text, tokens=tokens, lemmas=lemmatise(tokens),
+                           emoji_ids=tuple(ids), layout_fixed=layout_fixed, truncated=truncated)
+
+
+def clean(raw: str, max_length: int) -> tuple[str, bool]:
+    """NFC-normalise, drop control characters, collapse spaces and truncate."""
+    text = unicodedata.normalize("NFC", raw)
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\u200d" else " "
+                   for ch in text)
+    text = " ".join(text.split())
+    return (text[:max_length].rstrip(), True) if len(text) > max_length else (text, False)
+
+
+def normalise(text: str) -> str:
+    """Lower-case, ё→е, punctuation and symbols to spaces, single spaces."""
+    text = text.lower().replace("ё", "е")
+    text = "".join(ch if ch.isalnum() or ch in " -" else " " for ch in text)
+    return " ".join(w.strip("-") for w in text.split() if w.strip("-"))
+
+
+def emoji_key(sequence: str) -> str:
+    """An emoji sequence with skin tones and variation selectors removed."""
+    return "".join(ch for ch in sequence if ord(ch) not in _EMOJI_MODIFIERS)
+
+
+def emoji_table(items: Iterable[tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """Build the emoji lookup from (hexcode id, Russian title) pairs of the catalogue."""
+    table: dict[str, tuple[str, str]] = {}
+    for pid, title in items:
+        try:
+            sequence = "".join(chr(int(part, 16)) for part in pid.split("-"))
+        except ValueError:
+            continue  # not an emoji-coded id: nothing to map
+        key = emoji_key(sequence)
+        if key and key not in table:
+            table[key] = (pid, title.lower())
+    return table
+
+
+def replace_emoji(text: str, table: dict[str, tuple[str, str]]) -> tuple[str, list[str], list[str]]:
+    """Cut known emoji out of ``text``; return the rest, their names and their ids."""
+    key = emoji_key(text)
+    rest, names, ids = [], [], []
+    i = 0
+    while i < len(key):
+        for size in range(min(_MAX_EMOJI_LEN, len(key) - i), 0, -1):
+            hit = table.get(key[i:i + size])
+            if hit and not key[i:i + size].isalnum():
+                ids.append(hit[0])
+                names.append(hit[1])
+                rest.append(" ")
+                i += size
+                break
+        else:
+            rest.append(key[i])
+            i += 1
+    return "".join(rest), names, ids
+
+
+def fix_layout(text: str) -> tuple[str, bool]:
+    """Re-type QWERTY-typed Russian (``rjn`` → ``кот``) when that yields real words.
+
+    Only Latin tokens are candidates; they are converted together, and only
+    when most of them become words the Russian dictionary knows, so English
+    queries such as ``dinosaur`` are left alone.
+    """
+    words = text.split()
+    candidates = [w for w in words if _LATIN_KEYS.match(w) and any(c.isalpha() for c in w)]
+    if not candidates:
+        return text, False
+    converted = {w: w.translate(TO_CYRILLIC).strip(".,") for w in candidates}
+    known = sum(_is_russian_word(c) for c in converted.values())
+    if known * 2 <= len(candidates):
+        return text, False
+    return " ".join(converted.get(w, w) for w in words), True
+
+
+def lemmatise(tokens: Iterable[str]) -> tuple[str, ...]:
+    """Dictionary forms of Russian tokens (``котики`` → ``котик``); others unchanged."""
+    return tuple(_lemma(t) for t in tokens)
+
+
+def content_terms(lemmas: Iterable[str]) -> tuple[str, ...]:
+    """Drop stop words and one-letter tokens from ``lemmas``."""
+    return tuple(t for t in lemmas if len(t) > 1 and t not in STOPWORDS)
+
+
+def analyse(text: str) -> tuple[str, ...]:
+    """The lemma terms of a catalogue text, processed exactly like a query's."""
+    return content_terms(lemmatise(_WORD.findall(normalise(text))))
+
+
+@lru_cache(maxsize=1)
+def _morph() -> pymorphy3.MorphAnalyzer:
+    """The process-wide Russian morphological analyser (loaded once, lazily)."""
+    return pymorphy3.MorphAnalyzer(lang="ru")
+
+
+@lru_cache(maxsize=65536)
+def _lemma(token: str) -> str:
+    """The most probable normal form of one token, ё folded to е."""
+    if not any("а" <= ch <= "я" or ch == "ё" for ch in token):
+        return token
+    return _morph().parse(token)[0].normal_form.replace("ё", "е")
+
+
+@lru_cache(maxsize=65536)
+def _is_russian_word(token: str) -> bool:
+    """True when ``token`` is a dictionary word of at least two letters."""
+    return len(token) >= 2 and token.isalpha() and _morph().word_is_known(token)

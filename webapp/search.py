@@ -1,0 +1,262 @@
+"""The search service: one query's journey through every stage, timed.
+
+understand → encode → kNN per space → BM25 → fuse → relevance floor →
+filter/sort/page → catalogue lookup. The web layer and the CLI are thin shells
+over :meth:`SearchEngine.search`; nothing here knows about requests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import filters as flt
+from .catalog import Catalog, Product
+from .encoders.base import TextEncoder
+from .fusion import FUSERS, Fused, Signal, SpaceStats
+from .lexical import LexicalIndex
+from .query import ParsedQuery, QueryUnderstanding, emoji_table
+from .spaces import Space
+from .store import CatalogStore
+from .vector_index import VectorIndex
+
+
+@dataclass(frozen=True)
+class RankingConfig:
+    """Knobs of fusion and the relevance floor (chosen by measurement, docs/ranking.md)."""
+
+    fusion: str = "weighted"
+    weights: Mapping[str, float] = field(default_factory=lambda: {
+        "text": 1.0, "lexical": 4.0, "emoji": 10.0,
+        "ruclip-image": 0.5, "ruclip-text": 0.5, "ruclip-combined": 0.5})
+    candidates: int = 100  # per signal
+    min_z: float = 4.0  # a vector-only hit must stand this far above the catalogue mean
+    min_coverage: float = 0.5  # share of query terms a lexical-only hit must contain
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """What a shopper asked for."""
+
+    query: str
+    filters: flt.Filters = flt.Filters()
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = 24
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result: the product, its fused score and why it matched."""
+
+    product: Product
+    score: float
+    why: dict[str, Any]
+
+
+@dataclass
+class SearchResult:
+    """A page of results plus everything the page and the API show about it."""
+
+    request: SearchRequest
+    parsed: ParsedQuery | None
+    total: int
+    hits: list[Hit]
+    timings: dict[str, float]
+    suggestions: list[str] = field(default_factory=list)
+
+    @property
+    def took_ms(self) -> float:
+        """Total time spent in the search core."""
+        return round(sum(self.timings.values()), 2)
+
+    @property
+    def pages(self) -> int:
+        """Number of pages for ``total`` results."""
+        return max(1, -(-self.total // self.request.per_page))
+
+
+class Timer:
+    """Collects wall-clock milliseconds per named stage."""
+
+    def __init__(self) -> None:
+        """Start with no stages timed."""
+        self.stages: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time the enclosed block and add it to stage ``name``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = (time.perf_counter() - start) * 1000
+            self.stages[name] = round(self.stages.get(name, 0.0) + elapsed, 3)
+
+
+class QueryVectorCache:
+    """LRU cache of query vectors per (encoder, text)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        """Keep at most ``size`` vectors."""
+        self.size = size
+        self._data: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+
+    def encode(self, encoder: TextEncoder, text: str) -> np.ndarray:
+        """The vector of ``text`` under ``encoder``, computed once per LRU lifetime."""
+        key = (encoder.model_id, text)
+        vector = self._data.get(key)
+        if vector is None:
+            vector = encoder.encode_query(text)
+            self._data[key] = vector
+            if len(self._data) > self.size:
+                self._data.popitem(last=False)
+        else:
+            self._data.move_to_end(key)
+        return vector
+
+
+class SearchEngine:
+    """Everything needed to answer queries over one catalogue, loaded once per process."""
+
+    def __init__(self, catalog: Catalog, spaces: Sequence[Space],
+                 vectors: Mapping[str, np.ndarray], store: CatalogStore,
+                 *, ranking: RankingConfig | None = None, max_query_length: int = 200) -> None:
+        """Build the indexes over ``vectors`` (space name → item matrix in catalogue order)."""
+        self.catalog = catalog
+        self.products = catalog.products
+        self.row_of = {p.id: i for i, p in enumerate(self.products)}
+        self.spaces = list(spaces)
+        self.indexes = {s.name: VectorIndex(vectors[s.name]) for s in self.spaces}
+        self.stats = {s.name: SpaceStats.of(vectors[s.name]) for s in self.spaces}
+        self.lexical = LexicalIndex(self.products)
+        self.facets = flt.Facets(self.products)
+        self.understanding = QueryUnderstanding(
+            emoji_table((p.id, p.title) for p in self.products), max_query_length)
+        self.store = store
+        self.ranking = ranking or RankingConfig()
+        self.query_vectors = QueryVectorCache()
+
+    # -- the query's journey ---------------------------------------------------------
+    def search(self, request: SearchRequest) -> SearchResult:
+        """Answer ``request``: rank, filter, sort, page and look up the products."""
+        timer = Timer()
+        with timer.stage("understand"):
+            parsed = self.understanding.parse(request.query)
+        ranked = self.rank(parsed, timer) if not parsed.empty else []
+        with timer.stage("filter"):
+            rows = np.array([f.row for f in ranked], np.int64)
+            rows = flt.apply(rows, self.facets, request.filters, request.sort)
+            window = rows[flt.page_slice(len(rows), request.page, request.per_page)]
+        by_row = {f.row: f for f in ranked}
+        hits = self._lookup([by_row[int(r)] for r in window], parsed, timer)
+        suggestions = self.suggest(parsed) if not len(rows) else []
+        return SearchResult(request, parsed, len(rows), hits, timer.stages, suggestions)
+
+    def rank(self, parsed: ParsedQuery, timer: Timer | None = None) -> list[Fused]:
+        """All candidates that pass the relevance floor, best first."""
+        timer = timer or Timer()
+        signals = self._vector_signals(parsed, timer)
+        with timer.stage("lexical"):
+            signals += self._lexical_signal(parsed)
+            signals += self._emoji_signal(parsed)
+        with timer.stage("fuse"):
+            fused = FUSERS[self.ranking.fusion](signals, self.ranking.weights)
+            return [f for f in fused if self._passes_floor(f, parsed)]
+
+    def _vector_signals(self, parsed: ParsedQuery, timer: Timer) -> list[Signal]:
+        """kNN candidates from every space, with z-score calibration."""
+        signals = []
+        for space in self.spaces:
+            with timer.stage("encode"):
+                query = self.query_vectors.encode(space.encoder, parsed.text)
+            with timer.stage("knn"):
+                rows, cosines = self.indexes[space.name].search(query, self.ranking.candidates)
+                z = self.stats[space.name].zscores(query, cosines)
+            signals.append(Signal(space.name, rows, cosines, z))
+        return signals
+
+    def _lexical_signal(self, parsed: ParsedQuery) -> list[Signal]:
+        """BM25 candidates, calibrated as term coverage × share of the best score."""
+        terms = parsed.terms
+        scores = self.lexical.scores(terms)
+        top = float(scores.max()) if len(scores) else 0.0
+        if top <= 0:
+            return []
+        rows = np.argsort(-scores, kind="stable")[: self.ranking.candidates]
+        rows = rows[scores[rows] > 0]
+        coverage = np.array([len(set(self.lexical.matched(r, terms))) / len(set(terms))
+                             for r in rows.tolist()], np.float32)
+        return [Signal("lexical", rows, scores[rows], coverage * scores[rows] / top)]
+
+    def _emoji_signal(self, parsed: ParsedQuery) -> list[Signal]:
+        """Exact matches for emoji typed into the query."""
+        rows = np.array([self.row_of[i] for i in parsed.emoji_ids if i in self.row_of], np.int64)
+        ones = np.ones(len(rows), np.float32)
+        return [Signal("emoji", rows, ones, ones)] if len(rows) else []
+
+    def _passes_floor(self, item: Fused, parsed: ParsedQuery) -> bool:
+        """True when a candidate has real evidence, not just the nearest junk."""
+        evidence = item.evidence
+        if "emoji" in evidence:
+            return True
+        lexical = evidence.get("lexical")
+        terms = set(parsed.terms)
+        if lexical and terms:
+            matched = set(self.lexical.matched(item.row, list(terms)))
+            if len(matched) / len(terms) >= self.ranking.min_coverage:
+                return True
+        return any(calibrated >= self.ranking.min_z
+                   for name, (_, calibrated, _) in evidence.items()
+                   if name in self.indexes)
+
+    # -- presentation helpers ----------------------------------------------------------
+    def _lookup(self, page: list[Fused], parsed: ParsedQuery, timer: Timer) -> list[Hit]:
+        """Fetch the page's products from the store and attach the reasons."""
+        with timer.stage("lookup"):
+            products = self.store.get_many([self.products[f.row].id for f in page])
+        return [Hit(product, round(f.score, 4), self._why(f, parsed))
+                for product, f in zip(products, page, strict=True)]
+
+    def _why(self, item: Fused, parsed: ParsedQuery) -> dict[str, Any]:
+        """Which signals matched this item and how strongly."""
+        signals = {name: {"score": round(raw, 4), "calibrated": round(cal, 3), "rank": rank}
+                   for name, (raw, cal, rank) in sorted(item.evidence.items())}
+        terms = self.lexical.matched(item.row, list(parsed.terms)) if "lexical" in signals else []
+        return {"signals": signals, "terms": terms}
+
+    def suggest(self, parsed: ParsedQuery) -> list[str]:
+        """Did-you-mean titles for a query that found nothing (nearest titles by any space)."""
+        if parsed.empty:
+            return []
+        space = self.spaces[0]
+        rows, _ = self.indexes[space.name].search(
+            self.query_vectors.encode(space.encoder, parsed.text), 3)
+        return [self.products[r].title for r in rows.tolist()]
+
+    def similar(self, product_id: str, k: int) -> list[Hit]:
+        """Designs nearest to ``product_id`` in the richest configured space."""
+        row = self.row_of[product_id]
+        space = self.spaces[-1].name
+        rows, scores = self.indexes[space].similar(row, k)
+        products = self.store.get_many([self.products[r].id for r in rows.tolist()])
+        return [Hit(p, round(float(s), 4), {"signals": {space: {"score": round(float(s), 4)}}})
+                for p, s in zip(products, scores.tolist(), strict=True)]
+
+    def browse(self, request: SearchRequest) -> SearchResult:
+        """Products that pass the filters, in catalogue (or price) order, without a query."""
+        timer = Timer()
+        with timer.stage("filter"):
+            rows = flt.apply(np.arange(len(self.products)), self.facets, request.filters,
+                             request.sort)
+            window = rows[flt.page_slice(len(rows), request.page, request.per_page)]
+        with timer.stage("lookup"):
+            products = self.store.get_many([self.products[r].id for r in window.tolist()])
+        hits = [Hit(p, 0.0, {}) for p in products]
+        return SearchResult(request, None, len(rows), hits, timer.stages)

@@ -1,0 +1,58 @@
+"""Vector spaces: which encoder fills which embedding cache.
+
+A space pairs a cache name with the encoder that embeds queries into it and
+the recipe that embeds catalogue items. The offline text space always exists;
+ruCLIP adds its image, text and combined spaces when ``RUCLIP_MODEL_DIR`` is
+set. Nothing else in the core needs to know which model is behind a space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .encoders.base import ImageEncoder, TextEncoder
+from .encoders.sentence import load_sentence_encoder
+
+
+@dataclass(frozen=True)
+class Space:
+    """One embedding space: a cache file, its item recipe and its query encoder."""
+
+    name: str
+    kind: str  # "text" | "image" | "combined"
+    encoder: TextEncoder
+    image_encoder: ImageEncoder | None = None
+    #: for ``combined``: the names of the image and text spaces it averages.
+    parts: tuple[str, ...] = ()
+
+    @property
+    def model_id(self) -> str:
+        """Identity written into (and checked against) this space's cache."""
+        return self.encoder.model_id
+
+
+def configured_spaces(config: Mapping[str, Any]) -> list[Space]:
+    """Build the spaces the configuration asks for, loading their encoders."""
+    threads = config.get("TORCH_THREADS")
+    text = load_sentence_encoder(config["TEXT_ENCODER"], threads=threads)
+    spaces = [Space("text", "text", text)]
+    model_dir = config.get("RUCLIP_MODEL_DIR")
+    if model_dir:
+        spaces += ruclip_spaces(Path(model_dir), config)
+    return spaces
+
+
+def ruclip_spaces(model_dir: Path, config: Mapping[str, Any]) -> list[Space]:
+    """The three ruCLIP spaces: image tower, text tower and their mean."""
+    from .encoders.ruclip_encoder import RuCLIPEncoder
+
+    clip = RuCLIPEncoder.load(model_dir, device=config.get("DEVICE"),
+                              threads=config.get("TORCH_THREADS"))
+    return [
+        Space("ruclip-image", "image", clip, image_encoder=clip),
+        Space("ruclip-text", "text", clip),
+        Space("ruclip-combined", "combined", clip, parts=("ruclip-image", "ruclip-text")),
+    ]

@@ -1,0 +1,127 @@
+"""Catalogue lookup: products in a SQL database through SQLAlchemy 2.0.
+
+The CSV is imported at start-up (only when it changed since the last import)
+and every page reads product cards from here. SQLite in ``instance/`` by
+default; any ``DATABASE_URL`` SQLAlchemy understands otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+from flask import Flask, current_app
+from sqlalchemy import Engine, String, Text, create_engine, delete, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from .catalog import Catalog, Product
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the catalogue tables."""
+
+
+class ProductRow(Base):
+    """A design as stored in the database."""
+
+    __tablename__ = "products"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(200), index=True)
+    subcategory: Mapped[str] = mapped_column(String(200), default="")
+    tags: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    price: Mapped[int] = mapped_column(index=True)
+    image: Mapped[str] = mapped_column(String(300))
+
+    def to_product(self) -> Product:
+        """The immutable domain object for this row."""
+        return Product(self.id, self.title, self.category, self.subcategory,
+                       tuple(t for t in self.tags.split("; ") if t), self.description,
+                       self.price, self.image)
+
+
+class Meta(Base):
+    """Key/value facts about the imported catalogue (its full content digest)."""
+
+    __tablename__ = "catalog_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+class CatalogStore:
+    """Reads and writes products; the only module that speaks SQL."""
+
+    def __init__(self, url: str) -> None:
+        """Connect to ``url`` and create the tables if needed."""
+        self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        Base.metadata.create_all(self.engine)
+
+    def sync(self, catalog: Catalog) -> bool:
+        """Make the table mirror ``catalog``; return True when it had to rewrite it."""
+        digest = content_digest(catalog.products)
+        with Session(self.engine) as session, session.begin():
+            meta = session.get(Meta, "content_digest")
+            if meta is not None and meta.value == digest:
+                return False
+            session.execute(delete(ProductRow))
+            session.add_all(_rows(catalog.products))
+            session.merge(Meta(key="content_digest", value=digest))
+        return True
+
+    def get(self, product_id: str) -> Product | None:
+        """The product with ``product_id``, or None."""
+        with Session(self.engine) as session:
+            row = session.get(ProductRow, product_id)
+            return row.to_product() if row else None
+
+    def get_many(self, ids: Sequence[str]) -> list[Product]:
+        """Products for ``ids`` in the order given (unknown ids are skipped)."""
+        if not ids:
+            return []
+        with Session(self.engine) as session:
+            rows = session.scalars(select(ProductRow).where(ProductRow.id.in_(list(ids))))
+            found = {row.id: row.to_product() for row in rows}
+        return [found[i] for i in ids if i in found]
+
+    def categories(self) -> list[tuple[str, int]]:
+        """Category names with their product counts, in catalogue order."""
+        stmt = (select(ProductRow.category, func.count(), func.min(ProductRow.position))
+                .group_by(ProductRow.category).order_by(func.min(ProductRow.position)))
+        with Session(self.engine) as session:
+            return [(name, count) for name, count, _ in session.execute(stmt)]
+
+    def count(self) -> int:
+        """Number of products stored."""
+        with Session(self.engine) as session:
+            return session.scalar(select(func.count()).select_from(ProductRow)) or 0
+
+
+def _rows(products: Iterable[Product]) -> list[ProductRow]:
+    """ORM rows for ``products``, keeping their catalogue position."""
+    return [ProductRow(id=p.id, position=i, title=p.title, category=p.category,
+                       subcategory=p.subcategory, tags="; ".join(p.tags),
+                       description=p.description, price=p.price, image=p.image)
+            for i, p in enumerate(products)]
+
+
+def content_digest(products: Iterable[Product]) -> str:
+    """A digest over every field, prices included: any edit triggers a re-import."""
+    digest = hashlib.sha256()
+    for p in products:
+        digest.update(repr(p).encode())
+    return digest.hexdigest()
+
+
+def init_app(app: Flask) -> None:
+    """Open the configured database and keep the store on the app."""
+    app.extensions["store"] = CatalogStore(app.config["DATABASE_URL"])
+
+
+def get_store() -> CatalogStore:
+    """The current app's catalogue store."""
+    store: CatalogStore = current_app.extensions["store"]
+    return store

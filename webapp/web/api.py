@@ -1,0 +1,56 @@
+"""The JSON API: ``/api/search`` and ``/api/products/<id>``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
+
+from ..catalog import Product
+from ..search import Hit
+from ..services import get_engine
+from .params import parse_search
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+CURRENCY = "RUB"
+
+
+def product_json(product: Product) -> dict[str, Any]:
+    """The public fields of a product."""
+    return {"id": product.id, "title": product.title, "category": product.category,
+            "subcategory": product.subcategory, "tags": list(product.tags),
+            "description": product.description, "price": product.price,
+            "currency": CURRENCY, "image_url": image_url(product)}
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    """One search result as the API contract describes it."""
+    p = hit.product
+    return {"id": p.id, "title": p.title, "category": p.category, "price": p.price,
+            "currency": CURRENCY, "image_url": image_url(p), "score": hit.score, "why": hit.why}
+
+
+def image_url(product: Product) -> str:
+    """Site-relative URL of a product image (works behind a tunnel or a prefix)."""
+    return url_for("pages.media", filename=product.image)
+
+
+@bp.get("/search")
+def search() -> ResponseReturnValue:
+    """Ranked results for ``q`` with filters and paging, best first."""
+    engine = get_engine()
+    req = parse_search(request.args, current_app.config, engine.facets.categories,
+                       require_query=True)
+    result = engine.search(req)
+    return jsonify(query=req.query, total=result.total, page=req.page,
+                   results=[hit_json(h) for h in result.hits], took_ms=result.took_ms)
+
+
+@bp.get("/products/<product_id>")
+def product(product_id: str) -> ResponseReturnValue:
+    """All fields of one product, or 404."""
+    found = get_engine().store.get(product_id.lower())
+    if found is None:
+        abort(404, description=f"Нет дизайна с id «{product_id[:64]}».")
+    return jsonify(product_json(found))

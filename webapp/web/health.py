@@ -1,0 +1,27 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
+
+from ..services import is_ready
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """The process is alive and answering."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> ResponseReturnValue:
+    """200 once the models and indexes are loaded, 503 before."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not is_ready(app):
+        return jsonify(status="loading"), 503
+    engine = app.extensions["search"]
+    return jsonify(status="ready", products=len(engine.products),
+                   spaces={s.name: s.model_id for s in engine.spaces})

@@ -1,0 +1,71 @@
+"""The HTML pages: home, search results, product card, and the image files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import (Blueprint, abort, current_app, render_template, request,
+                   send_from_directory)
+from flask.typing import ResponseReturnValue
+
+from ..search import SearchRequest
+from ..services import get_engine
+from .params import ParamError, parse_search
+
+bp = Blueprint("pages", __name__)
+SHOWCASE = ("1f413", "1f98b", "1f431", "1f384", "1f338", "1f680", "1f98a", "1f422",
+            "1f984", "1f339", "1f383", "1f382")
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """Search box, categories and a showcase of designs."""
+    return render_template("index.html", **_home_context())
+
+
+@bp.get("/search")
+def search() -> ResponseReturnValue:
+    """The ranked gallery; an empty query shows the showcase or browses by filter."""
+    engine = get_engine()
+    try:
+        req = parse_search(request.args, current_app.config, engine.facets.categories,
+                           require_query=False)
+    except ParamError as exc:
+        fallback = SearchRequest(request.args.get("q", "")[:200])
+        return render_template("search.html", req=fallback, result=None, error=exc.message,
+                               categories=engine.store.categories()), 400
+    if not req.query.strip() and not req.filters.active:
+        return render_template("index.html", **_home_context())
+    result = engine.search(req) if req.query.strip() else engine.browse(req)
+    return render_template("search.html", req=req, result=result, error=None,
+                           categories=engine.store.categories())
+
+
+@bp.get("/product/<product_id>")
+def product(product_id: str) -> ResponseReturnValue:
+    """A design's card: large image, all fields and similar designs."""
+    engine = get_engine()
+    found = engine.store.get(product_id.lower())
+    if found is None:
+        abort(404, description="Такого дизайна нет в каталоге.")
+    similar = engine.similar(found.id, current_app.config["SIMILAR_COUNT"])
+    return render_template("product.html", product=found, similar=similar)
+
+
+@bp.get("/media/<path:filename>")
+def media(filename: str) -> ResponseReturnValue:
+    """Serve a catalogue image from the data folder (path traversal gives 404)."""
+    return send_from_directory(Path(current_app.config["DATA_DIR"]), filename, max_age=86400)
+
+
+def _home_context() -> dict[str, object]:
+    """What the home page shows: categories and the showcase."""
+    engine = get_engine()
+    return {"categories": engine.store.categories(),
+            "showcase": engine.store.get_many(list(SHOWCASE)), "req": None}
+
+
+@bp.app_template_filter("rub")
+def rub(price: int) -> str:
+    """Format whole roubles as «1 490 ₽» with a thin no-break space between thousands."""
+    return f"{price:,}".replace(",", "\u202f") + "\u00a0₽"

@@ -1,0 +1,59 @@
+"""Request parameters → a validated :class:`SearchRequest`, or a clear 400.
+
+The HTML pages and the JSON API share these rules, so a value rejected by one
+is rejected by the other with the same message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from ..catalog import MAX_PRICE
+from ..filters import SORTS, Filters
+from ..search import SearchRequest
+
+
+class ParamError(ValueError):
+    """A request parameter is malformed; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def parse_search(args: Mapping[str, str], config: Mapping[str, Any],
+                 categories: Collection[str], *, require_query: bool) -> SearchRequest:
+    """Validate search parameters; raise ParamError for the first bad one."""
+    query = args.get("q", "")
+    if require_query and not query.strip():
+        raise ParamError("q", "Пустой запрос: укажите, что искать (параметр q).")
+    category = args.get("category", "").strip()
+    if category and category not in categories:
+        raise ParamError("category", f"Нет такой категории: «{category[:60]}».")
+    price_min = _int(args, "price_min", 0, MAX_PRICE)
+    price_max = _int(args, "price_max", 0, MAX_PRICE)
+    if price_min is not None and price_max is not None and price_min > price_max:
+        raise ParamError("price_max", "Цена «до» меньше цены «от».")
+    sort = args.get("sort", "") or "relevance"
+    if sort not in SORTS:
+        raise ParamError("sort", f"Сортировка должна быть одной из: {', '.join(SORTS)}.")
+    per_page_key = "k" if "k" in args else "per_page"
+    per_page = _int(args, per_page_key, 1, config["MAX_PAGE_SIZE"]) or config["PAGE_SIZE"]
+    page = _int(args, "page", 1, config["MAX_PAGE"]) or 1
+    return SearchRequest(query=query, filters=Filters(category, price_min, price_max),
+                         sort=sort, page=page, per_page=per_page)
+
+
+def _int(args: Mapping[str, str], name: str, low: int, high: int) -> int | None:
+    """An optional whole number within [low, high]; None when absent or blank."""
+    raw = args.get(name, "").strip()
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.lstrip("-").isdigit()) or len(raw) > 12:
+        raise ParamError(name, f"Параметр {name} должен быть целым числом.")
+    value = int(raw)
+    if not low <= value <= high:
+        raise ParamError(name, f"Параметр {name} должен быть от {low} до {high}.")
+    return value
