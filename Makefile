@@ -28,3 +28,26 @@ $(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
 
 install: $(BIN)/.installed
 install-dev: $(BIN)/.installed-dev
+
+# Debian's Chromium for the real-browser tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+# --- artifacts (committed, so `make run` needs none of these) ---------------
+catalog: install-dev
+	$(FLASK) build-demo-catalog
+
+embeddings: install
+	$(FLASK) embed
+
+# --- the two commands a newcomer runs ---------------------------------------
+run: install
+	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+
+test: install-dev browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,8 +1,9 @@
 """Stage 0 of the journey: reading and validating the catalogue CSV.
 
-The CSV is the shop's source of truth. Every row becomes a :class:`Product`;
-malformed rows are collected with their line numbers and reported together,
-so an operator can fix the file in one pass and no good row is ever dropped.
+The CSV is the shop's source of truth. Every good row becomes a
+:class:`Product`; malformed rows are collected with their line numbers and
+reported together, so an operator can fix the file in one pass, while the
+good rows stay searchable. Only an unreadable file stops everything.
 """
 
 from __future__ import annotations
@@ -53,10 +54,15 @@ class CatalogError(ValueError):
 
 @dataclass(frozen=True)
 class Catalog:
-    """The validated catalogue: products in file order plus its fingerprint."""
+    """The validated catalogue: good products in file order, its fingerprint, bad rows."""
 
     products: tuple[Product, ...]
     fingerprint: str
+    problems: tuple[tuple[int, str], ...] = ()
+
+    def report(self) -> str:
+        """Human-readable list of the rows that were not imported."""
+        return "\n".join(f"line {line}: {msg}" for line, msg in self.problems)
 
     def ids(self) -> list[str]:
         """Product ids in row order."""
@@ -64,10 +70,11 @@ class Catalog:
 
 
 def read_catalog(path: Path) -> Catalog:
-    """Read ``path``, validate every row and return the catalogue.
+    """Read ``path`` and validate every row.
 
-    Raises :class:`CatalogError` listing every bad row by its line number
-    (line 1 is the header) when anything is wrong.
+    Bad rows are listed in ``Catalog.problems`` by line number (line 1 is the
+    header); :class:`CatalogError` is raised only when the file itself is
+    unusable or has no good row at all.
     """
     frame = _read_frame(path)
     products: list[Product] = []
@@ -85,9 +92,9 @@ def read_catalog(path: Path) -> Catalog:
             continue
         seen[product.id] = line
         products.append(product)
-    if problems:
-        raise CatalogError(path, problems)
-    return Catalog(tuple(products), fingerprint(products))
+    if not products:
+        raise CatalogError(path, problems or [(1, "no products")])
+    return Catalog(tuple(products), fingerprint(products), tuple(problems))
 
 
 def _read_frame(path: Path) -> pd.DataFrame:

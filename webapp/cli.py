@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from .catalog import CatalogError, read_catalog
 from .embedding_cache import CacheError
@@ -23,21 +24,27 @@ from .spaces import configured_spaces
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=Path("build/npm"),
               show_default=True, help="Where the npm tarballs are kept.")
 @click.option("--size", default=256, show_default=True, help="Image size in pixels.")
-def build_demo_catalog_command(cache_dir: Path, size: int) -> None:
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Keep only the first N products (a quick sample).")
+@with_appcontext
+def build_demo_catalog_command(cache_dir: Path, size: int, limit: int | None) -> None:
     """Build data/catalog.csv and data/images from emojibase-data and Twemoji (needs npm)."""
     from .demo_catalog import build_demo_catalog
 
     count = build_demo_catalog(Path(current_app.config["DATA_DIR"]), cache_dir=cache_dir,
-                               image_size=size)
+                               image_size=size, limit=limit)
     click.echo(f"demo catalogue: {count} products")
 
 
 @click.command("embed")
 @click.option("--batch-size", default=64, show_default=True)
+@with_appcontext
 def embed_command(batch_size: int) -> None:
     """Embed the catalogue into every configured space (only new or changed items)."""
     cfg = current_app.config
     catalog = read_catalog(Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"])
+    if catalog.problems:
+        click.echo(f"{len(catalog.problems)} bad row(s) skipped:\n{catalog.report()}", err=True)
     spaces = configured_spaces(cfg)
     for stats in embed_catalog(spaces, catalog, Path(cfg["DATA_DIR"]),
                                Path(cfg["EMBEDDINGS_DIR"]), batch_size=batch_size):
@@ -49,6 +56,7 @@ def embed_command(batch_size: int) -> None:
 @click.argument("query")
 @click.option("-k", "--top", default=10, show_default=True, help="How many results.")
 @click.option("--category", default="", help="Only this category.")
+@with_appcontext
 def search_command(query: str, top: int, category: str) -> None:
     """Print the top results for QUERY as a table."""
     from .services import get_engine

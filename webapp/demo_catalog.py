@@ -398,8 +398,12 @@ def log_report(report: BuildReport) -> None:
 # --------------------------------------------------------------------------- entry point
 
 
-def build_demo_catalog(data_dir: Path, *, cache_dir: Path, image_size: int = 256, progress: bool = True) -> int:
-    """Build data/catalog.csv and data/images/<id>.png from npm packages; return the number of products."""
+def build_demo_catalog(data_dir: Path, *, cache_dir: Path, image_size: int = 256,
+                       progress: bool = True, limit: int | None = None) -> int:
+    """Build data/catalog.csv and data/images/<id>.png from npm packages; return the number of products.
+
+    ``limit`` keeps only the first N products (a quick sample for tests and demos).
+    """
     data_dir, cache_dir = Path(data_dir), Path(cache_dir)
     cache = {
         EMOJIBASE_TGZ: fetch_tarball(EMOJIBASE_SPEC, EMOJIBASE_TGZ, cache_dir),
@@ -425,6 +429,8 @@ def build_demo_catalog(data_dir: Path, *, cache_dir: Path, image_size: int = 256
             report.fe0f_stripped.append(row["id"])
         sources[row["id"]] = source
         rows.append(row)
+        if limit is not None and len(rows) >= limit:
+            break
 
     images_dir = data_dir / "images"
     images_dir.mkdir(parents=True, exist_ok=True)

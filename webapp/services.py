@@ -29,6 +29,8 @@ def build_engine(app: Flask) -> SearchEngine:
     cfg = app.config
     started = time.perf_counter()
     catalog = read_catalog(Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"])
+    for line, problem in catalog.problems:
+        log.warning("catalogue line %d skipped: %s", line, problem)
     store: CatalogStore = app.extensions["store"]
     store.sync(catalog)
     spaces = configured_spaces(cfg)

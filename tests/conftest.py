@@ -1,0 +1,88 @@
+"""Shared fixtures: the demo app (real encoder, real FAISS, real SQL), mini catalogues."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from PIL import Image
+
+from webapp import create_app
+from webapp.services import warm_up
+
+ROOT = Path(__file__).resolve().parent.parent
+COLUMNS = ["id", "title", "category", "subcategory", "tags", "description", "price", "image"]
+
+
+def database_url(tmp: Path) -> str:
+    """``DATABASE_URL`` from the environment (PostgreSQL in CI), else SQLite in ``tmp``."""
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """The app over the committed demo catalogue and embeddings, loaded once per session."""
+    tmp = tmp_path_factory.mktemp("demo")
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp)})
+    warm_up(app)
+    return app
+
+
+@pytest.fixture()
+def client(demo_app: Flask) -> FlaskClient:
+    """A test client of the demo app."""
+    return demo_app.test_client()
+
+
+@pytest.fixture()
+def runner(demo_app: Flask) -> FlaskCliRunner:
+    """A CLI runner of the demo app."""
+    return demo_app.test_cli_runner()
+
+
+def write_catalog(data_dir: Path, rows: list[dict[str, object]]) -> Path:
+    """Write ``rows`` as catalog.csv plus a small distinct PNG for each; return the CSV path."""
+    (data_dir / "images").mkdir(parents=True, exist_ok=True)
+    for i, row in enumerate(rows):
+        row.setdefault("image", f"images/{row['id']}.png")
+        image = data_dir / str(row["image"])
+        if not image.exists():
+            Image.new("RGB", (64, 64), ((40 * i) % 256, (90 * i) % 256, 200)).save(image)
+    path = data_dir / "catalog.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows({c: row.get(c, "") for c in COLUMNS} for row in rows)
+    return path
+
+
+MINI_ROWS: list[dict[str, object]] = [
+    {"id": "a1", "title": "Петух на заборе", "category": "Птицы", "tags": "петух; птица",
+     "description": "Яркий петух с красным гребнем.", "price": 500},
+    {"id": "a2", "title": "Бабочка-махаон", "category": "Насекомые", "tags": "бабочка; крылья",
+     "description": "Лёгкая бабочка с узорными крыльями.", "price": 300},
+    {"id": "a3", "title": "Котёнок в шляпе", "category": "Животные", "tags": "кот; котёнок; шляпа",
+     "description": "Милый котёнок в соломенной шляпе.", "price": 900},
+    {"id": "a4", "title": "<script>alert(1)</script> Ёлка", "category": "Праздники",
+     "tags": "ёлка; новый год", "description": "Новогодняя ёлка с игрушками.", "price": 700},
+    {"id": "a5", "title": "Танк", "category": "Техника", "tags": "танк; армия; военный",
+     "description": "Военная техника для мальчика.", "price": 1200},
+]
+
+
+@pytest.fixture()
+def mini_app(tmp_path: Path) -> Iterator[Flask]:
+    """An app over a five-product catalogue, embedded for real by the CLI."""
+    data = tmp_path / "data"
+    write_catalog(data, [dict(r) for r in MINI_ROWS])
+    app = create_app({"TESTING": True, "DATA_DIR": str(data),
+                      "EMBEDDINGS_DIR": str(tmp_path / "embeddings"),
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'mini.sqlite3'}"})
+    result = app.test_cli_runner().invoke(args=["embed"])
+    assert result.exit_code == 0, result.output
+    yield app

@@ -1,0 +1,61 @@
+"""A shopper in a real browser: headless Debian Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+from werkzeug.serving import make_server
+
+pytestmark = pytest.mark.browser
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def live_url(demo_app) -> Iterator[str]:
+    """The demo app served on a free loopback port for the browser."""
+    server = make_server("127.0.0.1", 0, demo_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium (installed by `make test`), never a downloaded browser."""
+    executable = shutil.which("chromium")
+    assert executable, "Chromium is missing: run `make browser` (apt-get install chromium)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True,
+                                             args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+def test_shopper_searches_opens_a_card_and_sees_the_price(browser: Browser, live_url: str) -> None:
+    page = browser.new_page()
+    page.goto(live_url + "/")
+    page.get_by_role("searchbox").fill("петух")
+    page.get_by_role("button", name="Найти").click()
+    gallery = page.locator(".gallery .card")
+    expect(gallery.first).to_be_visible()
+    assert gallery.count() >= 2
+    expect(gallery.first.locator(".card-title")).to_have_text("Петух")
+    gallery.first.locator("a").first.click()
+    expect(page).to_have_url(live_url + "/product/1f413")
+    expect(page.locator(".price.big")).to_contain_text("₽")
+    expect(page.get_by_role("heading", name="Петух")).to_be_visible()
+    assert page.evaluate("document.querySelector('.product-image').naturalWidth") >= 256
+
+
+def test_nothing_found_offers_categories(browser: Browser, live_url: str) -> None:
+    page = browser.new_page()
+    page.goto(live_url + "/search?q=%D1%8B%D0%B2%D0%B0%D0%BF%D1%80%D0%BE%D0%BB%D0%B4")
+    expect(page.get_by_role("heading", name="Ничего не найдено", exact=False)).to_be_visible()
+    expect(page.locator(".nothing a").first).to_be_visible()

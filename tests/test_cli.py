@@ -1,0 +1,51 @@
+"""CLI commands, run through Flask's test runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from webapp import create_app
+from webapp.catalog import read_catalog
+
+
+def test_search_prints_a_table_with_the_rooster(runner) -> None:
+    result = runner.invoke(args=["search", "петух", "-k", "3"])
+    assert result.exit_code == 0, result.output
+    assert "1f413" in result.output and "Петух" in result.output and "₽" in result.output
+
+
+def test_search_reports_nothing_found(runner) -> None:
+    result = runner.invoke(args=["search", "ывапролджэ"])
+    assert result.exit_code == 0
+    assert "ничего не найдено" in result.output
+
+
+def test_embed_is_incremental(mini_app) -> None:
+    runner = mini_app.test_cli_runner()
+    again = runner.invoke(args=["embed"])
+    assert "5 items, 0 encoded, 5 reused" in again.output
+    csv = Path(mini_app.config["DATA_DIR"]) / "catalog.csv"
+    csv.write_text(csv.read_text(encoding="utf-8").replace("Яркий петух", "Гордый петух"),
+                   encoding="utf-8")
+    changed = runner.invoke(args=["embed"])
+    assert "5 items, 1 encoded, 4 reused" in changed.output
+
+
+def test_embed_without_a_cache_reports_a_clear_error_in_search(tmp_path: Path) -> None:
+    app = create_app({"TESTING": True, "EMBEDDINGS_DIR": str(tmp_path),
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
+    result = app.test_cli_runner().invoke(args=["search", "петух"])
+    assert result.exit_code != 0
+    assert "flask --app webapp embed" in result.output
+
+
+def test_build_demo_catalog_sample(tmp_path: Path) -> None:
+    """Builds a 12-product sample from the npm packages (uses npm, as the real build does)."""
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data")})
+    cache = Path(__file__).resolve().parent.parent / "build" / "npm"
+    result = app.test_cli_runner().invoke(
+        args=["build-demo-catalog", "--limit", "12", "--cache-dir", str(cache)])
+    assert result.exit_code == 0, result.output
+    catalog = read_catalog(tmp_path / "data" / "catalog.csv")
+    assert len(catalog.products) == 12 and not catalog.problems
+    assert all((tmp_path / "data" / p.image).is_file() for p in catalog.products)
