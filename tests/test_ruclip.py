@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 from PIL import Image
 from ruclip import CLIP, RuCLIPProcessor
 
@@ -24,6 +25,7 @@ from webapp.embed import embed_catalog
 from webapp.embedding_cache import REBUILD_HINT, CacheError, cache_path, load_cache
 from webapp.encoders.base import EncoderError, ImageEncoder, TextEncoder
 from webapp.encoders.ruclip_encoder import MODEL_FILES, RuCLIPEncoder, to_rgb
+from webapp.ruclip_models import make_ruclip_model
 from webapp.spaces import ruclip_spaces
 
 QUERIES = [
@@ -135,6 +137,10 @@ def test_int8_query_tower_stays_close_to_the_exact_one(model_dir: Path,
     assert quantized.quantized
     for text in QUERIES[:4]:
         assert float(quantized.encode_query(text) @ encoder.encode_query(text)) > 0.99
+    # the model's own layers stay float: catalogue texts and the naive path remain exact
+    assert type(quantized.model.transformer.resblocks[0].mlp.c_fc) is torch.nn.Linear
+    exact = quantized.encode_texts(QUERIES[:1])[0]
+    assert np.abs(exact - naive_query(quantized, QUERIES[0])).max() <= 1e-4
 
 
 def sample_images(tmp_path: Path) -> list[Image.Image]:
@@ -160,8 +166,9 @@ def test_image_preprocessing_equals_ruclips_processor(encoder: RuCLIPEncoder,
         ours = encoder.preprocess(composited)
         theirs = encoder.processor(images=[composited])["pixel_values"][0]
         assert ours.shape == (3, 224, 224) and torch.allclose(ours, theirs, atol=1e-6)
-        as_is = raw.preprocess(to_rgb(image, None))
-        assert torch.allclose(as_is, encoder.processor(images=[image])["pixel_values"][0], atol=1e-6)
+        as_is = raw.preprocess(to_rgb(image, None))  # ruclip's own .convert('RGB')
+        theirs = encoder.processor(images=[image])["pixel_values"][0]
+        assert torch.allclose(as_is, theirs, atol=1e-6)
 
 
 def test_transparent_pixels_become_white_before_encoding(encoder: RuCLIPEncoder,
@@ -212,6 +219,29 @@ def test_model_identity_is_stable_and_differs_between_models(model_dir: Path,
     assert encoder.model_id.startswith("ruclip/") and other.model_id != encoder.model_id
     moved = shutil.copytree(model_dir, tmp_path / "moved")
     assert RuCLIPEncoder.load(moved, device="cpu").model_id == encoder.model_id
+
+
+def test_weights_are_seeded_and_deterministic(model_dir: Path, tmp_path: Path) -> None:
+    """The same preset and seed rebuild byte-identical weights and config.
+
+    (youtokentome's BPE trainer breaks frequency ties differently run to run,
+    so bpe.model — and hence model_id — may differ between regenerations.)
+    """
+    again = make_model(tmp_path / "again", seed=0)
+    for name in ("pytorch_model.bin", "config.json"):
+        assert (again / name).read_bytes() == (model_dir / name).read_bytes()
+
+
+def test_make_ruclip_model_command_writes_a_random_folder(tmp_path: Path) -> None:
+    """The click command (registered as ``flask make-ruclip-model``) writes the three files."""
+    out = tmp_path / "cli-model"
+    result = CliRunner().invoke(make_ruclip_model, ["--preset", "tiny", "--out", str(out),
+                                                    "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    assert "random weights" in result.output and f"RUCLIP_MODEL_DIR={out}" in result.output
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["seed"] == 7 and config["random_weights"] is True
+    assert RuCLIPEncoder.load(out, device="cpu").encode_query("тест").shape == (512,)
 
 
 def test_unknown_or_absent_device_is_refused(model_dir: Path) -> None:

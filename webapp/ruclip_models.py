@@ -12,6 +12,9 @@ same ``from_pretrained`` path as the published weights.
 
 Every generated config says ``"random_weights": true``: the vectors are
 meaningless for search quality, only the code path and its cost are real.
+Weights are byte-identical for a given preset and seed; the BPE is not
+always (see :func:`train_bpe`), so a regenerated folder may get a new
+``model_id`` and its caches are then rebuilt, never mixed.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 
 import click
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # ruclip imports huggingface_hub; never let it call out
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # ruclip imports huggingface_hub: never call out
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CATALOG = ROOT / "data" / "catalog.csv"
@@ -102,7 +105,13 @@ def default_corpus(catalog: Path = DEFAULT_CATALOG) -> Iterator[str]:
 
 
 def train_bpe(lines: Iterable[str], path: Path, *, vocab_size: int) -> int:
-    """Train a youtokentome BPE on lowercased ``lines`` (as ruclip lowercases); return its vocab size."""
+    """Train a youtokentome BPE on lowercased ``lines`` (ruclip lowercases); return its vocab.
+
+    The vocabulary stops short of ``vocab_size`` when the corpus runs out of
+    merges (ids stay below the model's embedding table either way). The
+    youtokentome wheel is built without its DETERMINISTIC_QUEUE switch, so
+    merges of equal frequency may come out in a different order run to run.
+    """
     import youtokentome as yttm
 
     text = "\n".join(line.lower() for line in lines if line.strip())

@@ -20,7 +20,6 @@ works unchanged. Two paths are ours, both proven equal to ruclip's in tests:
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -40,7 +39,7 @@ from torch.nn import functional as F
 
 from .base import EncoderError, l2_normalise
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # ruclip imports huggingface_hub; never let it call out
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # ruclip imports huggingface_hub: never call out
 from ruclip.model import CLIP  # noqa: E402
 from ruclip.processor import RuCLIPProcessor  # noqa: E402
 
@@ -66,7 +65,7 @@ class RuCLIPEncoder:
         self.device = device
         self.background = background
         self.text_tower = TrimmedTextTower(model)
-        self.query_tower = self.text_tower.quantized() if quantize else self.text_tower
+        self.query_tower = TrimmedTextTower.int8(model) if quantize else self.text_tower
         self.quantized = self.query_tower is not self.text_tower
         self._cache = QueryCache(cache_size)
         self._mean = torch.tensor(processor.mean, dtype=torch.float32).view(3, 1, 1)
@@ -111,23 +110,28 @@ class RuCLIPEncoder:
         key = query.lower()  # ruclip lowercases first, so this key loses nothing
         vector = self._cache.get(key)
         if vector is None:
-            vector = self._encode_tokens(self.query_tower, [self.tokenize(query)])[0]
+            vector = self.encode_tokens([self.tokenize(query)], tower=self.query_tower)[0]
             self._cache.put(key, vector)
         return vector.copy()
 
     def encode_texts(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        """Catalogue texts as an (n, dim) unit-norm matrix (exact fp32 tower, length-sorted batches)."""
+        """Catalogue texts as an (n, dim) unit-norm matrix: exact tower, length-sorted batches."""
         tokens = [self.tokenize(t) for t in texts]
         order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
         out = np.zeros((len(tokens), self.dim), np.float32)
         for start in range(0, len(order), max(1, batch_size)):
             rows = order[start:start + batch_size]
-            out[rows] = self._encode_tokens(self.text_tower, [tokens[i] for i in rows])
+            out[rows] = self.encode_tokens([tokens[i] for i in rows])
         return out
 
     @torch.inference_mode()
-    def _encode_tokens(self, tower: TrimmedTextTower, batch: list[list[int]]) -> np.ndarray:
-        """Run ``tower`` on token lists padded to the batch's longest; unit-norm rows."""
+    def encode_tokens(self, batch: Sequence[Sequence[int]], *,
+                      tower: TrimmedTextTower | None = None) -> np.ndarray:
+        """Token lists (from :meth:`tokenize`) padded to the longest through ``tower``; unit rows.
+
+        ``tower`` defaults to the exact fp32 one; pass ``self.query_tower`` for int8.
+        """
+        tower = tower or self.text_tower
         width = max(len(t) for t in batch)
         ids = torch.full((len(batch), width), self.processor.pad_id, dtype=torch.long)
         for row, tokens in enumerate(batch):
@@ -182,8 +186,10 @@ class TrimmedTextTower(nn.Module):
     ``text_projection``); only the sequence length changes, with the causal
     mask and positional table sliced to it. The blocks hold plain
     ``nn.Linear`` views of the attention projections so that
-    :meth:`quantized` can turn every matrix of the tower into int8.
+    :meth:`int8` can turn every matrix of the tower into int8.
     """
+
+    mask: torch.Tensor
 
     def __init__(self, model: CLIP):
         """Share ``model``'s parameters (no copy) in a trimmed-length forward."""
@@ -205,27 +211,37 @@ class TrimmedTextTower(nn.Module):
         for block in self.blocks:
             x = block(x, mask)
         x = self.ln_final(x).to(dtype)
-        return x[torch.arange(x.shape[0], device=x.device), eos] @ self.text_projection
+        out: torch.Tensor = x[torch.arange(x.shape[0], device=x.device), eos] @ self.text_projection
+        return out
 
-    def quantized(self) -> TrimmedTextTower:
-        """A copy whose Linear layers are int8 dynamically quantised (CPU inference)."""
-        from torch.ao.quantization import quantize_dynamic
+    @classmethod
+    def int8(cls, model: CLIP) -> TrimmedTextTower:
+        """A tower over ``model`` with every Linear int8-quantised per channel (CPU only).
 
+        The tower's Linear layers are its own module objects, so swapping them
+        for quantised ones in place leaves ``model`` (and the exact path) intact.
+        """
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        tower = cls(model)
         with warnings.catch_warnings():  # torch deprecates torch.ao quantisation for torchao
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", UserWarning)
-            return quantize_dynamic(copy.deepcopy(self), {nn.Linear}, dtype=torch.qint8)
+            spec = {nn.Linear: per_channel_dynamic_qconfig}
+            quantize_dynamic(tower, spec, dtype=torch.qint8, inplace=True)  # type: ignore[no-untyped-call]
+        return tower
 
 
 class _Block(nn.Module):
     """One ``ResidualAttentionBlock`` with explicit qkv/out/fc/proj Linear layers."""
 
-    def __init__(self, block: nn.Module):
+    def __init__(self, block: Any):
         """Re-express ``block``'s MultiheadAttention and MLP over its own parameters."""
         super().__init__()
-        attn = block.attn
+        attn: nn.MultiheadAttention = block.attn
         self.heads = attn.num_heads
-        self.ln_1, self.ln_2 = block.ln_1, block.ln_2
+        self.ln_1: nn.Module = block.ln_1
+        self.ln_2: nn.Module = block.ln_2
         self.qkv = _linear(attn.in_proj_weight, attn.in_proj_bias)
         self.out = _linear(attn.out_proj.weight, attn.out_proj.bias)
         self.fc = _linear(block.mlp.c_fc.weight, block.mlp.c_fc.bias)
@@ -235,18 +251,21 @@ class _Block(nn.Module):
         """Pre-LN attention then QuickGELU MLP, both residual, on (n, L, width)."""
         x = x + self.out(self._attend(self.qkv(self.ln_1(x)), mask))
         hidden = self.fc(self.ln_2(x))
-        return x + self.proj(hidden * torch.sigmoid(1.702 * hidden))
+        out: torch.Tensor = x + self.proj(hidden * torch.sigmoid(1.702 * hidden))
+        return out
 
     def _attend(self, qkv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Multi-head scaled dot-product attention under the additive causal ``mask``."""
         n, length, width = qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3
-        q, k, v = (t.view(n, length, self.heads, -1).transpose(1, 2) for t in qkv.split(width, -1))
+        q, k, v = (qkv[..., i * width:(i + 1) * width].view(n, length, self.heads, -1)
+                   .transpose(1, 2) for i in range(3))
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return out.transpose(1, 2).reshape(n, length, width)
 
 
-def _linear(weight: nn.Parameter, bias: nn.Parameter | None) -> nn.Linear:
+def _linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:
     """An ``nn.Linear`` whose parameters *are* ``weight`` and ``bias`` (shared, not copied)."""
+    assert isinstance(weight, nn.Parameter) and (bias is None or isinstance(bias, nn.Parameter))
     layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None, device="meta")
     layer.weight = weight
     if bias is not None:
@@ -341,7 +360,7 @@ def check_model_dir(folder: Path) -> dict[str, Any]:
     if absent:
         raise _problem(folder, f"config.json lacks {', '.join(absent)}")
     check_bpe(folder, int(config["vocab_size"]))
-    return config
+    return dict(config)
 
 
 def check_bpe(folder: Path, vocab_size: int) -> None:
@@ -404,7 +423,8 @@ def model_identity(folder: Path) -> str:
         head = handle.read(_MIB)
         handle.seek(max(0, size - _MIB))
         tail = handle.read(_MIB)
-    digest.update(f"{size}".encode() + hashlib.sha256(head).digest() + hashlib.sha256(tail).digest())
+    for part in (str(size).encode(), head, tail):
+        digest.update(hashlib.sha256(part).digest())
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     name = str(config.get("model_name") or folder.resolve().name)
     return f"ruclip/{name}@{digest.hexdigest()[:12]}"
