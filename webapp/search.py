@@ -33,11 +33,17 @@ class RankingConfig:
 
     fusion: str = "weighted"
     weights: Mapping[str, float] = field(default_factory=lambda: {
-        "text": 1.0, "lexical": 4.0, "emoji": 10.0,
+        "lexical": 2.0, "emoji": 10.0,
         "ruclip-image": 0.5, "ruclip-text": 0.5, "ruclip-combined": 0.5})
     candidates: int = 100  # per signal
-    min_z: float = 4.0  # a vector-only hit must stand this far above the catalogue mean
-    min_coverage: float = 0.5  # share of query terms a lexical-only hit must contain
+    #: a query is answered only if some vector hit stands this many σ above the catalogue
+    #: mean (or a lexical/emoji match exists); nonsense stays below it
+    min_query_z: float = 4.4
+    #: once a query is answered, vector-only hits down to this z are kept
+    min_item_z: float = 3.5
+    min_coverage: float = 0.5  # share of query terms a lexical hit must contain
+    #: spaces whose z-scores the floor was calibrated on (the offline text encoders)
+    floor_prefix: str = "text-"
 
 
 @dataclass(frozen=True)
@@ -168,7 +174,10 @@ class SearchEngine:
             signals += self._emoji_signal(parsed)
         with timer.stage("fuse"):
             fused = FUSERS[self.ranking.fusion](signals, self.ranking.weights)
-            return [f for f in fused if self._passes_floor(f, parsed)]
+            strong = [f for f in fused if self._evidence(f, parsed) >= self.ranking.min_query_z]
+            if not strong:
+                return []
+            return [f for f in fused if self._evidence(f, parsed) >= self.ranking.min_item_z]
 
     def _vector_signals(self, parsed: ParsedQuery, timer: Timer) -> list[Signal]:
         """kNN candidates from every space, with z-score calibration."""
@@ -201,20 +210,22 @@ class SearchEngine:
         ones = np.ones(len(rows), np.float32)
         return [Signal("emoji", rows, ones, ones)] if len(rows) else []
 
-    def _passes_floor(self, item: Fused, parsed: ParsedQuery) -> bool:
-        """True when a candidate has real evidence, not just the nearest junk."""
+    def _evidence(self, item: Fused, parsed: ParsedQuery) -> float:
+        """The strongest evidence for a candidate, on the vector z-score scale.
+
+        An exact emoji or a lexical match covering enough of the query counts as
+        certain; otherwise it is the best z-score among the vector spaces.
+        """
         evidence = item.evidence
         if "emoji" in evidence:
-            return True
-        lexical = evidence.get("lexical")
+            return float("inf")
         terms = set(parsed.terms)
-        if lexical and terms:
+        if "lexical" in evidence and terms:
             matched = set(self.lexical.matched(item.row, list(terms)))
             if len(matched) / len(terms) >= self.ranking.min_coverage:
-                return True
-        return any(calibrated >= self.ranking.min_z
-                   for name, (_, calibrated, _) in evidence.items()
-                   if name in self.indexes)
+                return float("inf")
+        return max((calibrated for name, (_, calibrated, _) in evidence.items()
+                    if name.startswith(self.ranking.floor_prefix)), default=float("-inf"))
 
     # -- presentation helpers ----------------------------------------------------------
     def _lookup(self, page: list[Fused], parsed: ParsedQuery, timer: Timer) -> list[Hit]:
@@ -248,6 +259,19 @@ class SearchEngine:
         products = self.store.get_many([self.products[r].id for r in rows.tolist()])
         return [Hit(p, round(float(s), 4), {"signals": {space: {"score": round(float(s), 4)}}})
                 for p, s in zip(products, scores.tolist(), strict=True)]
+
+    def vector_only(self, query: str, k: int, space: str | None = None) -> list[str]:
+        """The plain baseline: raw query → one space's top-k ids, no understanding or floor."""
+        chosen = next(s for s in self.spaces if s.name == (space or self.spaces[0].name))
+        rows, _ = self.indexes[chosen.name].search(chosen.encoder.encode_query(query), k)
+        return [self.products[r].id for r in rows.tolist()]
+
+    def cosines(self, query: str, ids: Sequence[str]) -> list[float]:
+        """Cosine of the understood query with each item in the first (text) space."""
+        space = self.spaces[0]
+        vector = self.query_vectors.encode(space.encoder, self.understanding.parse(query).text)
+        rows = [self.row_of[i] for i in ids if i in self.row_of]
+        return [float(v) for v in self.indexes[space.name].vectors[rows] @ vector]
 
     def browse(self, request: SearchRequest) -> SearchResult:
         """Products that pass the filters, in catalogue (or price) order, without a query."""

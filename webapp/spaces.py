@@ -1,7 +1,8 @@
 """Vector spaces: which encoder fills which embedding cache.
 
 A space pairs a cache name with the encoder that embeds queries into it and
-the recipe that embeds catalogue items. The offline text space always exists;
+the recipe that embeds catalogue items. The offline text space (one per name
+in ``TEXT_ENCODER``, e.g. ``text-use``) always exists;
 ruCLIP adds its image, text and combined spaces when ``RUCLIP_MODEL_DIR`` is
 set. Nothing else in the core needs to know which model is behind a space.
 """
@@ -36,9 +37,10 @@ class Space:
 
 def configured_spaces(config: Mapping[str, Any]) -> list[Space]:
     """Build the spaces the configuration asks for, loading their encoders."""
-    threads = config.get("TORCH_THREADS")
-    text = load_sentence_encoder(config["TEXT_ENCODER"], threads=threads)
-    spaces = [Space("text", "text", text)]
+    threads = config.get("TORCH_THREADS") or None
+    names = [n.strip() for n in str(config["TEXT_ENCODER"]).split(",") if n.strip()]
+    spaces = [Space(f"text-{name}", "text", load_sentence_encoder(name, threads=threads))
+              for name in names]
     model_dir = config.get("RUCLIP_MODEL_DIR")
     if model_dir:
         spaces += ruclip_spaces(Path(model_dir), config)
