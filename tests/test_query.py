@@ -1,0 +1,72 @@
+"""Query understanding, one step at a time, on Russian examples."""
+
+from __future__ import annotations
+
+import pytest
+
+from webapp.query import (QueryUnderstanding, clean, emoji_table, fix_layout, lemmatise,
+                          normalise, replace_emoji)
+
+TABLE = emoji_table([("1f413", "Петух"), ("1f98b", "Бабочка"), ("1f44d", "Палец вверх"),
+                     ("1f468-200d-1f373", "Повар"), ("2764-fe0f", "Красное сердце")])
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("ПЕТУХ!!!", "петух"), ("  кот   в  шляпе ", "кот в шляпе"), ("Ёлочка", "елочка"),
+    ("что-то, для «малыша»?", "что-то для малыша"), ("—кот—", "кот"),
+])
+def test_normalise_folds_case_yo_punctuation_and_spaces(raw: str, expected: str) -> None:
+    assert normalise(raw) == expected
+
+
+def test_clean_drops_control_characters_and_truncates() -> None:
+    assert clean("пет\x00ух\x1b кот", 200) == ("пет ух кот", False)
+    text, truncated = clean("петух " * 100, 20)
+    assert truncated and len(text) <= 20 and text == text.strip()
+
+
+@pytest.mark.parametrize("query,ids,names", [
+    ("🐓", ["1f413"], ["петух"]),
+    ("🦋 бабочка", ["1f98b"], ["бабочка"]),
+    ("👍🏽", ["1f44d"], ["палец вверх"]),          # skin tone stripped
+    ("👨🏿‍🍳", ["1f468-200d-1f373"], ["повар"]),  # ZWJ sequence with a tone
+    ("❤", ["2764-fe0f"], ["красное сердце"]),     # without the variation selector
+])
+def test_emoji_become_their_russian_names(query: str, ids: list[str], names: list[str]) -> None:
+    _, found_names, found_ids = replace_emoji(query, TABLE)
+    assert found_ids == ids and found_names == names
+
+
+def test_digits_and_letters_are_never_taken_for_emoji() -> None:
+    table = emoji_table([("0031-fe0f-20e3", "Клавиша 1"), ("0031", "один")])
+    rest, names, _ = replace_emoji("ёлка 2024 1", table)
+    assert names == [] and "2024 1" in rest
+
+
+@pytest.mark.parametrize("typed,meant", [
+    ("rjn", "кот"), ("gtne[", "петух"), (",f,jxrf", "бабочка"), ("vbksq rjn", "милый кот"),
+])
+def test_wrong_keyboard_layout_is_repaired(typed: str, meant: str) -> None:
+    assert fix_layout(typed) == (meant, True)
+
+
+@pytest.mark.parametrize("text", ["dinosaur", "cute bunny", "qwzx", "кот", "rooster 🐓"])
+def test_real_english_nonsense_and_russian_are_left_alone(text: str) -> None:
+    assert fix_layout(text) == (text, False)
+
+
+def test_lemmatisation_unifies_russian_forms() -> None:
+    assert lemmatise(["котики", "петуха", "бабочками", "елочки", "dinosaur"]) == (
+        "котик", "петух", "бабочка", "елочка", "dinosaur")
+
+
+def test_parse_runs_every_step_and_keeps_content_terms() -> None:
+    parsed = QueryUnderstanding(TABLE, max_length=50).parse("Что-нибудь с 🐓 для МАЛЫША!!!")
+    assert parsed.emoji_ids == ("1f413",)
+    assert "петух" in parsed.text and "малыша" in parsed.text
+    assert parsed.terms == ("малыш", "петух")
+    assert not parsed.layout_fixed and not parsed.truncated
+
+
+def test_parse_of_punctuation_only_is_empty() -> None:
+    assert QueryUnderstanding(TABLE).parse("?!… —").empty
