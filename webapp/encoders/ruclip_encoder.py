@@ -80,7 +80,9 @@ class RuCLIPEncoder:
         ``device``: None/"auto" picks CUDA (fp16) when available, else CPU; any
         torch device string ("cpu", "cuda", "cuda:1") is accepted. ``threads``
         sets torch's intra-op thread count (process-wide). ``quantize`` runs
-        queries through an int8 dynamically quantised text tower (CPU only).
+        queries through an int8 dynamically quantised text tower (CPU only;
+        ignored on CUDA, where fp16 is used). Catalogue texts always take the
+        exact fp32 tower.
         Raises :class:`EncoderError` naming the three files when the folder is
         missing, incomplete or corrupt.
         """
@@ -131,7 +133,7 @@ class RuCLIPEncoder:
 
         ``tower`` defaults to the exact fp32 one; pass ``self.query_tower`` for int8.
         """
-        tower = tower or self.text_tower
+        tower = self.text_tower if tower is None else tower
         width = max(len(t) for t in batch)
         ids = torch.full((len(batch), width), self.processor.pad_id, dtype=torch.long)
         for row, tokens in enumerate(batch):
