@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.query import (QueryUnderstanding, clean, emoji_table, fix_layout, lemmatise,
-                          normalise, replace_emoji)
+from webapp.query import (QueryUnderstanding, clean, diminutive_bases, emoji_table, fix_layout,
+                          lemmatise, normalise, replace_emoji)
 
 TABLE = emoji_table([("1f413", "Петух"), ("1f98b", "Бабочка"), ("1f44d", "Палец вверх"),
                      ("1f468-200d-1f373", "Повар"), ("2764-fe0f", "Красное сердце")])
@@ -70,3 +70,10 @@ def test_parse_runs_every_step_and_keeps_content_terms() -> None:
 
 def test_parse_of_punctuation_only_is_empty() -> None:
     assert QueryUnderstanding(TABLE).parse("?!… —").empty
+
+
+@pytest.mark.parametrize("lemma,bases", [("совушка", ("сова",)), ("грибочек", ("гриб",)),
+                                         ("котик", ("кот",)), ("лошадка", ("лошадь",)),
+                                         ("сердечко", ("сердце",)), ("собака", ())])
+def test_diminutives_lead_back_to_their_base_nouns(lemma: str, bases: tuple[str, ...]) -> None:
+    assert diminutive_bases(lemma)[: len(bases)] == bases

@@ -70,3 +70,8 @@ def test_quality_floor_on_the_development_set(demo_app) -> None:
     for kind, agg in report.per_kind.items():
         if kind != "nonsense":
             assert agg.means["nP@5"] >= 0.7, kind
+
+
+def test_diminutives_the_catalogue_does_not_use_still_match(demo_app) -> None:
+    ids = [h.product.id for h in search(demo_app, "совушка").hits]
+    assert ids[:1] == ["1f989"]  # сова

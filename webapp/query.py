@@ -50,6 +50,21 @@ class ParsedQuery:
         return content_terms(self.lemmas)
 
     @property
+    def expansions(self) -> dict[str, tuple[str, ...]]:
+        """Each content term with the base nouns of its diminutive form, if any.
+
+        Both the lemma and the typed word are tried: for a guessed lemma
+        (``совушка`` → ``совушко``) only the typed form leads back to ``сова``.
+        """
+        terms = set(self.terms)
+        found: dict[str, tuple[str, ...]] = {}
+        for token, lemma in zip(self.tokens, self.lemmas, strict=True):
+            bases = diminutive_bases(lemma) + diminutive_bases(token.replace("ё", "е"))
+            if lemma in terms and bases:
+                found[lemma] = tuple(dict.fromkeys(bases))
+        return found
+
+    @property
     def empty(self) -> bool:
         """True when nothing searchable is left."""
         return not self.text
@@ -162,6 +177,24 @@ def analyse(text: str) -> tuple[str, ...]:
     return content_terms(lemmatise(_WORD.findall(normalise(text))))
 
 
+# Diminutive suffixes of a lemma and the endings that give the base noun back:
+# ёлочка → ёлка, совушка → сова, машинка → машина, грибочек → гриб, лошадка → лошадь.
+_DIMINUTIVES = (("очка", ("ка", "а")), ("ечка", ("ка", "а")), ("ушка", ("а",)),
+                ("юшка", ("я",)), ("ышко", ("о",)), ("ечко", ("це", "о")), ("очек", ("",)),
+                ("ечек", ("",)), ("ик", ("",)), ("чик", ("",)), ("ок", ("",)), ("ка", ("а", "ь", "")))
+
+
+@lru_cache(maxsize=65536)
+def diminutive_bases(lemma: str) -> tuple[str, ...]:
+    """Dictionary nouns a diminutive lemma comes from (``котик`` → ``кот``), else ()."""
+    bases = []
+    for suffix, endings in _DIMINUTIVES:
+        if lemma.endswith(suffix) and len(lemma) > len(suffix) + 1:
+            stem = lemma[: -len(suffix)]
+            bases += [stem + e for e in endings if _is_noun_lemma(stem + e)]
+    return tuple(dict.fromkeys(b for b in bases if b != lemma))
+
+
 @lru_cache(maxsize=1)
 def _morph() -> pymorphy3.MorphAnalyzer:
     """The process-wide Russian morphological analyser (loaded once, lazily)."""
@@ -174,6 +207,14 @@ def _lemma(token: str) -> str:
     if not any("а" <= ch <= "я" or ch == "ё" for ch in token):
         return token
     return _morph().parse(token)[0].normal_form.replace("ё", "е")
+
+
+@lru_cache(maxsize=65536)
+def _is_noun_lemma(word: str) -> bool:
+    """True when ``word`` is the dictionary form of a known noun."""
+    return _is_russian_word(word) and any(
+        p.tag.POS == "NOUN" and p.normal_form.replace("ё", "е") == word
+        for p in _morph().parse(word))
 
 
 @lru_cache(maxsize=65536)

@@ -170,14 +170,16 @@ class SearchEngine:
         timer = timer or Timer()
         signals = self._vector_signals(parsed, timer)
         with timer.stage("lexical"):
-            signals += self._lexical_signal(parsed)
+            groups = self._term_groups(parsed)
+            signals += self._lexical_signal(groups)
             signals += self._emoji_signal(parsed)
         with timer.stage("fuse"):
             fused = FUSERS[self.ranking.fusion](signals, self.ranking.weights)
-            strong = [f for f in fused if self._evidence(f, parsed) >= self.ranking.min_query_z]
-            if not strong:
+            evidence = [self._evidence(f, groups) for f in fused]
+            if not any(e >= self.ranking.min_query_z for e in evidence):
                 return []
-            return [f for f in fused if self._evidence(f, parsed) >= self.ranking.min_item_z]
+            return [f for f, e in zip(fused, evidence, strict=True)
+                    if e >= self.ranking.min_item_z]
 
     def _vector_signals(self, parsed: ParsedQuery, timer: Timer) -> list[Signal]:
         """kNN candidates from every space, with z-score calibration."""
@@ -191,18 +193,32 @@ class SearchEngine:
             signals.append(Signal(space.name, rows, cosines, z))
         return signals
 
-    def _lexical_signal(self, parsed: ParsedQuery) -> list[Signal]:
+    def _lexical_signal(self, groups: Sequence[tuple[str, ...]]) -> list[Signal]:
         """BM25 candidates, calibrated as term coverage × share of the best score."""
-        terms = parsed.terms
-        scores = self.lexical.scores(terms)
+        scores = self.lexical.scores([t for group in groups for t in group])
         top = float(scores.max()) if len(scores) else 0.0
         if top <= 0:
             return []
         rows = np.argsort(-scores, kind="stable")[: self.ranking.candidates]
         rows = rows[scores[rows] > 0]
-        coverage = np.array([len(set(self.lexical.matched(r, terms))) / len(set(terms))
-                             for r in rows.tolist()], np.float32)
+        coverage = np.array([self._coverage(r, groups) for r in rows.tolist()], np.float32)
         return [Signal("lexical", rows, scores[rows], coverage * scores[rows] / top)]
+
+    def _term_groups(self, parsed: ParsedQuery) -> list[tuple[str, ...]]:
+        """Per query term, the words that count as it: itself, or the base nouns of a
+        diminutive the catalogue does not use (``ёлочки`` → ``ёлка``)."""
+        expansions = parsed.expansions
+        groups = []
+        for term in dict.fromkeys(parsed.terms):
+            bases = tuple(b for b in expansions.get(term, ()) if b in self.lexical.vocabulary)
+            groups.append((term,) if term in self.lexical.vocabulary or not bases else bases)
+        return groups
+
+    def _coverage(self, row: int, groups: Sequence[tuple[str, ...]]) -> float:
+        """Share of query terms that row ``row`` contains (in any accepted form)."""
+        if not groups:
+            return 0.0
+        return sum(bool(self.lexical.matched(row, g)) for g in groups) / len(groups)
 
     def _emoji_signal(self, parsed: ParsedQuery) -> list[Signal]:
         """Exact matches for emoji typed into the query."""
@@ -210,7 +226,7 @@ class SearchEngine:
         ones = np.ones(len(rows), np.float32)
         return [Signal("emoji", rows, ones, ones)] if len(rows) else []
 
-    def _evidence(self, item: Fused, parsed: ParsedQuery) -> float:
+    def _evidence(self, item: Fused, groups: Sequence[tuple[str, ...]]) -> float:
         """The strongest evidence for a candidate, on the vector z-score scale.
 
         An exact emoji or a lexical match covering enough of the query counts as
@@ -219,11 +235,9 @@ class SearchEngine:
         evidence = item.evidence
         if "emoji" in evidence:
             return float("inf")
-        terms = set(parsed.terms)
-        if "lexical" in evidence and terms:
-            matched = set(self.lexical.matched(item.row, list(terms)))
-            if len(matched) / len(terms) >= self.ranking.min_coverage:
-                return float("inf")
+        if "lexical" in evidence and (self._coverage(item.row, groups)
+                                      >= self.ranking.min_coverage):
+            return float("inf")
         return max((calibrated for name, (_, calibrated, _) in evidence.items()
                     if name.startswith(self.ranking.floor_prefix)), default=float("-inf"))
 
@@ -239,7 +253,8 @@ class SearchEngine:
         """Which signals matched this item and how strongly."""
         signals = {name: {"score": round(raw, 4), "calibrated": round(cal, 3), "rank": rank}
                    for name, (raw, cal, rank) in sorted(item.evidence.items())}
-        terms = self.lexical.matched(item.row, list(parsed.terms)) if "lexical" in signals else []
+        words = [t for group in self._term_groups(parsed) for t in group]
+        terms = self.lexical.matched(item.row, words) if "lexical" in signals else []
         return {"signals": signals, "terms": terms}
 
     def suggest(self, parsed: ParsedQuery) -> list[str]:
