@@ -104,5 +104,8 @@ def evaluate_command(queries: Path, out: Path, baseline: bool) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands on ``app``."""
-    for command in (build_demo_catalog_command, embed_command, search_command, evaluate_command):
+    from .ruclip_models import make_ruclip_model
+
+    for command in (build_demo_catalog_command, embed_command, search_command, evaluate_command,
+                    make_ruclip_model):
         app.cli.add_command(command)

@@ -51,8 +51,9 @@ def ruclip_spaces(model_dir: Path, config: Mapping[str, Any]) -> list[Space]:
     """The three ruCLIP spaces: image tower, text tower and their mean."""
     from .encoders.ruclip_encoder import RuCLIPEncoder
 
-    clip = RuCLIPEncoder.load(model_dir, device=config.get("DEVICE"),
-                              threads=config.get("TORCH_THREADS"))
+    clip = RuCLIPEncoder.load(model_dir, device=config.get("DEVICE") or None,
+                              threads=config.get("TORCH_THREADS") or None,
+                              quantize=bool(config.get("RUCLIP_QUANTIZE")))
     return [
         Space("ruclip-image", "image", clip, image_encoder=clip),
         Space("ruclip-text", "text", clip),

@@ -6,7 +6,13 @@ from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from ..catalog import CatalogError
+from ..embedding_cache import CacheError
+from ..encoders.base import EncoderError
 from .params import ParamError
+
+#: Artifacts the engine needs are missing, stale or broken: the operator must act.
+ARTIFACT_ERRORS = (CacheError, CatalogError, EncoderError)
 
 
 def _wants_json() -> bool:
@@ -30,6 +36,15 @@ def handle_param(exc: ParamError) -> ResponseReturnValue:
     return render_template("error.html", code=400, message=exc.message), 400
 
 
+def handle_unavailable(exc: Exception) -> ResponseReturnValue:
+    """The search engine cannot load: 503 for the shopper, the fix in the log."""
+    from flask import current_app
+    from werkzeug.exceptions import ServiceUnavailable
+
+    current_app.logger.error("search unavailable: %s", exc)
+    return handle_http(ServiceUnavailable("Поиск временно недоступен. Попробуйте чуть позже."))
+
+
 def handle_unexpected(exc: Exception) -> ResponseReturnValue:
     """Log a bug and answer a generic 500 without leaking internals."""
     if isinstance(exc, HTTPException):
@@ -44,4 +59,6 @@ def init_app(app: Flask) -> None:
     """Register the handlers on ``app``."""
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(ParamError, handle_param)
+    for error in ARTIFACT_ERRORS:
+        app.register_error_handler(error, handle_unavailable)
     app.register_error_handler(Exception, handle_unexpected)
