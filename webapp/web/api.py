@@ -13,6 +13,8 @@ from ..services import get_engine
 from .params import parse_search
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+# Russian stays readable in responses and logs instead of \uXXXX escapes.
+bp.record_once(lambda state: setattr(state.app.json, "ensure_ascii", False))
 CURRENCY = "RUB"
 
 
