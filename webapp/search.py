@@ -1,16 +1,13 @@
 """The search service: one query's journey through every stage, timed.
 
-understand → encode → kNN per space → BM25 → fuse → relevance floor →
-filter/sort/page → catalogue lookup. The web layer and the CLI are thin shells
-over :meth:`SearchEngine.search`; nothing here knows about requests.
+understand → rank (encode, kNN, BM25, fuse, floor) → filter/sort/page →
+catalogue lookup. The web layer and the CLI are thin shells over
+:meth:`SearchEngine.search`; nothing here knows about requests.
 """
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,32 +15,12 @@ import numpy as np
 
 from . import filters as flt
 from .catalog import Catalog, Product
-from .encoders.base import TextEncoder
-from .fusion import FUSERS, Fused, Signal, SpaceStats
-from .lexical import LexicalIndex
+from .fusion import Fused
 from .query import ParsedQuery, QueryUnderstanding, emoji_table
+from .ranking import Ranker, RankingConfig
 from .spaces import Space
 from .store import CatalogStore
-from .vector_index import VectorIndex
-
-
-@dataclass(frozen=True)
-class RankingConfig:
-    """Knobs of fusion and the relevance floor (chosen by measurement, docs/ranking.md)."""
-
-    fusion: str = "weighted"
-    weights: Mapping[str, float] = field(default_factory=lambda: {
-        "lexical": 2.0, "emoji": 10.0,
-        "ruclip-image": 0.5, "ruclip-text": 0.5, "ruclip-combined": 0.5})
-    candidates: int = 100  # per signal
-    #: a query is answered only if some vector hit stands this many σ above the catalogue
-    #: mean (or a lexical/emoji match exists); nonsense stays below it
-    min_query_z: float = 4.4
-    #: once a query is answered, vector-only hits down to this z are kept
-    min_item_z: float = 3.5
-    min_coverage: float = 0.5  # share of query terms a lexical hit must contain
-    #: spaces whose z-scores the floor was calibrated on (the offline text encoders)
-    floor_prefix: str = "text-"
+from .timing import Timer
 
 
 @dataclass(frozen=True)
@@ -88,46 +65,6 @@ class SearchResult:
         return max(1, -(-self.total // self.request.per_page))
 
 
-class Timer:
-    """Collects wall-clock milliseconds per named stage."""
-
-    def __init__(self) -> None:
-        """Start with no stages timed."""
-        self.stages: dict[str, float] = {}
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        """Time the enclosed block and add it to stage ``name``."""
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            elapsed = (time.perf_counter() - start) * 1000
-            self.stages[name] = round(self.stages.get(name, 0.0) + elapsed, 3)
-
-
-class QueryVectorCache:
-    """LRU cache of query vectors per (encoder, text)."""
-
-    def __init__(self, size: int = 4096) -> None:
-        """Keep at most ``size`` vectors."""
-        self.size = size
-        self._data: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-
-    def encode(self, encoder: TextEncoder, text: str) -> np.ndarray:
-        """The vector of ``text`` under ``encoder``, computed once per LRU lifetime."""
-        key = (encoder.model_id, text)
-        vector = self._data.get(key)
-        if vector is None:
-            vector = encoder.encode_query(text)
-            self._data[key] = vector
-            if len(self._data) > self.size:
-                self._data.popitem(last=False)
-        else:
-            self._data.move_to_end(key)
-        return vector
-
-
 class SearchEngine:
     """Everything needed to answer queries over one catalogue, loaded once per process."""
 
@@ -137,17 +74,15 @@ class SearchEngine:
         """Build the indexes over ``vectors`` (space name → item matrix in catalogue order)."""
         self.catalog = catalog
         self.products = catalog.products
-        self.row_of = {p.id: i for i, p in enumerate(self.products)}
-        self.spaces = list(spaces)
-        self.indexes = {s.name: VectorIndex(vectors[s.name]) for s in self.spaces}
-        self.stats = {s.name: SpaceStats.of(vectors[s.name]) for s in self.spaces}
-        self.lexical = LexicalIndex(self.products)
+        self.ranker = Ranker(self.products, spaces, vectors, ranking)
+        self.row_of = self.ranker.row_of
+        self.spaces = self.ranker.spaces
+        self.indexes = self.ranker.indexes
+        self.query_vectors = self.ranker.query_vectors
         self.facets = flt.Facets(self.products)
         self.understanding = QueryUnderstanding(
             emoji_table((p.id, p.title) for p in self.products), max_query_length)
         self.store = store
-        self.ranking = ranking or RankingConfig()
-        self.query_vectors = QueryVectorCache()
 
     # -- the query's journey ---------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
@@ -155,7 +90,7 @@ class SearchEngine:
         timer = Timer()
         with timer.stage("understand"):
             parsed = self.understanding.parse(request.query)
-        ranked = self.rank(parsed, timer) if not parsed.empty else []
+        ranked = self.ranker.rank(parsed, timer) if not parsed.empty else []
         with timer.stage("filter"):
             rows = np.array([f.row for f in ranked], np.int64)
             rows = flt.apply(rows, self.facets, request.filters, request.sort)
@@ -164,82 +99,6 @@ class SearchEngine:
         hits = self._lookup([by_row[int(r)] for r in window], parsed, timer)
         suggestions = self.suggest(parsed) if not len(rows) else []
         return SearchResult(request, parsed, len(rows), hits, timer.stages, suggestions)
-
-    def rank(self, parsed: ParsedQuery, timer: Timer | None = None) -> list[Fused]:
-        """All candidates that pass the relevance floor, best first."""
-        timer = timer or Timer()
-        signals = self._vector_signals(parsed, timer)
-        with timer.stage("lexical"):
-            groups = self._term_groups(parsed)
-            signals += self._lexical_signal(groups)
-            signals += self._emoji_signal(parsed)
-        with timer.stage("fuse"):
-            fused = FUSERS[self.ranking.fusion](signals, self.ranking.weights)
-            evidence = [self._evidence(f, groups) for f in fused]
-            if not any(e >= self.ranking.min_query_z for e in evidence):
-                return []
-            return [f for f, e in zip(fused, evidence, strict=True)
-                    if e >= self.ranking.min_item_z]
-
-    def _vector_signals(self, parsed: ParsedQuery, timer: Timer) -> list[Signal]:
-        """kNN candidates from every space, with z-score calibration."""
-        signals = []
-        for space in self.spaces:
-            with timer.stage("encode"):
-                query = self.query_vectors.encode(space.encoder, parsed.text)
-            with timer.stage("knn"):
-                rows, cosines = self.indexes[space.name].search(query, self.ranking.candidates)
-                z = self.stats[space.name].zscores(query, cosines)
-            signals.append(Signal(space.name, rows, cosines, z))
-        return signals
-
-    def _lexical_signal(self, groups: Sequence[tuple[str, ...]]) -> list[Signal]:
-        """BM25 candidates, calibrated as term coverage × share of the best score."""
-        scores = self.lexical.scores([t for group in groups for t in group])
-        top = float(scores.max()) if len(scores) else 0.0
-        if top <= 0:
-            return []
-        rows = np.argsort(-scores, kind="stable")[: self.ranking.candidates]
-        rows = rows[scores[rows] > 0]
-        coverage = np.array([self._coverage(r, groups) for r in rows.tolist()], np.float32)
-        return [Signal("lexical", rows, scores[rows], coverage * scores[rows] / top)]
-
-    def _term_groups(self, parsed: ParsedQuery) -> list[tuple[str, ...]]:
-        """Per query term, the words that count as it: itself, or the base nouns of a
-        diminutive the catalogue does not use (``ёлочки`` → ``ёлка``)."""
-        expansions = parsed.expansions
-        groups = []
-        for term in dict.fromkeys(parsed.terms):
-            bases = tuple(b for b in expansions.get(term, ()) if b in self.lexical.vocabulary)
-            groups.append((term,) if term in self.lexical.vocabulary or not bases else bases)
-        return groups
-
-    def _coverage(self, row: int, groups: Sequence[tuple[str, ...]]) -> float:
-        """Share of query terms that row ``row`` contains (in any accepted form)."""
-        if not groups:
-            return 0.0
-        return sum(bool(self.lexical.matched(row, g)) for g in groups) / len(groups)
-
-    def _emoji_signal(self, parsed: ParsedQuery) -> list[Signal]:
-        """Exact matches for emoji typed into the query."""
-        rows = np.array([self.row_of[i] for i in parsed.emoji_ids if i in self.row_of], np.int64)
-        ones = np.ones(len(rows), np.float32)
-        return [Signal("emoji", rows, ones, ones)] if len(rows) else []
-
-    def _evidence(self, item: Fused, groups: Sequence[tuple[str, ...]]) -> float:
-        """The strongest evidence for a candidate, on the vector z-score scale.
-
-        An exact emoji or a lexical match covering enough of the query counts as
-        certain; otherwise it is the best z-score among the vector spaces.
-        """
-        evidence = item.evidence
-        if "emoji" in evidence:
-            return float("inf")
-        if "lexical" in evidence and (self._coverage(item.row, groups)
-                                      >= self.ranking.min_coverage):
-            return float("inf")
-        return max((calibrated for name, (_, calibrated, _) in evidence.items()
-                    if name.startswith(self.ranking.floor_prefix)), default=float("-inf"))
 
     # -- presentation helpers ----------------------------------------------------------
     def _lookup(self, page: list[Fused], parsed: ParsedQuery, timer: Timer) -> list[Hit]:
@@ -253,8 +112,7 @@ class SearchEngine:
         """Which signals matched this item and how strongly."""
         signals = {name: {"score": round(raw, 4), "calibrated": round(cal, 3), "rank": rank}
                    for name, (raw, cal, rank) in sorted(item.evidence.items())}
-        words = [t for group in self._term_groups(parsed) for t in group]
-        terms = self.lexical.matched(item.row, words) if "lexical" in signals else []
+        terms = self.ranker.matched_terms(item.row, parsed) if "lexical" in signals else []
         return {"signals": signals, "terms": terms}
 
     def suggest(self, parsed: ParsedQuery) -> list[str]:
