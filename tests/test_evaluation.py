@@ -1,4 +1,4 @@
-"""Tests for the evaluation harness (webapp/evaluation.py) and the dev query set."""
+"""Tests for the evaluation harness (webapp/evaluation.py, its report) and the dev query set."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from webapp.evaluation import (
     precision_at_k,
     recall_at_k,
     reciprocal_rank,
-    write_report,
 )
+from webapp.evaluation_report import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_QUERIES = ROOT / "data" / "eval" / "dev_queries.jsonl"

@@ -86,6 +86,7 @@ def search_command(query: str, top: int, category: str) -> None:
 def evaluate_command(queries: Path, out: Path, baseline: bool) -> None:
     """Measure search quality on a query file; write report.md and report.png."""
     from . import evaluation
+    from .evaluation_report import write_report
     from .services import get_engine
 
     engine = get_engine()
@@ -95,7 +96,7 @@ def evaluate_command(queries: Path, out: Path, baseline: bool) -> None:
         cosine_fn=engine.cosines)
     plain = (evaluation.evaluate(dev, lambda q: engine.vector_only(q, 10),
                                  cosine_fn=engine.cosines) if baseline else None)
-    md, png = evaluation.write_report(report, out, title="Search quality", baseline=plain)
+    md, png = write_report(report, out, title="Search quality", baseline=plain)
     for name, agg in [("system", report.overall)] + ([("baseline", plain.overall)] if plain else []):
         click.echo(f"{name:>8}: nP@5 {agg.means['nP@5']:.3f}  MRR@10 {agg.means['MRR@10']:.3f}  "
                    f"nothing-found on nonsense {agg.nothing_found_rate or 0:.2f}")

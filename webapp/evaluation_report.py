@@ -1,0 +1,246 @@
+"""The evaluation report: a Markdown file of tables and a PNG chart of the headline metrics.
+
+It reads an :class:`~webapp.evaluation.EvalReport` (and optionally the baseline's, run in the
+same process) and writes ``report.md`` and ``report.png``; nothing here computes a metric.
+Queries are shown verbatim in code spans, since wrong-layout queries contain backticks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .evaluation import MRR_K, Aggregate, EvalReport
+
+if TYPE_CHECKING:  # matplotlib is imported lazily, only when a chart is drawn
+    from matplotlib.axes import Axes
+
+
+def headline_k(report: EvalReport) -> int:
+    """The K of the headline nP@K in tables and the chart: 5 when evaluated, else the largest."""
+    return 5 if 5 in report.ks else max(report.ks)
+
+
+def _fmt(value: float | int | None, digits: int = 3) -> str:
+    """Format a number for a Markdown table; None becomes an em dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}f}"
+
+
+def _fmt_delta(before: float | int | None, after: float | int | None) -> str:
+    """Signed ``after - before`` (an integer for counts); an em dash when either is missing."""
+    if before is None or after is None:
+        return "—"
+    if isinstance(before, int) and isinstance(after, int):
+        return f"{after - before:+d}"
+    return f"{after - before:+.3f}"
+
+
+def md_text(text: str) -> str:
+    """Show a query verbatim in a Markdown table cell: a code span with pipes escaped.
+
+    The fence is one backtick longer than the longest backtick run inside, and the text is
+    padded with a space when it starts or ends with a backtick or a space, so CommonMark
+    keeps leading/trailing spaces and backticks (wrong-layout queries contain them).
+    """
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    body = text.replace("|", "\\|")
+    pad = " " if body[:1] in ("`", " ") or body[-1:] in ("`", " ") else ""
+    return f"{fence}{pad}{body}{pad}{fence}"
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """Render a Markdown table as a list of lines."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _summary_columns(report: EvalReport) -> list[str]:
+    """Column names of the overall and per-kind tables."""
+    tail = ["median rank", "not found", "mean cos", "nothing-found rate"]
+    return ["queries", "scored", *report.metric_names, *tail]
+
+
+def _summary_cells(agg: Aggregate, names: Sequence[str]) -> list[str]:
+    """Cells for one Aggregate, in the order of _summary_columns."""
+    return [
+        str(agg.n_queries),
+        str(agg.n_scored),
+        *(_fmt(agg.means.get(name)) for name in names),
+        _fmt(agg.median_first_rank, 1),
+        str(agg.n_not_found),
+        _fmt(agg.mean_cosine),
+        _fmt(agg.nothing_found_rate),
+    ]
+
+
+def _overall_section(report: EvalReport) -> list[str]:
+    """Markdown lines for the overall table."""
+    rows = [["all", *_summary_cells(report.overall, report.metric_names)]]
+    return ["## Overall", "", *_table(["", *_summary_columns(report)], rows), ""]
+
+
+def _per_kind_section(report: EvalReport) -> list[str]:
+    """Markdown lines for the per-kind table."""
+    names = report.metric_names
+    rows = [[kind, *_summary_cells(agg, names)] for kind, agg in report.per_kind.items()]
+    return ["## Per kind", "", *_table(["kind", *_summary_columns(report)], rows), ""]
+
+
+def _comparison_values(agg: Aggregate, names: Sequence[str]) -> dict[str, float | int | None]:
+    """The comparable numbers of one Aggregate, keyed by display name."""
+    values: dict[str, float | int | None] = {name: agg.means.get(name) for name in names}
+    values["median rank"] = agg.median_first_rank
+    values["not found"] = agg.n_not_found
+    values["mean cos"] = agg.mean_cosine
+    values["nothing-found rate"] = agg.nothing_found_rate
+    return values
+
+
+def _delta_cells(before: float | int | None, after: float | int | None) -> list[str]:
+    """Three table cells: before, after and the signed change."""
+    return [_fmt(before), _fmt(after), _fmt_delta(before, after)]
+
+
+def _kind_comparison_rows(report: EvalReport, baseline: EvalReport, k: int) -> list[list[str]]:
+    """Per-kind rows of nP@K, MRR@10 and nothing-found rate, before and after."""
+    rows = []
+    for kind, agg in report.per_kind.items():
+        base = baseline.per_kind.get(kind)
+        cells = [kind]
+        for name in (f"nP@{k}", f"MRR@{MRR_K}"):
+            cells += _delta_cells(base.means.get(name) if base else None, agg.means.get(name))
+        cells += _delta_cells(base.nothing_found_rate if base else None, agg.nothing_found_rate)
+        rows.append(cells)
+    return rows
+
+
+def _comparison_section(report: EvalReport, baseline: EvalReport) -> list[str]:
+    """Markdown lines comparing baseline and system, overall and for headline metrics per kind."""
+    names = [n for n in report.metric_names if n in baseline.metric_names]
+    before = _comparison_values(baseline.overall, names)
+    after = _comparison_values(report.overall, names)
+    overall_rows = [[name, *_delta_cells(before[name], after[name])] for name in before]
+    k = headline_k(report)
+    metrics = (f"nP@{k}", f"MRR@{MRR_K}", "nothing-found")
+    kind_header = ["kind"] + [f"{m} {w}" for m in metrics for w in ("before", "after", "Δ")]
+    return [
+        "## Baseline vs system",
+        "",
+        f"Baseline: {baseline.overall.n_queries} queries; "
+        f"system: {report.overall.n_queries} queries.",
+        "",
+        *_table(["metric", "baseline", "system", "Δ"], overall_rows),
+        "",
+        *_table(kind_header, _kind_comparison_rows(report, baseline, k)),
+        "",
+    ]
+
+
+def _per_query_section(report: EvalReport) -> list[str]:
+    """Markdown lines for the per-query table."""
+    k = headline_k(report)
+    rows = []
+    for r in report.rows:
+        top3 = ", ".join(r.returned[:3]) if r.returned else "(nothing found)"
+        rank = "—" if r.query.is_nonsense else (_fmt(r.first_rank) if r.first_rank else "not found")
+        rows.append([
+            r.query.kind,
+            md_text(r.query.query),
+            str(len(r.query.relevant)),
+            top3,
+            rank,
+            _fmt(r.scores.get(f"nP@{k}")),
+            _fmt(r.scores.get(f"MRR@{MRR_K}")),
+        ])
+    header = ["kind", "query", "relevant", "top-3 returned", "first relevant rank",
+              f"nP@{k}", "RR@10"]
+    return ["## Per query", "", *_table(header, rows), ""]
+
+
+def render_markdown(report: EvalReport, *, title: str, baseline: EvalReport | None = None) -> str:
+    """The full Markdown report as a string."""
+    lines = [
+        f"# {title}",
+        "",
+        f"{report.overall.n_queries} queries ({report.overall.n_scored} scored, "
+        f"{report.overall.n_nonsense} nonsense). Nonsense queries are scored only by the "
+        "nothing-found rate; every other metric averages the scored queries. "
+        "Median rank is over queries whose first relevant item was returned at all.",
+        "",
+        *_overall_section(report),
+        *_per_kind_section(report),
+    ]
+    if baseline is not None:
+        lines += _comparison_section(report, baseline)
+    lines += _per_query_section(report)
+    return "\n".join(lines)
+
+
+def _chart_series(report: EvalReport, kinds: Sequence[str], name: str) -> list[float]:
+    """Values of metric ``name`` per kind (0.0 where a kind has no value)."""
+    return [report.per_kind[k].means.get(name, 0.0) if k in report.per_kind else 0.0 for k in kinds]
+
+
+def _draw_panel(
+    ax: Axes, kinds: Sequence[str], name: str, series: Sequence[tuple[str, EvalReport, str]]
+) -> None:
+    """Draw grouped bars of metric ``name`` per kind, one bar per (label, report, colour)."""
+    width = 0.8 / len(series)
+    for i, (label, rep, colour) in enumerate(series):
+        xs = [x - 0.4 + width * (i + 0.5) for x in range(len(kinds))]
+        ax.bar(xs, _chart_series(rep, kinds, name), width, label=label, color=colour)
+    ax.set_ylabel(name)
+    ax.set_ylim(0, 1.05)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="upper right", fontsize="small")
+
+
+def render_chart(
+    report: EvalReport, path: Path, *, title: str, baseline: EvalReport | None = None
+) -> None:
+    """Write grouped bars of nP@K and MRR@10 per kind (baseline vs system) to a PNG (Agg)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    kinds = [kind for kind, agg in report.per_kind.items() if agg.n_scored]
+    series = [("system", report, "#2f6db3")]
+    if baseline is not None:
+        series.insert(0, ("baseline", baseline, "#b0b0b0"))
+    fig = Figure(figsize=(max(8.0, 1.1 * len(kinds) + 3), 7.5), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 1, sharex=True)
+    for ax, name in zip(axes, (f"nP@{headline_k(report)}", f"MRR@{MRR_K}"), strict=True):
+        _draw_panel(ax, kinds, name, series)
+    axes[-1].set_xticks(range(len(kinds)), kinds, rotation=30, ha="right")
+    fig.suptitle(_chart_title(report, title, baseline))
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+
+
+def _chart_title(report: EvalReport, title: str, baseline: EvalReport | None) -> str:
+    """Chart title with the nothing-found rate of nonsense queries appended."""
+    rate = _fmt(report.overall.nothing_found_rate)
+    if baseline is not None:
+        rate = f"{_fmt(baseline.overall.nothing_found_rate)} → {rate}"
+    return f"{title}\nnonsense queries answered with nothing found: {rate}"
+
+
+def write_report(
+    report: EvalReport, out_dir: Path, *, title: str, baseline: EvalReport | None = None
+) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.png`` into ``out_dir`` (created if needed); return both."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md_path, png_path = out_dir / "report.md", out_dir / "report.png"
+    markdown = render_markdown(report, title=title, baseline=baseline)
+    md_path.write_text(markdown + "\n", encoding="utf-8")
+    render_chart(report, png_path, title=title, baseline=baseline)
+    return md_path, png_path
