@@ -6,6 +6,10 @@ stale artifact fails at start-up with the command that fixes it.
 
 from webapp import create_app
 from webapp.services import warm_up
+from webapp.web.errors import ARTIFACT_ERRORS
 
 app = create_app()
-warm_up(app)
+try:
+    warm_up(app)
+except ARTIFACT_ERRORS as exc:
+    raise SystemExit(f"cannot start the search service:\n{exc}") from None

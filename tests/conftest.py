@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
+from flask import Flask, template_rendered
 from flask.testing import FlaskClient, FlaskCliRunner
 from PIL import Image
 
@@ -43,6 +43,19 @@ def client(demo_app: Flask) -> FlaskClient:
 def runner(demo_app: Flask) -> FlaskCliRunner:
     """A CLI runner of the demo app."""
     return demo_app.test_cli_runner()
+
+
+@pytest.fixture()
+def rendered(demo_app: Flask) -> Iterator[list[tuple[object, dict[str, object]]]]:
+    """(template, context) of every template the demo app renders during the test."""
+    recorded: list[tuple[object, dict[str, object]]] = []
+
+    def record(sender: Flask, template: object, context: dict[str, object], **extra: object) -> None:
+        recorded.append((template, context))
+
+    template_rendered.connect(record, demo_app)
+    yield recorded
+    template_rendered.disconnect(record, demo_app)
 
 
 def write_catalog(data_dir: Path, rows: list[dict[str, object]]) -> Path:

@@ -77,3 +77,11 @@ def test_script_in_a_title_is_rendered_escaped(mini_app) -> None:
     for html in (search, card):
         assert "<script>alert(1)</script>" not in html
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_a_category_without_a_query_browses_that_category(client, rendered) -> None:
+    response = client.get("/search", query_string={"category": "Еда и напитки", "per_page": 5})
+    assert response.status_code == 200
+    result = rendered[-1][1]["result"]
+    assert result.total == 128 and len(result.hits) == 5
+    assert {hit.product.category for hit in result.hits} == {"Еда и напитки"}

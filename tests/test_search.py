@@ -2,28 +2,9 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from flask import template_rendered
-
 from webapp.filters import Filters
 from webapp.search import SearchRequest
 from webapp.services import get_engine
-
-
-@contextmanager
-def captured_templates(app):
-    """Record (template, context) for every render during the block."""
-    recorded = []
-
-    def record(sender, template, context, **extra):
-        recorded.append((template, context))
-
-    template_rendered.connect(record, app)
-    try:
-        yield recorded
-    finally:
-        template_rendered.disconnect(record, app)
 
 
 def ids_for(app, query: str, **kwargs) -> list[str]:
@@ -40,10 +21,9 @@ def test_butterfly_is_first_for_babochka(demo_app) -> None:
     assert ids_for(demo_app, "бабочка")[0] == "1f98b"
 
 
-def test_gallery_order_equals_api_order(demo_app, client) -> None:
+def test_gallery_order_equals_api_order(client, rendered) -> None:
     api = client.get("/api/search", query_string={"q": "котик", "per_page": 12}).json
-    with captured_templates(demo_app) as rendered:
-        page = client.get("/search", query_string={"q": "котик", "per_page": 12})
+    page = client.get("/search", query_string={"q": "котик", "per_page": 12})
     assert page.status_code == 200
     template, context = rendered[0]
     assert template.name == "search.html"
