@@ -7,7 +7,8 @@ Sources (npm tarballs, read straight out of the .tgz, no node_modules):
 * ``@twemoji/svg@15.0.0`` - one SVG per emoji, named by lowercase hexcode.
 
 Output (under ``data_dir``): ``catalog.csv``, ``images/<id>.png`` and the upstream
-licence files in ``LICENSES/``.  Prices are synthetic (a hash of the id).
+licence files in ``LICENSES/``.  Prices are synthetic (a hash of the id).  Finding and
+rendering each product's artwork is :mod:`webapp.demo_artwork`.
 
 Run ``python -m webapp.demo_catalog`` (or ``flask --app webapp build-demo-catalog``).
 """
@@ -19,15 +20,17 @@ import hashlib
 import io
 import json
 import logging
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tarfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
+
+from .demo_artwork import prune_images, render_images, resolve_artwork, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +77,6 @@ NAME_OVERRIDES = {
 
 #: Latin letters that CLDR sometimes types instead of their Cyrillic look-alikes.
 LATIN_TO_CYRILLIC = str.maketrans("aceopxymkhtbACEOPXYMKHTB", "асеорхумкнтвАСЕОРХУМКНТВ")
-VARIATION_SELECTOR = "fe0f"
 
 CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
 LATIN = re.compile("[a-z]", re.IGNORECASE)
@@ -134,7 +136,9 @@ def fetch_tarball(spec: str, filename: str, cache_dir: Path) -> Path:
         check=False,
     )
     if proc.returncode != 0 or not target.is_file():
-        raise RuntimeError(f"`npm pack {spec}` failed (exit {proc.returncode}):\n{proc.stderr.strip()}")
+        raise RuntimeError(
+            f"`npm pack {spec}` failed (exit {proc.returncode}):\n{proc.stderr.strip()}"
+        )
     return target
 
 
@@ -188,7 +192,9 @@ def fix_homoglyphs(text: str) -> str:
     return re.sub(r"\w+", fix, text)
 
 
-def name_map(ids_to_keys: dict[str, str], messages: list[dict[str, Any]]) -> dict[int, dict[str, str]]:
+def name_map(
+    ids_to_keys: dict[str, str], messages: list[dict[str, Any]]
+) -> dict[int, dict[str, str]]:
     """Return {numeric id: {key, message}}, joining meta/groups.json ids with messages by key.
 
     messages.json's own ``order`` is not a safe join key: in 17.0.0 the retired
@@ -207,7 +213,8 @@ def message_maps(
 ) -> tuple[dict[int, dict[str, str]], dict[int, str]]:
     """Return ({group id: {key, message}}, {subgroup id: message}) in Russian."""
     groups = name_map(meta_groups["groups"], messages["groups"])
-    subgroups = {num: v["message"] for num, v in name_map(meta_groups["subgroups"], messages["subgroups"]).items()}
+    named = name_map(meta_groups["subgroups"], messages["subgroups"])
+    subgroups = {num: v["message"] for num, v in named.items()}
     return groups, subgroups
 
 
@@ -249,7 +256,9 @@ def describe(label: str, category: str, subcategory: str, tags: list[str]) -> st
     return text
 
 
-def product_row(entry: dict[str, Any], groups: dict[int, dict[str, str]], subgroups: dict[int, str]) -> dict[str, Any]:
+def product_row(
+    entry: dict[str, Any], groups: dict[int, dict[str, str]], subgroups: dict[int, str]
+) -> dict[str, Any]:
     """Turn one emojibase entry into a catalogue row (without checking the artwork)."""
     product_id = entry["hexcode"].lower()
     label = fix_homoglyphs(entry["label"].strip())
@@ -266,101 +275,6 @@ def product_row(entry: dict[str, Any], groups: dict[int, dict[str, str]], subgro
         "price": synthetic_price(product_id),
         "image": f"images/{product_id}.png",
     }
-
-
-# --------------------------------------------------------------------------- artwork
-
-
-def artwork_candidates(product_id: str) -> Iterator[str]:
-    """Yield Twemoji file stems to try: exact, without fe0f, and without leading zeros."""
-    parts = product_id.lower().split("-")
-    no_fe0f = [p for p in parts if p != VARIATION_SELECTOR]
-    for variant in (parts, no_fe0f):
-        yield "-".join(variant)
-        yield "-".join(p.lstrip("0") or "0" for p in variant)
-
-
-def resolve_artwork(product_id: str, svgs: dict[str, bytes]) -> str | None:
-    """Return the Twemoji file stem holding the artwork for ``product_id``, or None."""
-    for candidate in artwork_candidates(product_id):
-        if candidate in svgs:
-            return candidate
-    return None
-
-
-def render_png(svg: bytes, size: int) -> bytes:
-    """Render an SVG to a square PNG of ``size`` px, re-saved by Pillow with optimize=True."""
-    import cairosvg
-    from PIL import Image
-
-    raw = cairosvg.svg2png(bytestring=svg, output_width=size, output_height=size)
-    with Image.open(io.BytesIO(raw)) as image:
-        out = io.BytesIO()
-        image.save(out, format="PNG", optimize=True)
-    return out.getvalue()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to ``path`` via a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def is_fresh(target: Path, source: Path) -> bool:
-    """True when ``target`` exists and is newer than ``source``."""
-    return target.is_file() and target.stat().st_mtime > source.stat().st_mtime
-
-
-def progress_iter(items: list[Any], enabled: bool, desc: str) -> Iterable[Any]:
-    """Wrap ``items`` in a tqdm progress bar when enabled."""
-    if not enabled:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, unit="img")
-
-
-def render_images(
-    rows: list[dict[str, Any]],
-    sources: dict[str, str],
-    svgs: dict[str, bytes],
-    *,
-    data_dir: Path,
-    tarball: Path,
-    image_size: int,
-    progress: bool,
-    report: BuildReport,
-) -> None:
-    """Render every row's artwork to ``data_dir/<image>``, skipping fresh files."""
-    for row in progress_iter(rows, progress, "rendering"):
-        target = data_dir / row["image"]
-        if is_fresh(target, tarball) and _png_size(target) == (image_size, image_size):
-            report.reused += 1
-            continue
-        write_atomic(target, render_png(svgs[sources[row["id"]]], image_size))
-        report.rendered += 1
-
-
-def _png_size(path: Path) -> tuple[int, int] | None:
-    """Return the pixel size of an image file, or None when unreadable."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except OSError:
-        return None
-
-
-def prune_images(images_dir: Path, keep: set[str]) -> int:
-    """Delete ``*.png`` files whose stem is not a current product id; return how many."""
-    removed = 0
-    for path in images_dir.glob("*.png"):
-        if path.stem not in keep:
-            path.unlink()
-            removed += 1
-    return removed
 
 
 # --------------------------------------------------------------------------- outputs
@@ -400,7 +314,7 @@ def log_report(report: BuildReport) -> None:
 
 def build_demo_catalog(data_dir: Path, *, cache_dir: Path, image_size: int = 256,
                        progress: bool = True, limit: int | None = None) -> int:
-    """Build data/catalog.csv and data/images/<id>.png from npm packages; return the number of products.
+    """Build data/catalog.csv and data/images/<id>.png from npm packages; return the product count.
 
     ``limit`` keeps only the first N products (a quick sample for tests and demos).
     """
@@ -434,8 +348,9 @@ def build_demo_catalog(data_dir: Path, *, cache_dir: Path, image_size: int = 256
 
     images_dir = data_dir / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
-    render_images(rows, sources, svgs, data_dir=data_dir, tarball=cache[TWEMOJI_TGZ],
-                  image_size=image_size, progress=progress, report=report)
+    report.rendered, report.reused = render_images(
+        rows, sources, svgs, data_dir=data_dir, tarball=cache[TWEMOJI_TGZ],
+        image_size=image_size, progress=progress)
     removed = prune_images(images_dir, set(sources))
     if removed:
         print(f"  removed {removed} stale images")
