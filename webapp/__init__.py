@@ -15,8 +15,8 @@ from flask import Flask
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create and configure the Flask application."""
     # Imported here so that ``import webapp.query`` and friends stay free of the web layer.
-    from . import cli, config, services, store
-    from .web import api, errors, health, pages
+    from . import analytics, cli, config, services, store
+    from .web import api, errors, health, pages, staff
 
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=os.environ.get("INSTANCE_PATH") or None,
@@ -29,9 +29,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
 
     store.init_app(app)
+    analytics.init_app(app)
     services.init_app(app)
     cli.init_app(app)
-    for blueprint in (pages.bp, api.bp, health.bp):
+    for blueprint in (pages.bp, api.bp, health.bp, staff.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     return app

@@ -32,7 +32,23 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAX_PAGE": 500,
         "MAX_QUERY_LENGTH": 200,
         "SIMILAR_COUNT": 12,
-        "LOAD_SEARCH": True,  # False: serve pages without loading models (CLI-only use)
+        "ANALYTICS_FLUSH_SECONDS": 2.0,  # how often buffered search events are written
+        "STAFF_PASSWORD": "",  # HTTP Basic password for /staff; empty = loopback only
+        # --- serving, security and observability (docs/production.md) ---
+        "APP_ENV": "development",  # "production": start-up refuses a missing or default SECRET_KEY
+        "MAX_CONTENT_LENGTH": 1024 * 1024,  # bytes of request body accepted
+        "SEND_FILE_MAX_AGE_DEFAULT": 3600,  # Cache-Control max-age of /static files, seconds
+        "SESSION_COOKIE_SECURE": False,  # True behind HTTPS; the SSH tunnel is plain HTTP
+        "PROXY_FIX": 0,  # trusted reverse proxies in front (X-Forwarded-For/-Proto/-Host/-Prefix)
+        "URL_PREFIX": "",  # serve the site under a path, e.g. "/shop"
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_DEFAULT": "20 per second;600 per minute",  # per client IP, pages and API
+        "RATELIMIT_STORAGE_URI": "memory://",  # per worker; "redis://host:6379" to share
+        "METRICS_ENABLED": True,  # /metrics in Prometheus format
+        "LOG_FORMAT": "json",  # request and app logs on stderr: "json", "text" or "" (untouched)
+        "LOG_LEVEL": "INFO",
+        "RELOAD_STAMP": str(Path(instance_path) / "reload.stamp"),  # `flask reload` touches it
+        "RELOAD_POLL_SECONDS": 2,  # how often each worker checks the stamp; 0 = never
     }
 
 
@@ -53,4 +69,6 @@ def _convert(raw: str, default: Any) -> Any:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if isinstance(default, int):
         return int(raw)
+    if isinstance(default, float):
+        return float(raw)
     return raw

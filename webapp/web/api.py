@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
+from ..analytics import get_analytics
 from ..catalog import Product
 from ..search import Hit
 from ..services import get_engine
@@ -45,6 +46,8 @@ def search() -> ResponseReturnValue:
     req = parse_search(request.args, current_app.config, engine.facets.categories,
                        require_query=True)
     result = engine.search(req)
+    if result.parsed and not result.parsed.empty:
+        get_analytics().record_search(result.parsed.text, result.total, result.took_ms)
     return jsonify(query=req.query, total=result.total, page=req.page,
                    results=[hit_json(h) for h in result.hits], took_ms=result.took_ms)
 

@@ -8,6 +8,7 @@ from flask import (Blueprint, abort, current_app, render_template, request,
                    send_from_directory)
 from flask.typing import ResponseReturnValue
 
+from ..analytics import get_analytics
 from ..search import SearchRequest
 from ..services import get_engine
 from .params import ParamError, parse_search
@@ -36,7 +37,12 @@ def search() -> ResponseReturnValue:
                                categories=engine.store.categories()), 400
     if not req.query.strip() and not req.filters.active:
         return render_template("index.html", **_home_context())
-    result = engine.search(req) if req.query.strip() else engine.browse(req)
+    if req.query.strip():
+        result = engine.search(req)
+        if result.parsed and not result.parsed.empty:
+            get_analytics().record_search(result.parsed.text, result.total, result.took_ms)
+    else:
+        result = engine.browse(req)
     return render_template("search.html", req=req, result=result, error=None,
                            categories=engine.store.categories())
 
@@ -48,6 +54,9 @@ def product(product_id: str) -> ResponseReturnValue:
     found = engine.store.get(product_id.lower())
     if found is None:
         abort(404, description="Такого дизайна нет в каталоге.")
+    came_from = request.args.get("q", "")[: current_app.config["MAX_QUERY_LENGTH"]]
+    if came_from.strip():
+        get_analytics().record_view(found.id, engine.understanding.parse(came_from).text)
     similar = engine.similar(found.id, current_app.config["SIMILAR_COUNT"])
     return render_template("product.html", product=found, similar=similar)
 

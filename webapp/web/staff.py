@@ -1,0 +1,40 @@
+"""Staff pages: search analytics (popular queries, queries that find nothing, clicks).
+
+Protected by HTTP Basic auth when ``STAFF_PASSWORD`` is set; without it, only
+requests from this machine (e.g. through an SSH tunnel) are let in.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, abort, current_app, render_template, request
+from flask.typing import ResponseReturnValue
+
+from ..analytics import get_analytics
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
+@bp.before_request
+def require_staff() -> ResponseReturnValue | None:
+    """Let staff in; 401 asks for the password, 404 hides the page from the public."""
+    password = current_app.config["STAFF_PASSWORD"]
+    if not password:
+        return None if request.remote_addr in LOOPBACK else abort(404)
+    auth = request.authorization
+    given = (auth.password or "") if auth else ""
+    if hmac.compare_digest(given.encode(), password.encode()):
+        return None
+    return ("Нужен пароль сотрудника.", 401,
+            {"WWW-Authenticate": 'Basic realm="staff", charset="UTF-8"'})
+
+
+@bp.get("/")
+def analytics() -> ResponseReturnValue:
+    """Popular queries and queries that found nothing, with click-through."""
+    recorder = get_analytics()
+    recorder.flush()
+    return render_template("staff.html", popular=recorder.query_stats(limit=30),
+                           zero=recorder.query_stats(limit=30, zero_only=True))
