@@ -24,7 +24,8 @@ from webapp.catalog import read_catalog
 from webapp.embed import embed_catalog
 from webapp.embedding_cache import REBUILD_HINT, CacheError, cache_path, load_cache
 from webapp.encoders.base import EncoderError, ImageEncoder, TextEncoder
-from webapp.encoders.ruclip_encoder import MODEL_FILES, RuCLIPEncoder, to_rgb
+from webapp.encoders.ruclip_encoder import MODEL_FILES, RuCLIPEncoder
+from webapp.encoders.ruclip_image import to_rgb
 from webapp.ruclip_models import make_ruclip_model
 from webapp.spaces import ruclip_spaces
 

@@ -2,20 +2,10 @@
 
 Loading goes through ruclip's own ``CLIP.from_pretrained`` and
 ``RuCLIPProcessor.from_pretrained``, so a folder with the published weights
-works unchanged. Two paths are ours, both proven equal to ruclip's in tests:
-
-* **Text, trimmed.** ruclip pads every text to 77 tokens, but its text tower is
-  causal and reads the output at the EOS token, so nothing after EOS can
-  change the result. :class:`TrimmedTextTower` runs the same weights on the
-  real tokens only (batches pad to their longest member), which is several
-  times cheaper. Query vectors are kept in an LRU cache.
-* **Images.** ruclip's processor uses ``RandomResizedCrop(scale=1, ratio=1)``,
-  i.e. a centre square crop (random only for near-square images, see
-  :func:`square_box`) resized bilinearly. :func:`preprocess` does that
-  deterministically and yields the same tensors. Transparent PNGs are
-  composited on white *before* either path sees them (ruclip's own
-  ``.convert('RGB')`` would show the hidden colour of transparent pixels,
-  black for our emoji): pass ``background=None`` for ruclip's behaviour.
+works unchanged; this module checks the folder first and names the model by
+its files. Two paths are ours, both proven equal to ruclip's in tests: the
+trimmed text tower (:mod:`.ruclip_text`) and the deterministic image
+preprocessing with transparency on white (:mod:`.ruclip_image`).
 """
 
 from __future__ import annotations
@@ -23,28 +13,25 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import warnings
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import youtokentome as yttm
 from PIL import Image
-from torch import nn
-from torch.nn import functional as F
 
+from . import ruclip_image, ruclip_text
 from .base import EncoderError, l2_normalise
+from .ruclip_image import WHITE
+from .ruclip_text import QueryCache, TrimmedTextTower
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # ruclip imports huggingface_hub: never call out
 from ruclip.model import CLIP  # noqa: E402
 from ruclip.processor import RuCLIPProcessor  # noqa: E402
 
 MODEL_FILES = ("config.json", "bpe.model", "pytorch_model.bin")
-WHITE = (255, 255, 255)
 _MIB = 1 << 20
 _CONFIG_KEYS = ("embed_dim", "image_resolution", "vision_layers", "vision_width",
                 "vision_patch_size", "context_length", "vocab_size", "transformer_width",
@@ -102,10 +89,7 @@ class RuCLIPEncoder:
     # --- text ---------------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:
         """Token ids exactly as ruclip's processor makes them, without the padding."""
-        proc = self.processor
-        ids = proc.tokenizer.encode([text.lower()], output_type=yttm.OutputType.ID,
-                                    dropout_prob=0.0)[0]
-        return [proc.bos_id, *ids[: proc.text_seq_length - 2], proc.eos_id]
+        return ruclip_text.tokenize(self.processor, text)
 
     def encode_query(self, query: str) -> np.ndarray:
         """One query as a unit-norm float32 (dim,) vector, through the LRU cache."""
@@ -134,11 +118,7 @@ class RuCLIPEncoder:
         ``tower`` defaults to the exact fp32 one; pass ``self.query_tower`` for int8.
         """
         tower = self.text_tower if tower is None else tower
-        width = max(len(t) for t in batch)
-        ids = torch.full((len(batch), width), self.processor.pad_id, dtype=torch.long)
-        for row, tokens in enumerate(batch):
-            ids[row, :len(tokens)] = torch.tensor(tokens)
-        eos = torch.tensor([len(t) - 1 for t in batch])
+        ids, eos = ruclip_text.pad_tokens(batch, self.processor.pad_id)
         features = tower(ids.to(self.device), eos.to(self.device))
         return l2_normalise(features.float().cpu().numpy())
 
@@ -149,20 +129,11 @@ class RuCLIPEncoder:
     # --- images -------------------------------------------------------------
     def load_image(self, path: Path) -> Image.Image:
         """Open ``path`` as RGB, compositing transparency on ``background`` (if set)."""
-        try:
-            with Image.open(path) as image:
-                image.load()
-                return to_rgb(image, self.background)
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise EncoderError(f"cannot read image {path}: {exc}") from exc
+        return ruclip_image.load_rgb(path, self.background)
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """The (3, S, S) float32 tensor ruclip's processor makes of an RGB-convertible ``image``."""
-        size = self.processor.image_size
-        rgb = image if image.mode == "RGB" else image.convert("RGB")
-        pixels = rgb.crop(square_box(*rgb.size)).resize((size, size), Image.Resampling.BILINEAR)
-        tensor = torch.from_numpy(np.array(pixels, dtype=np.uint8)).permute(2, 0, 1)
-        return tensor.float().div(255).sub_(self._mean).div_(self._std)
+        return ruclip_image.preprocess(image, self.processor.image_size, self._mean, self._std)
 
     def encode_images(self, paths: Sequence[Path], *, batch_size: int = 32) -> np.ndarray:
         """Image files as an (n, dim) unit-norm matrix, ``batch_size`` at a time."""
@@ -178,164 +149,6 @@ class RuCLIPEncoder:
         """Preprocessed (n, 3, S, S) pixels through the image tower; unit-norm rows."""
         features = self.model.encode_image(pixels.to(self.device))
         return l2_normalise(features.float().cpu().numpy())
-
-
-class TrimmedTextTower(nn.Module):
-    """ruclip's text tower run on the real tokens only, with the model's own weights.
-
-    The maths is ``CLIP.encode_text`` step for step (token + positional
-    embedding, pre-LN causal blocks, ``ln_final``, the row at EOS times
-    ``text_projection``); only the sequence length changes, with the causal
-    mask and positional table sliced to it. The blocks hold plain
-    ``nn.Linear`` views of the attention projections so that
-    :meth:`int8` can turn every matrix of the tower into int8.
-    """
-
-    mask: torch.Tensor
-
-    def __init__(self, model: CLIP):
-        """Share ``model``'s parameters (no copy) in a trimmed-length forward."""
-        super().__init__()
-        self.token_embedding = model.token_embedding
-        self.positional_embedding = model.positional_embedding
-        self.blocks = nn.ModuleList(_Block(b) for b in model.transformer.resblocks)
-        self.ln_final = model.ln_final
-        self.text_projection = model.text_projection
-        mask = model.build_attention_mask().to(model.positional_embedding.device)
-        self.register_buffer("mask", mask, persistent=False)
-
-    def forward(self, ids: torch.Tensor, eos: torch.Tensor) -> torch.Tensor:
-        """(n, L) token ids and the EOS position of each row → (n, embed_dim) features."""
-        dtype = self.text_projection.dtype
-        length = ids.shape[1]
-        x = self.token_embedding(ids).to(dtype) + self.positional_embedding[:length].to(dtype)
-        mask = self.mask[:length, :length].to(dtype)
-        for block in self.blocks:
-            x = block(x, mask)
-        x = self.ln_final(x).to(dtype)
-        out: torch.Tensor = x[torch.arange(x.shape[0], device=x.device), eos] @ self.text_projection
-        return out
-
-    @classmethod
-    def int8(cls, model: CLIP) -> TrimmedTextTower:
-        """A tower over ``model`` with every Linear int8-quantised per channel (CPU only).
-
-        The tower's Linear layers are its own module objects, so swapping them
-        for quantised ones in place leaves ``model`` (and the exact path) intact.
-        """
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-        tower = cls(model)
-        with warnings.catch_warnings():  # torch deprecates torch.ao quantisation for torchao
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            spec = {nn.Linear: per_channel_dynamic_qconfig}
-            quantize_dynamic(tower, spec, dtype=torch.qint8, inplace=True)  # type: ignore[no-untyped-call]
-        return tower
-
-
-class _Block(nn.Module):
-    """One ``ResidualAttentionBlock`` with explicit qkv/out/fc/proj Linear layers."""
-
-    def __init__(self, block: Any):
-        """Re-express ``block``'s MultiheadAttention and MLP over its own parameters."""
-        super().__init__()
-        attn: nn.MultiheadAttention = block.attn
-        self.heads = attn.num_heads
-        self.ln_1: nn.Module = block.ln_1
-        self.ln_2: nn.Module = block.ln_2
-        self.qkv = _linear(attn.in_proj_weight, attn.in_proj_bias)
-        self.out = _linear(attn.out_proj.weight, attn.out_proj.bias)
-        self.fc = _linear(block.mlp.c_fc.weight, block.mlp.c_fc.bias)
-        self.proj = _linear(block.mlp.c_proj.weight, block.mlp.c_proj.bias)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Pre-LN attention then QuickGELU MLP, both residual, on (n, L, width)."""
-        x = x + self.out(self._attend(self.qkv(self.ln_1(x)), mask))
-        hidden = self.fc(self.ln_2(x))
-        out: torch.Tensor = x + self.proj(hidden * torch.sigmoid(1.702 * hidden))
-        return out
-
-    def _attend(self, qkv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Multi-head scaled dot-product attention under the additive causal ``mask``."""
-        n, length, width = qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3
-        q, k, v = (qkv[..., i * width:(i + 1) * width].view(n, length, self.heads, -1)
-                   .transpose(1, 2) for i in range(3))
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        return out.transpose(1, 2).reshape(n, length, width)
-
-
-def _linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:
-    """An ``nn.Linear`` whose parameters *are* ``weight`` and ``bias`` (shared, not copied)."""
-    assert isinstance(weight, nn.Parameter) and (bias is None or isinstance(bias, nn.Parameter))
-    layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None, device="meta")
-    layer.weight = weight
-    if bias is not None:
-        layer.bias = bias
-    return layer
-
-
-class QueryCache:
-    """A thread-safe LRU of query vectors (``size`` 0 disables it)."""
-
-    def __init__(self, size: int = 1024):
-        """An empty cache holding at most ``size`` vectors."""
-        self.size = max(0, int(size))
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key: str) -> np.ndarray | None:
-        """The cached vector for ``key`` (now most recent), or None."""
-        with self._lock:
-            vector = self._items.get(key)
-            if vector is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
-            return vector
-
-    def put(self, key: str, vector: np.ndarray) -> None:
-        """Remember ``vector``, evicting the least recently used beyond ``size``."""
-        if not self.size:
-            return
-        with self._lock:
-            self._items[key] = vector
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def info(self) -> dict[str, int]:
-        """Hits, misses, current and maximum size."""
-        with self._lock:
-            return {"hits": self.hits, "misses": self.misses,
-                    "size": len(self._items), "maxsize": self.size}
-
-
-# --- images: helpers shared by the encoder and the tests ---------------------
-def square_box(width: int, height: int) -> tuple[int, int, int, int]:
-    """The crop box of ruclip's ``RandomResizedCrop(size, scale=(1, 1), ratio=(1, 1))``.
-
-    Its random draw of a square of the image's full area never fits a
-    non-square image, so torchvision falls back to the centre square of side
-    ``min(width, height)``, which we take directly. (For images within about
-    one pixel of square, torchvision may instead draw a ``round(sqrt(w*h))``
-    square at a random offset: a one-pixel shift we deliberately do not copy.)
-    """
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    return left, top, left + side, top + side
-
-
-def to_rgb(image: Image.Image, background: tuple[int, int, int] | None = WHITE) -> Image.Image:
-    """``image`` as RGB; with a ``background``, transparent pixels are composited onto it."""
-    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
-    if background is None or not has_alpha:
-        return image if image.mode == "RGB" else image.convert("RGB")
-    canvas = Image.new("RGBA", image.size, (*background, 255))
-    canvas.alpha_composite(image.convert("RGBA"))
-    return canvas.convert("RGB")
 
 
 # --- loading -------------------------------------------------------------------
