@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import (Blueprint, abort, current_app, render_template, request,
-                   send_from_directory)
+                   send_from_directory, session)
 from flask.typing import ResponseReturnValue
 
+from .. import recommend
 from ..analytics import get_analytics
 from ..search import SearchRequest
 from ..services import get_engine
@@ -57,6 +58,7 @@ def product(product_id: str) -> ResponseReturnValue:
     came_from = request.args.get("q", "")[: current_app.config["MAX_QUERY_LENGTH"]]
     if came_from.strip():
         get_analytics().record_view(found.id, engine.understanding.parse(came_from).text)
+    session["seen"] = recommend.remember(session.get("seen", []), found.id)
     similar = engine.similar(found.id, current_app.config["SIMILAR_COUNT"])
     return render_template("product.html", product=found, similar=similar)
 
@@ -70,8 +72,9 @@ def media(filename: str) -> ResponseReturnValue:
 def _home_context() -> dict[str, object]:
     """What the home page shows: categories and the showcase."""
     engine = get_engine()
+    liked = recommend.recommend(engine, session.get("seen", []), k=6)
     return {"categories": engine.store.categories(),
-            "showcase": engine.store.get_many(list(SHOWCASE)), "req": None}
+            "showcase": engine.store.get_many(list(SHOWCASE)), "liked": liked, "req": None}
 
 
 @bp.app_template_filter("rub")
