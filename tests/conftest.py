@@ -50,7 +50,9 @@ def rendered(demo_app: Flask) -> Iterator[list[tuple[object, dict[str, object]]]
     """(template, context) of every template the demo app renders during the test."""
     recorded: list[tuple[object, dict[str, object]]] = []
 
-    def record(sender: Flask, template: object, context: dict[str, object], **extra: object) -> None:
+    def record(
+        sender: Flask, template: object, context: dict[str, object], **extra: object
+    ) -> None:
         recorded.append((template, context))
 
     template_rendered.connect(record, demo_app)

@@ -35,7 +35,9 @@ def test_header_is_exactly_the_contract() -> None:
     with open(DATA / "catalog.csv", encoding="utf-8", newline="") as f:
         header = next(csv.reader(f))
     assert header == list(COLUMNS)
-    assert header == ["id", "title", "category", "subcategory", "tags", "description", "price", "image"]
+    assert header == [
+        "id", "title", "category", "subcategory", "tags", "description", "price", "image"
+    ]
 
 
 def test_enough_rows_with_unique_lowercase_ids(rows: list[dict[str, str]]) -> None:

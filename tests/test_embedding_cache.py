@@ -9,8 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from webapp.embedding_cache import (REBUILD_HINT, CacheError, EmbeddingCache, load_cache,
-                                    read_cache, save_cache)
+from webapp.embedding_cache import (
+    REBUILD_HINT,
+    CacheError,
+    EmbeddingCache,
+    load_cache,
+    read_cache,
+    save_cache,
+)
 
 
 def sample(space: str = "text", model: str = "model-a", fingerprint: str = "fp1") -> EmbeddingCache:

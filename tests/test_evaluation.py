@@ -242,7 +242,9 @@ def test_load_queries_reads_valid_lines(tmp_path: Path) -> None:
     ],
 )
 def test_load_queries_names_the_bad_line(tmp_path: Path, bad_line: str, message: str) -> None:
-    good = json.dumps({"query": "кот", "kind": "single_word", "relevant": ["1f431"]}, ensure_ascii=False)
+    good = json.dumps(
+        {"query": "кот", "kind": "single_word", "relevant": ["1f431"]}, ensure_ascii=False
+    )
     path = _write_lines(tmp_path / "q.jsonl", [good, "", bad_line, good])
     with pytest.raises(ValueError, match=rf"q\.jsonl:3: .*{re.escape(message)}"):
         load_queries(path)
@@ -272,7 +274,8 @@ def test_write_report_writes_markdown_and_a_valid_png(tmp_path: Path) -> None:
 
     assert md_path == tmp_path / "out" / "report.md" and png_path == tmp_path / "out" / "report.png"
     text = md_path.read_text(encoding="utf-8")
-    for heading in ("# Dev set", "## Overall", "## Per kind", "## Baseline vs system", "## Per query"):
+    headings = ("# Dev set", "## Overall", "## Per kind", "## Baseline vs system", "## Per query")
+    for heading in headings:
         assert heading in text
     assert "c1, x, c2" in text  # top-3 of «кот»
     assert "(nothing found)" in text
@@ -314,6 +317,9 @@ def test_every_relevant_id_exists_in_the_catalogue() -> None:
     with CATALOG.open(encoding="utf-8", newline="") as fh:
         catalogue_ids = {row["id"] for row in csv.DictReader(fh)}
     missing = sorted(
-        (q.query, item) for q in load_queries(DEV_QUERIES) for item in q.relevant if item not in catalogue_ids
+        (q.query, item)
+        for q in load_queries(DEV_QUERIES)
+        for item in q.relevant
+        if item not in catalogue_ids
     )
     assert not missing, f"relevant ids not in {CATALOG.name}: {missing}"

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.query import (QueryUnderstanding, clean, diminutive_bases, emoji_table, fix_layout,
-                          lemmatise, normalise, replace_emoji)
+from webapp.query import (
+    QueryUnderstanding,
+    clean,
+    diminutive_bases,
+    emoji_table,
+    fix_layout,
+    lemmatise,
+    normalise,
+    replace_emoji,
+)
 
 TABLE = emoji_table([("1f413", "Петух"), ("1f98b", "Бабочка"), ("1f44d", "Палец вверх"),
                      ("1f468-200d-1f373", "Повар"), ("2764-fe0f", "Красное сердце")])

@@ -88,7 +88,8 @@ def read_catalog(path: Path) -> Catalog:
             problems.append((line, str(exc)))
             continue
         if product.id in seen:
-            problems.append((line, f"duplicate id {product.id!r} (first on line {seen[product.id]})"))
+            first = seen[product.id]
+            problems.append((line, f"duplicate id {product.id!r} (first on line {first})"))
             continue
         seen[product.id] = line
         products.append(product)
@@ -100,7 +101,8 @@ def read_catalog(path: Path) -> Catalog:
 def _read_frame(path: Path) -> pd.DataFrame:
     """Load the CSV as strings, refusing files without the required columns."""
     if not path.is_file():
-        raise CatalogError(path, [(0, "file not found; run `flask --app webapp build-demo-catalog`")])
+        hint = "file not found; run `flask --app webapp build-demo-catalog`"
+        raise CatalogError(path, [(0, hint)])
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8",
                             on_bad_lines="error", engine="python")

@@ -12,9 +12,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from .catalog import CatalogError, read_catalog
+from .embed import embed_catalog
 from .embedding_cache import CacheError
 from .encoders.base import EncoderError
-from .embed import embed_catalog
 from .filters import Filters
 from .search import SearchRequest
 from .spaces import configured_spaces
@@ -97,7 +97,8 @@ def evaluate_command(queries: Path, out: Path, baseline: bool) -> None:
     plain = (evaluation.evaluate(dev, lambda q: engine.vector_only(q, 10),
                                  cosine_fn=engine.cosines) if baseline else None)
     md, png = write_report(report, out, title="Search quality", baseline=plain)
-    for name, agg in [("system", report.overall)] + ([("baseline", plain.overall)] if plain else []):
+    runs = [("system", report.overall)] + ([("baseline", plain.overall)] if plain else [])
+    for name, agg in runs:
         click.echo(f"{name:>8}: nP@5 {agg.means['nP@5']:.3f}  MRR@10 {agg.means['MRR@10']:.3f}  "
                    f"nothing-found on nonsense {agg.nothing_found_rate or 0:.2f}")
     click.echo(f"report: {md}, {png}")

@@ -103,7 +103,9 @@ def read_cache(path: Path) -> EmbeddingCache:
     except CacheError as exc:
         raise CacheError(f"{path}: {exc}; delete it and run `{REBUILD_HINT}`") from None
     except Exception as exc:  # any unpickling failure means a corrupt file
-        raise CacheError(f"{path} is corrupt ({exc.__class__.__name__}); run `{REBUILD_HINT}`") from None
+        raise CacheError(
+            f"{path} is corrupt ({exc.__class__.__name__}); run `{REBUILD_HINT}`"
+        ) from None
     _check_payload(payload, source=str(path))
     fields = {k: payload[k] for k in ("space", "model", "kind", "dim", "ids", "vectors",
                                       "catalog_fingerprint", "item_digests")}
