@@ -20,10 +20,23 @@ def search(app, query: str, **kwargs):
 
 
 @pytest.mark.parametrize("query", ["ывапролд", "qwzx", "ъъъжжж", "asdfghjkl"])
-def test_nonsense_finds_nothing_and_offers_suggestions(demo_app, query: str) -> None:
+def test_nonsense_finds_nothing_and_no_made_up_suggestion(demo_app, query: str) -> None:
     result = search(demo_app, query)
     assert result.total == 0 and result.hits == []
-    assert result.suggestions
+    assert result.suggestions == []
+
+
+@pytest.mark.parametrize("typo,found", [("бабчка", "1f98b"), ("жираффф", "1f992"),
+                                        ("петкх", "1f413"), ("черепашки", "1f422")])
+def test_typos_and_diminutives_still_find_the_design(demo_app, typo: str, found: str) -> None:
+    assert search(demo_app, typo).hits[0].product.id == found
+
+
+def test_a_badly_misspelt_query_gets_a_did_you_mean(demo_app, client) -> None:
+    result = search(demo_app, "кракадилл")
+    assert result.total == 0 and result.suggestions == ["крокодил"]
+    html = client.get("/search", query_string={"q": "кракадилл"}).get_data(as_text=True)
+    assert "Возможно, вы искали" in html and "крокодил" in html
 
 
 def test_the_floor_keeps_the_real_hits(demo_app) -> None:

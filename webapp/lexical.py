@@ -8,6 +8,7 @@ the generated description by being repeated in the indexed document.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from difflib import get_close_matches
 
 import bm25s
 import numpy as np
@@ -36,6 +37,10 @@ class LexicalIndex:
         corpus = [document_terms(p) or ["∅"] for p in products]
         self.doc_terms = [frozenset(terms) for terms in corpus]
         self.vocabulary = frozenset().union(*self.doc_terms)
+        self._corrections: dict[tuple[str, float], str | None] = {}
+        self._by_length: dict[int, list[str]] = {}
+        for term in sorted(self.vocabulary):
+            self._by_length.setdefault(len(term), []).append(term)
         self.bm25 = bm25s.BM25(k1=1.2, b=0.5)
         self.bm25.index(corpus, show_progress=False)
 
@@ -46,6 +51,25 @@ class LexicalIndex:
             return np.zeros(self.size, np.float32)
         return np.asarray(self.bm25.get_scores(known), np.float32)
 
+    def correct(self, term: str, cutoff: float = 0.8) -> str | None:
+        """The indexed term closest in spelling to ``term`` (``бабчка`` → ``бабочка``), if any."""
+        key = (term, cutoff)
+        if key not in self._corrections:
+            if len(self._corrections) > 65536:
+                self._corrections.clear()
+            self._corrections[key] = _closest(term, self._by_length, cutoff)
+        return self._corrections[key]
+
     def matched(self, row: int, terms: Sequence[str]) -> list[str]:
         """The query ``terms`` that occur in row ``row``'s document."""
         return [t for t in terms if t in self.doc_terms[row]]
+
+
+
+def _closest(term: str, by_length: dict[int, list[str]], cutoff: float) -> str | None:
+    """Closest vocabulary word of similar length; short words are never corrected."""
+    if len(term) < 4 or not term.isalpha():
+        return None
+    pool = [w for n in range(len(term) - 2, len(term) + 3) for w in by_length.get(n, ())]
+    matches = get_close_matches(term, pool, n=1, cutoff=cutoff)
+    return matches[0] if matches else None

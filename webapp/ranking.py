@@ -118,13 +118,19 @@ class Ranker:
         return [Signal("lexical", rows, scores[rows], coverage * scores[rows] / top)]
 
     def _term_groups(self, parsed: ParsedQuery) -> list[tuple[str, ...]]:
-        """Per query term, the words that count as it: itself, or the base nouns of a
-        diminutive the catalogue does not use (``ёлочки`` → ``ёлка``)."""
+        """Per query term, the words that count as it: itself when the catalogue uses it,
+        else the base nouns of a diminutive (``ёлочки`` → ``ёлка``), else the closest
+        spelling (``бабчка`` → ``бабочка``)."""
+        vocabulary = self.lexical.vocabulary
         expansions = parsed.expansions
         groups = []
         for term in dict.fromkeys(parsed.terms):
-            bases = tuple(b for b in expansions.get(term, ()) if b in self.lexical.vocabulary)
-            groups.append((term,) if term in self.lexical.vocabulary or not bases else bases)
+            bases = tuple(b for b in expansions.get(term, ()) if b in vocabulary)
+            if term in vocabulary or bases:
+                groups.append((term,) if term in vocabulary else bases)
+                continue
+            corrected = self.lexical.correct(term)
+            groups.append((corrected,) if corrected else (term,))
         return groups
 
     def _coverage(self, row: int, groups: Sequence[tuple[str, ...]]) -> float:

@@ -116,13 +116,14 @@ class SearchEngine:
         return {"signals": signals, "terms": terms}
 
     def suggest(self, parsed: ParsedQuery) -> list[str]:
-        """Did-you-mean titles for a query that found nothing (nearest titles by any space)."""
-        if parsed.empty:
+        """A did-you-mean query for one that found nothing: each unknown word respelt
+        as the closest catalogue word, when one is close enough; else nothing."""
+        lexical = self.ranker.lexical
+        words = [w if w in lexical.vocabulary else (lexical.correct(w, cutoff=0.7) or "")
+                 for w in parsed.terms]
+        if not all(words) or words == list(parsed.terms):
             return []
-        space = self.spaces[0]
-        rows, _ = self.indexes[space.name].search(
-            self.query_vectors.encode(space.encoder, parsed.text), 3)
-        return [self.products[r].title for r in rows.tolist()]
+        return [" ".join(words)]
 
     def similar(self, product_id: str, k: int) -> list[Hit]:
         """Designs nearest to ``product_id`` in the richest configured space."""

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 
 from .. import recommend
 from ..analytics import get_analytics
+from ..observability import record_search
 from ..search import SearchRequest
 from ..services import get_engine
 from .params import ParamError, parse_search
@@ -44,8 +45,11 @@ def search() -> ResponseReturnValue:
             get_analytics().record_search(result.parsed.text, result.total, result.took_ms)
     else:
         result = engine.browse(req)
+    record_search(result.timings, query=req.query, total=result.total)
+    popular = ([s.query for s in get_analytics().query_stats(limit=8)
+                if s.zero_results < s.searches] if result.total == 0 else [])
     return render_template("search.html", req=req, result=result, error=None,
-                           categories=engine.store.categories())
+                           categories=engine.store.categories(), popular=popular[:5])
 
 
 @bp.get("/product/<product_id>")
