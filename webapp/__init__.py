@@ -15,8 +15,8 @@ from flask import Flask
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create and configure the Flask application."""
     # Imported here so that ``import webapp.query`` and friends stay free of the web layer.
-    from . import analytics, cli, config, services, store
-    from .web import api, errors, health, pages, staff
+    from . import analytics, cli, config, observability, security, services, store
+    from .web import api, errors, health, openapi, pages, staff
 
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=os.environ.get("INSTANCE_PATH") or None,
@@ -28,11 +28,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
 
+    security.init_app(app)
+    observability.init_app(app)
     store.init_app(app)
     analytics.init_app(app)
     services.init_app(app)
     cli.init_app(app)
-    for blueprint in (pages.bp, api.bp, health.bp, staff.bp):
+    for blueprint in (pages.bp, api.bp, openapi.bp, health.bp, staff.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     return app

@@ -8,11 +8,15 @@ start with a message naming the command that fixes whatever is missing or stale.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
 
+import click
+from blinker import Namespace
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from .catalog import read_catalog
 from .embedding_cache import cache_path, load_cache
@@ -22,6 +26,11 @@ from .store import CatalogStore
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
+_reload_lock = threading.Lock()
+#: Sent with ``engine=`` (and ``reloaded=True`` after a hot reload) once an engine is in place.
+engine_loaded = Namespace().signal("engine-loaded")
+#: Sent with ``error=`` when a hot reload failed and the previous engine stays in service.
+reload_failed = Namespace().signal("reload-failed")
 
 
 def build_engine(app: Flask) -> SearchEngine:
@@ -48,12 +57,80 @@ def build_engine(app: Flask) -> SearchEngine:
 
 def warm_up(app: Flask) -> SearchEngine:
     """Load the engine now (servers call this at start-up so errors surface at once)."""
+    engine: SearchEngine | None = app.extensions.get("search")
+    if engine is not None:  # the hot path: no lock, so a reload in progress never blocks requests
+        return engine
     with _lock:
-        engine: SearchEngine | None = app.extensions.get("search")
+        engine = app.extensions.get("search")
         if engine is None:
             engine = build_engine(app)
             app.extensions["search"] = engine
+            engine_loaded.send(app, engine=engine)
     return engine
+
+
+def reload(app: Flask) -> SearchEngine:
+    """Build a complete new engine from the artifacts on disk, then swap it in at once.
+
+    Requests in flight keep the engine they started with and new ones get the
+    new engine, so none ever sees a half-loaded index. If the build fails (a
+    corrupt or stale cache), the exception propagates and the old engine stays.
+    """
+    with _reload_lock:
+        engine = build_engine(app)
+        app.extensions["search"] = engine  # one reference assignment: atomic under the GIL
+    engine_loaded.send(app, engine=engine, reloaded=True)
+    return engine
+
+
+def watch_reloads(app: Flask) -> threading.Thread | None:
+    """Reload whenever ``RELOAD_STAMP`` changes (``flask --app webapp reload`` touches it).
+
+    Runs in a daemon thread of each server process; a failed reload is logged
+    and the process keeps serving its current engine.
+    """
+    interval = float(app.config["RELOAD_POLL_SECONDS"])
+    if interval <= 0:
+        return None
+    stamp = Path(app.config["RELOAD_STAMP"])
+
+    def loop() -> None:
+        seen = _mtime(stamp)
+        while True:
+            time.sleep(interval)
+            current = _mtime(stamp)
+            if current == seen:
+                continue
+            seen = current
+            try:
+                engine = reload(app)
+                log.info("engine reloaded: %d products", len(engine.products))
+            except Exception as exc:  # keep serving the old engine whatever went wrong
+                log.error("reload failed, still serving the previous engine: %s", exc)
+                reload_failed.send(app, error=exc)
+
+    thread = threading.Thread(target=loop, name="engine-reload-watcher", daemon=True)
+    thread.start()
+    return thread
+
+
+def _mtime(path: Path) -> int:
+    """``path``'s modification time in ns, 0 when it does not exist."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+@click.command("reload")
+@with_appcontext
+def reload_command() -> None:
+    """Tell running servers to reload the catalogue, caches and models (touches RELOAD_STAMP)."""
+    stamp = Path(current_app.config["RELOAD_STAMP"])
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.touch()
+    os.utime(stamp, ns=(time.time_ns(), time.time_ns()))
+    click.echo(f"reload requested ({stamp}): each worker swaps in a new engine once it is built")
 
 
 def get_engine() -> SearchEngine:
@@ -67,5 +144,6 @@ def is_ready(app: Flask) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Register the (not yet loaded) search service on ``app``."""
+    """Register the (not yet loaded) search service and its ``reload`` command on ``app``."""
     app.extensions["search"] = None
+    app.cli.add_command(reload_command)

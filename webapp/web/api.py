@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from ..analytics import get_analytics
 from ..catalog import Product
+from ..observability import record_search
 from ..search import Hit
 from ..services import get_engine
 from .params import parse_search
@@ -48,6 +49,7 @@ def search() -> ResponseReturnValue:
     result = engine.search(req)
     if result.parsed and not result.parsed.empty:
         get_analytics().record_search(result.parsed.text, result.total, result.took_ms)
+    record_search(result.timings, query=req.query, total=result.total)
     return jsonify(query=req.query, total=result.total, page=req.page,
                    results=[hit_json(h) for h in result.hits], took_ms=result.took_ms)
 

@@ -20,12 +20,20 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+#: Shopper-facing wording for errors raised by libraries (their own text is English).
+MESSAGES = {
+    413: "Слишком большой запрос.",
+    429: "Слишком много запросов подряд. Подождите несколько секунд и попробуйте снова.",
+}
+
+
 def handle_http(exc: HTTPException) -> ResponseReturnValue:
     """Render an HTTP error as JSON for the API and as a friendly page otherwise."""
     code = exc.code or 500
+    message = MESSAGES.get(code, exc.description)
     if _wants_json():
-        return jsonify(error={"code": code, "name": exc.name, "message": exc.description}), code
-    return render_template("error.html", code=code, message=exc.description), code
+        return jsonify(error={"code": code, "name": exc.name, "message": message}), code
+    return render_template("error.html", code=code, message=message), code
 
 
 def handle_param(exc: ParamError) -> ResponseReturnValue:

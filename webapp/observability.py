@@ -1,0 +1,192 @@
+"""Observability: Prometheus metrics at ``/metrics`` and one structured log line per request.
+
+Metrics stay correct across gunicorn workers through prometheus_client's
+multiprocess mode: ``gunicorn.conf.py`` points ``PROMETHEUS_MULTIPROC_DIR`` at a
+fresh folder before any worker starts, and ``/metrics`` merges every worker's
+files. Without that variable (``flask run``, tests) the process registry is used.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    before_render_template,
+    current_app,
+    g,
+    request,
+    template_rendered,
+)
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    multiprocess,
+)
+from prometheus_client.exposition import choose_encoder
+
+from .services import engine_loaded, reload_failed
+
+log = logging.getLogger("webapp.requests")
+bp = Blueprint("observability", __name__)
+disable_created_metrics()  # the *_created series double the output and nobody graphs them
+
+_FAST = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+REQUESTS = Counter("http_requests_total", "HTTP requests by endpoint, method and status",
+                   ["endpoint", "method", "status"])
+LATENCY = Histogram("http_request_duration_seconds", "Time to answer a request, by endpoint",
+                    ["endpoint"], buckets=_FAST + (2.5, 5.0, 10.0))
+STAGES = Histogram("search_stage_duration_seconds",
+                   "Time per stage of a query's journey (understand, encode, knn, lexical, fuse, "
+                   "filter, lookup = catalogue DB, render = template)", ["stage"], buckets=_FAST)
+INDEX_ITEMS = Gauge("search_index_items", "Vectors in the index of each space", ["space"],
+                    multiprocess_mode="livemax")
+MODEL_INFO = Gauge("search_model_info", "1 for the model that serves each space",
+                   ["space", "model"], multiprocess_mode="livemax")
+PRODUCTS = Gauge("search_catalog_products", "Products in the loaded catalogue",
+                 multiprocess_mode="livemax")
+LOADED_AT = Gauge("search_engine_loaded_timestamp_seconds",
+                  "When this worker's engine was (re)loaded", multiprocess_mode="livemax")
+RELOADS = Counter("search_engine_reloads_total", "Hot reloads of the engine by outcome",
+                  ["outcome"])
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Every worker's metrics in the Prometheus text format."""
+    if not current_app.config["METRICS_ENABLED"]:
+        abort(404)
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return Response(encode(registry), headers={"Content-Type": content_type})
+
+
+def record_search(timings: dict[str, float], **fields: Any) -> None:
+    """Attach a search's per-stage milliseconds (and e.g. ``total``) to this request's log."""
+    g.obs_stages = {**g.get("obs_stages", {}), **timings}
+    g.obs_fields = {**g.get("obs_fields", {}), **fields}
+
+
+def on_engine_loaded(app: Flask, engine: Any, reloaded: bool = False) -> None:
+    """Publish the loaded engine's size and models as gauges."""
+    PRODUCTS.set(len(engine.products))
+    for space in engine.spaces:
+        INDEX_ITEMS.labels(space.name).set(engine.indexes[space.name].vectors.shape[0])
+        MODEL_INFO.labels(space.name, space.model_id).set(1)
+    LOADED_AT.set_to_current_time()
+    if reloaded:
+        RELOADS.labels("ok").inc()
+
+
+def on_reload_failed(app: Flask, error: Exception) -> None:
+    """Count a hot reload that kept the previous engine."""
+    RELOADS.labels("failed").inc()
+
+
+def _start() -> None:
+    """Stamp the request with a start time and an id (the caller's, when it is sane)."""
+    g.obs_start = time.perf_counter()
+    given = request.headers.get("X-Request-ID", "")
+    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def _before_render(*_: Any, **__: Any) -> None:
+    g.obs_render_start = time.perf_counter()
+
+
+def _after_render(*_: Any, **__: Any) -> None:
+    start = g.pop("obs_render_start", None)
+    if start is not None:
+        record_search({"render": (time.perf_counter() - start) * 1000})
+
+
+def _finish(response: Response) -> Response:
+    """Count the request, observe its stages and write its log line."""
+    elapsed = time.perf_counter() - g.get("obs_start", time.perf_counter())
+    endpoint = request.endpoint or "unmatched"  # bounded: never the raw path
+    REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+    LATENCY.labels(endpoint).observe(elapsed)
+    stages = g.get("obs_stages", {})
+    for stage, ms in stages.items():
+        STAGES.labels(stage).observe(ms / 1000)
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    log.info("request", extra={"fields": {
+        "request_id": g.get("request_id"), "method": request.method, "path": request.path,
+        "endpoint": endpoint, "status": response.status_code,
+        "duration_ms": round(elapsed * 1000, 2), "remote_addr": request.remote_addr,
+        **g.get("obs_fields", {}), **({"stages_ms": stages} if stages else {})}})
+    return response
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's ``fields``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Serialise ``record`` (exceptions included) as a single line of JSON."""
+        entry: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(), "logger": record.name,
+            "message": record.getMessage(), **getattr(record, "fields", {})}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+JsonFormatter.converter = time.gmtime  # type: ignore[assignment]
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Emit ``record`` to the current ``sys.stderr``."""
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def configure_logging(fmt: str, level: str) -> None:
+    """Send the app's logs (``webapp.*``) to stderr as JSON or text, once per process."""
+    logger = logging.getLogger("webapp")
+    if not fmt or any(getattr(h, "_webapp", False) for h in logger.handlers):
+        return
+    handler = _StderrHandler()
+    handler._webapp = True  # type: ignore[attr-defined]
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s %(fields)s", defaults={"fields": ""}))
+    from flask.logging import default_handler
+
+    logger.removeHandler(default_handler)
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+
+def init_app(app: Flask) -> None:
+    """Register ``/metrics``, the request hooks and the engine gauges on ``app``."""
+    if not app.testing:
+        configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
+    app.register_blueprint(bp)
+    app.before_request(_start)
+    app.after_request(_finish)
+    before_render_template.connect(_before_render, app)
+    template_rendered.connect(_after_render, app)
+    engine_loaded.connect(on_engine_loaded, app)
+    reload_failed.connect(on_reload_failed, app)

@@ -1,0 +1,84 @@
+"""Hardening for a public shop: headers and CSP, CSRF, rate limits, secrets, proxies.
+
+Each concern uses a well-kept library: flask-talisman for the security headers
+and Content-Security-Policy, Flask-WTF for CSRF, Flask-Limiter for rate limits.
+Everything keeps working over plain HTTP, because developers reach the site
+through an SSH tunnel: no forced HTTPS redirect and no HSTS.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_talisman import Talisman
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import NotFound
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+#: The built-in development key; production start-up refuses it.
+DEV_SECRET_KEY = "dev-only-not-secret"
+MIN_SECRET_LENGTH = 16
+
+#: Everything comes from this origin; no inline script or style, no framing, no plugins.
+CSP = {
+    "default-src": "'self'",
+    "img-src": "'self' data:",
+    "style-src": "'self'",
+    "script-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+#: Cheap endpoints that a page pulls by the dozen, and the probes: never rate limited.
+UNLIMITED_ENDPOINTS = frozenset({"static", "pages.media", "health.healthz", "health.readyz",
+                                 "observability.metrics"})
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration is unsafe for the environment it runs in."""
+
+
+def check_secret_key(app: Flask) -> None:
+    """In production, refuse to start without a real ``SECRET_KEY``."""
+    if app.config.get("APP_ENV") != "production":
+        return
+    key = app.config.get("SECRET_KEY") or ""
+    if key == DEV_SECRET_KEY or len(str(key)) < MIN_SECRET_LENGTH:
+        raise ConfigurationError(
+            "APP_ENV=production needs a SECRET_KEY of at least "
+            f"{MIN_SECRET_LENGTH} random characters (not the development default); e.g. "
+            "export SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')")
+
+
+def _unlimited() -> bool:
+    """True for requests that the rate limiter should not count."""
+    return request.endpoint in UNLIMITED_ENDPOINTS
+
+
+def _mount(app: Flask) -> None:
+    """Serve under ``URL_PREFIX`` and trust ``PROXY_FIX`` proxies' X-Forwarded-* headers."""
+    prefix = app.config["URL_PREFIX"].rstrip("/")
+    if prefix:
+        app.wsgi_app = DispatcherMiddleware(NotFound(), {prefix: app.wsgi_app})  # type: ignore[method-assign]
+    hops = int(app.config["PROXY_FIX"])
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops,  # type: ignore[method-assign]
+                                x_host=hops, x_port=hops, x_prefix=hops)
+
+
+def init_app(app: Flask) -> None:
+    """Check the secret, then wire headers, CSRF, rate limits and proxy handling."""
+    check_secret_key(app)
+    Talisman(app, force_https=False, strict_transport_security=False,
+             content_security_policy=CSP, frame_options="DENY", referrer_policy="same-origin",
+             session_cookie_secure=app.config["SESSION_COOKIE_SECURE"])
+    CSRFProtect(app)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    app.config.setdefault("RATELIMIT_STRATEGY", "sliding-window-counter")
+    limiter = Limiter(get_remote_address, default_limits_exempt_when=_unlimited)
+    limiter.init_app(app)
+    _mount(app)

@@ -1,0 +1,124 @@
+"""The OpenAPI 3 description of ``/api/*``, served at ``/api/openapi.json``.
+
+It is built from the same limits the parameter parser enforces (page sizes,
+price range, sort orders, the loaded catalogue's categories), so the contract
+and the code cannot drift apart; ``tests/test_fuzz.py`` holds the app to it
+with schemathesis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from ..catalog import MAX_PRICE
+from ..filters import SORTS
+from ..services import is_ready
+
+bp = Blueprint("openapi", __name__, url_prefix="/api")
+
+
+def _int(name: str, low: int, high: int, text: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": text,
+            "schema": {"type": "integer", "minimum": low, "maximum": high}}
+
+
+def _error(text: str) -> dict[str, Any]:
+    return {"description": text,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _ok(ref: str, text: str) -> dict[str, Any]:
+    return {"description": text,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+def _object(required: list[str], **properties: Any) -> dict[str, Any]:
+    """An object schema; extra properties are allowed so fields can be added compatibly."""
+    return {"type": "object", "required": required, "properties": properties}
+
+
+FAILURES = {"429": _error("Too many requests from this address; see Retry-After."),
+            "503": _error("The search engine is not loaded (yet), or its artifacts are broken.")}
+
+STRING, INTEGER, NUMBER = {"type": "string"}, {"type": "integer"}, {"type": "number"}
+SCHEMAS = {
+    "Error": _object(["error"], error=_object(
+        ["code", "name", "message"], code=INTEGER, name=STRING, message=STRING,
+        field={"type": "string", "description": "the parameter at fault (400 only)"})),
+    "Hit": _object(
+        ["id", "title", "category", "price", "currency", "image_url", "score", "why"],
+        id=STRING, title=STRING, category=STRING, price={"type": "integer", "minimum": 0},
+        currency={"type": "string", "enum": ["RUB"]},
+        image_url={"type": "string", "description": "site-relative URL"}, score=NUMBER,
+        why={"type": "object", "description": "matched signals and terms"}),
+    "SearchResponse": _object(
+        ["query", "total", "page", "results", "took_ms"], query=STRING,
+        total={"type": "integer", "minimum": 0}, page={"type": "integer", "minimum": 1},
+        results={"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+        took_ms={"type": "number", "minimum": 0}),
+    "Product": _object(
+        ["id", "title", "category", "subcategory", "tags", "description", "price", "currency",
+         "image_url"], id=STRING, title=STRING, category=STRING, subcategory=STRING,
+        tags={"type": "array", "items": STRING}, description=STRING,
+        price={"type": "integer", "minimum": 0}, currency={"type": "string", "enum": ["RUB"]},
+        image_url=STRING),
+}
+
+
+def build_spec(config: Mapping[str, Any], categories: list[str] | None,
+               server: str = "/") -> dict[str, Any]:
+    """The OpenAPI document for this configuration and catalogue."""
+    category: dict[str, Any] = {"type": "string"}
+    if categories:
+        category["enum"] = ["", *categories]
+    page_size = (1, config["MAX_PAGE_SIZE"])
+    search = {
+        "summary": "Ranked designs for a free-text query, best first",
+        "operationId": "search",
+        "parameters": [
+            {"name": "q", "in": "query", "required": True,
+             "description": f"what the shopper wants, in any words or emoji; longer than "
+                            f"{config['MAX_QUERY_LENGTH']} characters is truncated",
+             "schema": {"type": "string", "minLength": 1, "pattern": r"\S"}},
+            {"name": "category", "in": "query", "required": False, "schema": category,
+             "description": "only this category (empty = all)"},
+            _int("price_min", 0, MAX_PRICE, "lowest price, roubles"),
+            _int("price_max", 0, MAX_PRICE, "highest price, roubles (≥ price_min)"),
+            {"name": "sort", "in": "query", "required": False,
+             "schema": {"type": "string", "enum": list(SORTS)}},
+            _int("page", 1, config["MAX_PAGE"], "1-based page number"),
+            _int("per_page", *page_size, f"results per page (default {config['PAGE_SIZE']})"),
+            _int("k", *page_size, "alias of per_page"),
+        ],
+        "responses": {"200": _ok("SearchResponse", "a page of results (possibly empty)"),
+                      "400": _error("a parameter is malformed; `field` names it"), **FAILURES},
+    }
+    product = {
+        "summary": "All public fields of one design",
+        "operationId": "getProduct",
+        "parameters": [{"name": "product_id", "in": "path", "required": True,
+                        "schema": {"type": "string", "minLength": 1}}],
+        "responses": {"200": _ok("Product", "the design"),
+                      "404": _error("no design with this id"), **FAILURES},
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Стежок: semantic search of embroidery designs", "version": "1.0.0",
+                 "description": "Search the catalogue by meaning (Russian, emoji, wrong "
+                                "keyboard layout) and read product cards."},
+        "servers": [{"url": server}],
+        "paths": {"/api/search": {"get": search}, "/api/products/{product_id}": {"get": product}},
+        "components": {"schemas": SCHEMAS},
+    }
+
+
+@bp.get("/openapi.json")
+def spec() -> ResponseReturnValue:
+    """The OpenAPI document (categories are listed once the engine is loaded)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    categories = (list(app.extensions["search"].facets.categories) if is_ready(app) else None)
+    return jsonify(build_spec(app.config, categories, request.script_root or "/"))
