@@ -8,7 +8,7 @@ FLASK := $(BIN)/flask --app webapp
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install install-dev browser run serve test bench eval catalog embeddings clean
+.PHONY: install install-dev browser run serve reload postgres services load test bench eval catalog embeddings clean
 
 # --- installation -----------------------------------------------------------
 # ruclip 0.0.2 pins old deps; these steps are the ones verified in DESIGN.md.
@@ -48,6 +48,47 @@ run: install
 
 test: install-dev browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# --- production (see README "Running in production" and docs/production.md) --
+# A random SECRET_KEY, made once and kept in instance/ (git-ignored) unless SECRET_KEY is set.
+instance/secret_key:
+	mkdir -p instance && umask 077 && $(PY) -c 'import secrets; print(secrets.token_hex(32))' > $@
+
+serve: install instance/secret_key
+	APP_ENV=$${APP_ENV:-production} SECRET_KEY="$${SECRET_KEY:-$$(cat instance/secret_key)}" \
+	  HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+# Running servers rebuild their engine from the artifacts on disk and swap it in.
+reload: install
+	$(FLASK) reload
+
+# Debian services the tests use: PostgreSQL 15 on loopback (role and database below),
+# redis-server (rate-limit storage) and wrk (load tests). Idempotent.
+PG_USER ?= stezhok
+PG_DB ?= stezhok_test
+PG_URL ?= postgresql+psycopg://$(PG_USER):$(PG_USER)@127.0.0.1:5432/$(PG_DB)
+AS_ROOT = if [ "$$(id -u)" = 0 ]; then SUDO=; AS_PG="runuser -u postgres --"; \
+	  else SUDO=sudo; AS_PG="sudo -u postgres"; fi
+postgres:
+	@$(AS_ROOT); \
+	command -v pg_ctlcluster >/dev/null && [ -d /usr/lib/postgresql/15 ] || { \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql-15; }; \
+	[ -d /etc/postgresql/15/main ] || $$SUDO pg_createcluster 15 main; \
+	pg_lsclusters -h | grep -q '^15 *main .*online' || $$SUDO pg_ctlcluster 15 main start; \
+	for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+	$$AS_PG psql -q -v ON_ERROR_STOP=1 -c "DO \$$\$$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$(PG_USER)') THEN CREATE ROLE $(PG_USER) LOGIN PASSWORD '$(PG_USER)'; END IF; END \$$\$$;"; \
+	$$AS_PG psql -tAc "SELECT 1 FROM pg_database WHERE datname = '$(PG_DB)'" | grep -q 1 || \
+	  $$AS_PG createdb -O $(PG_USER) $(PG_DB); \
+	echo "PostgreSQL ready: $(PG_URL)"
+
+services:
+	@$(AS_ROOT); \
+	command -v redis-server >/dev/null && command -v wrk >/dev/null || { \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server wrk; }
+
+# The load test on its own, with its report (p50/p95/req/s) printed: about 90 s.
+load: install-dev services
+	$(BIN)/python -m pytest -q -p no:cacheprovider -s tests/test_load.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
