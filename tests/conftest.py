@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 from flask import Flask, template_rendered
 from flask.testing import FlaskClient, FlaskCliRunner
 from PIL import Image
+from sqlalchemy import create_engine, make_url, text
 
 from webapp import create_app
 from webapp.services import warm_up
@@ -19,9 +22,36 @@ ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = ["id", "title", "category", "subcategory", "tags", "description", "price", "image"]
 
 
+#: PostgreSQL schemas handed out by ``database_url`` in this session, dropped at its end.
+_PG_SCHEMAS: list[str] = []
+
+
 def database_url(tmp: Path) -> str:
-    """``DATABASE_URL`` from the environment (PostgreSQL in CI), else SQLite in ``tmp``."""
-    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp / 'test.sqlite3'}"
+    """A database of the caller's own: SQLite in ``tmp``, or with ``TEST_DATABASE_URL``
+    (PostgreSQL in CI) a fresh schema there, so tests never see each other's rows."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{tmp / 'test.sqlite3'}"
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    if not _PG_SCHEMAS:  # registered first, so it runs after the apps' own exit handlers
+        atexit.register(_drop_test_schemas)
+    _PG_SCHEMAS.append(schema)
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+def _drop_test_schemas() -> None:
+    """Remove the PostgreSQL schemas this session created (at exit, after apps flush)."""
+    engine = create_engine(os.environ["TEST_DATABASE_URL"])
+    with engine.begin() as conn:
+        conn.execute(text("SET lock_timeout = '5s'"))
+        for schema in _PG_SCHEMAS:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +127,7 @@ def mini_app(tmp_path: Path) -> Iterator[Flask]:
     write_catalog(data, [dict(r) for r in MINI_ROWS])
     app = create_app({"TESTING": True, "DATA_DIR": str(data),
                       "EMBEDDINGS_DIR": str(tmp_path / "embeddings"),
-                      "DATABASE_URL": f"sqlite:///{tmp_path / 'mini.sqlite3'}"})
+                      "DATABASE_URL": database_url(tmp_path)})
     result = app.test_cli_runner().invoke(args=["embed"])
     assert result.exit_code == 0, result.output
     yield app
