@@ -49,6 +49,10 @@ loglevel = _env("GUNICORN_LOG_LEVEL", "info")
 access_log_format = ('%(h)s - - %(t)s "%(r)s" %(s)s %(B)s "%(f)s" "%(a)s" '
                      '%(M)sms rid=%({x-request-id}o)s pid=%(p)s')
 proc_name = "stezhok"
+# gunicorn's control socket (gunicornc) is off unless a path is given: its default lives in
+# $HOME, which two servers on one machine would fight over. Signals do the same jobs.
+control_socket = _env("GUNICORN_CONTROL_SOCKET") or "gunicorn.ctl"
+control_socket_disable = not _env("GUNICORN_CONTROL_SOCKET")
 
 # Set at import (in the master, before any fork) so every worker's prometheus_client
 # starts in multiprocess mode. A HUP re-reads this file: the variable is then already set.

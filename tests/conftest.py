@@ -58,7 +58,9 @@ def _drop_test_schemas() -> None:
 def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     """The app over the committed demo catalogue and embeddings, loaded once per session."""
     tmp = tmp_path_factory.mktemp("demo")
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp)})
+    # Rate limits have their own tests (test_production.py); here they would trip the fuzzers.
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp),
+                      "RATELIMIT_ENABLED": False})
     warm_up(app)
     return app
 

@@ -42,7 +42,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "PROXY_FIX": 0,  # trusted reverse proxies in front (X-Forwarded-For/-Proto/-Host/-Prefix)
         "URL_PREFIX": "",  # serve the site under a path, e.g. "/shop"
         "RATELIMIT_ENABLED": True,
-        "RATELIMIT_DEFAULT": "20 per second;600 per minute",  # per client IP, pages and API
+        "RATELIMIT_APPLICATION": "20 per second;600 per minute",  # per client IP, all routes
         "RATELIMIT_STORAGE_URI": "memory://",  # per worker; "redis://host:6379" to share
         "METRICS_ENABLED": True,  # /metrics in Prometheus format
         "LOG_FORMAT": "json",  # request and app logs on stderr: "json", "text" or "" (untouched)

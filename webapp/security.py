@@ -79,6 +79,6 @@ def init_app(app: Flask) -> None:
     CSRFProtect(app)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_STRATEGY", "sliding-window-counter")
-    limiter = Limiter(get_remote_address, default_limits_exempt_when=_unlimited)
+    limiter = Limiter(get_remote_address, application_limits_exempt_when=_unlimited)
     limiter.init_app(app)
     _mount(app)
