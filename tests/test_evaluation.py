@@ -10,19 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from webapp.evaluation import (
-    EvalQuery,
-    evaluate,
+from webapp.evaluation import EvalQuery, evaluate, load_queries
+from webapp.evaluation_report import write_report
+from webapp.metrics import (
     f1_at_k,
     first_relevant_rank,
-    load_queries,
     normalised_precision_at_k,
     nothing_found_rate,
     precision_at_k,
     recall_at_k,
     reciprocal_rank,
 )
-from webapp.evaluation_report import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_QUERIES = ROOT / "data" / "eval" / "dev_queries.jsonl"

@@ -29,14 +29,25 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from .metrics import (
+    MRR_K,
+    check_k,
+    f1_at_k,
+    first_relevant_rank,
+    normalised_precision_at_k,
+    nothing_found_rate,
+    precision_at_k,
+    recall_at_k,
+    reciprocal_rank,
+)
 
 SearchFn = Callable[[str], Sequence[str]]
 CosineFn = Callable[[str, Sequence[str]], Sequence[float]]
 
-MRR_K = 10
 DEFAULT_KS = (1, 5, 10)
 QUERY_KEYS = frozenset({"query", "kind", "relevant", "note"})
 
@@ -114,76 +125,6 @@ def load_queries(path: str | Path) -> list[EvalQuery]:
     if not queries:
         raise ValueError(f"{path}: no queries found")
     return queries
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-def _check_k(k: int) -> None:
-    """Reject cut-offs below 1."""
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-
-
-def _check_relevant(relevant: Iterable[str], metric: str) -> frozenset[str]:
-    """Return ``relevant`` as a frozenset; raise ValueError when it is empty."""
-    rel = frozenset(relevant)
-    if not rel:
-        raise ValueError(f"{metric} is undefined for an empty relevant set (a nonsense query)")
-    return rel
-
-
-def hits_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int) -> int:
-    """Number of distinct relevant ids among the first ``k`` ranked ids."""
-    _check_k(k)
-    return len(set(ranked[:k]) & frozenset(relevant))
-
-
-def precision_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int) -> float:
-    """P@K = hits@K / K; missing positions in a short list count as misses."""
-    return hits_at_k(ranked, relevant, k) / k
-
-
-def recall_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int) -> float:
-    """R@K = hits@K / |relevant|; ValueError for an empty relevant set."""
-    rel = _check_relevant(relevant, "recall")
-    return hits_at_k(ranked, rel, k) / len(rel)
-
-
-def f1_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int) -> float:
-    """F1@K = 2PR / (P + R), or 0.0 when both P@K and R@K are 0."""
-    rel = _check_relevant(relevant, "F1")
-    p, r = precision_at_k(ranked, rel, k), recall_at_k(ranked, rel, k)
-    return 0.0 if p + r == 0 else 2 * p * r / (p + r)
-
-
-def normalised_precision_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int) -> float:
-    """nP@K = hits@K / min(K, |relevant|): 1.0 means as many hits as were possible."""
-    rel = _check_relevant(relevant, "normalised precision")
-    return hits_at_k(ranked, rel, k) / min(k, len(rel))
-
-
-def first_relevant_rank(ranked: Sequence[str], relevant: Iterable[str]) -> int | None:
-    """1-based rank of the first relevant id anywhere in ``ranked``, or None if absent."""
-    rel = frozenset(relevant)
-    for rank, item in enumerate(ranked, start=1):
-        if item in rel:
-            return rank
-    return None
-
-
-def reciprocal_rank(ranked: Sequence[str], relevant: Iterable[str], k: int = MRR_K) -> float:
-    """1 / rank of the first relevant id within the top ``k``, else 0.0."""
-    _check_k(k)
-    rank = first_relevant_rank(ranked[:k], relevant)
-    return 0.0 if rank is None else 1.0 / rank
-
-
-def nothing_found_rate(results: Sequence[Sequence[str]]) -> float | None:
-    """Fraction of result lists that are empty; None when there are none to score."""
-    if not results:
-        return None
-    return sum(1 for ranked in results if not ranked) / len(results)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -320,7 +261,7 @@ def evaluate(
         raise ValueError("no queries to evaluate")
     ks = tuple(sorted(set(ks)))
     for k in ks:
-        _check_k(k)
+        check_k(k)
     names = metric_names(ks)
     rows = tuple(evaluate_query(q, search_fn, ks, cosine_fn) for q in queries)
     kinds = list(dict.fromkeys(r.query.kind for r in rows))

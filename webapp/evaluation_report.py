@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .evaluation import MRR_K, Aggregate, EvalReport
+from .evaluation import Aggregate, EvalReport
+from .metrics import MRR_K
 
 if TYPE_CHECKING:  # matplotlib is imported lazily, only when a chart is drawn
     from matplotlib.axes import Axes
