@@ -78,3 +78,13 @@ def test_store_mirrors_the_catalogue_and_reimports_only_on_change(tmp_path: Path
     product = store.get("1f413")
     assert product is not None and product.price == 750 and product.tags == ("петух", "птица")
     assert store.categories() == [("Птицы", 1)]
+
+
+def test_category_counts_follow_a_resync(tmp_path: Path) -> None:
+    rows = ["1f413,Петух,Птицы,,петух,Описание,700,images/1f413.png\n",
+            "1f98b,Бабочка,Насекомые,,бабочка,Описание,500,images/1f98b.png\n"]
+    store = CatalogStore(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    store.sync(read_catalog(write(tmp_path, rows[0])))
+    assert store.categories() == [("Птицы", 1)]  # computed once, then kept
+    store.sync(read_catalog(write(tmp_path, "".join(rows))))
+    assert store.categories() == [("Птицы", 1), ("Насекомые", 1)]
