@@ -88,3 +88,16 @@ def test_quality_floor_on_the_development_set(demo_app) -> None:
 def test_diminutives_the_catalogue_does_not_use_still_match(demo_app) -> None:
     ids = [h.product.id for h in search(demo_app, "совушка").hits]
     assert ids[:1] == ["1f989"]  # сова
+
+
+def test_a_repeated_query_is_ranked_once_and_answered_the_same(demo_app) -> None:
+    with demo_app.app_context():
+        engine = get_engine()
+        engine.ranker.clear_caches()
+        first = engine.search(SearchRequest("весёлый петух"))
+        again = engine.search(SearchRequest("  Весёлый   петух "))  # understood the same
+        assert "knn" in first.timings and "knn" not in again.timings  # from the ranked LRU
+        assert [(h.product.id, h.score, h.why) for h in again.hits] == \
+            [(h.product.id, h.score, h.why) for h in first.hits]
+        engine.ranker.clear_caches()
+        assert "knn" in engine.search(SearchRequest("весёлый петух")).timings

@@ -7,6 +7,8 @@ weights and thresholds were chosen by measurement: see docs/ranking.md.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +65,10 @@ class QueryVectorCache:
             self._data.move_to_end(key)
         return vector
 
+    def clear(self) -> None:
+        """Forget every cached vector."""
+        self._data.clear()
+
 
 class Ranker:
     """Turns an understood query into fused, floor-checked candidates."""
@@ -77,10 +83,43 @@ class Ranker:
         self.lexical = LexicalIndex(products)
         self.config = config or RankingConfig()
         self.query_vectors = QueryVectorCache()
+        #: ranked lists of recent queries (ranking is a pure function of the understood
+        #: query while the indexes and ``config`` stay the same)
+        self.ranked_cache_size = 256
+        self._ranked: OrderedDict[ParsedQuery, tuple[Fused, ...]] = OrderedDict()
+        self._ranked_config = self.config
+        self._lock = threading.Lock()
 
     def rank(self, parsed: ParsedQuery, timer: Timer | None = None) -> list[Fused]:
-        """All candidates that pass the relevance floor, best first."""
-        timer = timer or Timer()
+        """All candidates that pass the relevance floor, best first.
+
+        A repeated query is answered from an LRU of ranked lists, without encoding,
+        kNN, BM25 or fusion; the raw text only matters through what it was understood as.
+        """
+        key = dataclasses.replace(parsed, raw="", layout_fixed=False, truncated=False)
+        with self._lock:
+            if self._ranked_config is not self.config:  # re-tuned: forget old rankings
+                self._ranked.clear()
+                self._ranked_config = self.config
+            hit = self._ranked.get(key)
+            if hit is not None:
+                self._ranked.move_to_end(key)
+                return list(hit)
+        ranked = self._rank(parsed, timer or Timer())
+        with self._lock:
+            self._ranked[key] = tuple(ranked)
+            while len(self._ranked) > self.ranked_cache_size:
+                self._ranked.popitem(last=False)
+        return ranked
+
+    def clear_caches(self) -> None:
+        """Forget cached query vectors and ranked lists (benchmarks measure cold queries)."""
+        with self._lock:
+            self._ranked.clear()
+        self.query_vectors.clear()
+
+    def _rank(self, parsed: ParsedQuery, timer: Timer) -> list[Fused]:
+        """Signals, fusion and the relevance floor for one query."""
         signals = self._vector_signals(parsed, timer)
         with timer.stage("lexical"):
             groups = self._term_groups(parsed)
