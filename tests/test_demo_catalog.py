@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from webapp.demo_artwork import artwork_candidates
-from webapp.demo_catalog import COLUMNS, fix_homoglyphs, synthetic_price
+from webapp.demo_catalog import COLUMNS
+from webapp.demo_text import fix_homoglyphs, synthetic_price
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SKIN_TONES = ("1f3fb", "1f3fc", "1f3fd", "1f3fe", "1f3ff")
