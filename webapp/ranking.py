@@ -45,29 +45,33 @@ class RankingConfig:
 
 
 class QueryVectorCache:
-    """LRU cache of query vectors per (encoder, text)."""
+    """Thread-safe LRU cache of query vectors per (encoder, text)."""
 
     def __init__(self, size: int = 4096) -> None:
         """Keep at most ``size`` vectors."""
         self.size = size
         self._data: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def encode(self, encoder: TextEncoder, text: str) -> np.ndarray:
         """The vector of ``text`` under ``encoder``, computed once per LRU lifetime."""
         key = (encoder.model_id, text)
-        vector = self._data.get(key)
-        if vector is None:
-            vector = encoder.encode_query(text)
+        with self._lock:
+            vector = self._data.get(key)
+            if vector is not None:
+                self._data.move_to_end(key)
+                return vector
+        vector = encoder.encode_query(text)  # outside the lock: encoders are slow
+        with self._lock:
             self._data[key] = vector
-            if len(self._data) > self.size:
+            while len(self._data) > self.size:
                 self._data.popitem(last=False)
-        else:
-            self._data.move_to_end(key)
         return vector
 
     def clear(self) -> None:
         """Forget every cached vector."""
-        self._data.clear()
+        with self._lock:
+            self._data.clear()
 
 
 class Ranker:
