@@ -21,9 +21,16 @@ from ..services import is_ready
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
 
+#: An empty (or blank) value counts as absent: the HTML filter form submits empty fields.
+#: Python's str.strip() also removes \x1c-\x1f, which JSON Schema's \s does not match.
+BLANK = {"type": "string", "pattern": r"^[\s\x1c-\x1f]*$"}
+
+
 def _int(name: str, low: int, high: int, text: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": text,
-            "schema": {"type": "integer", "minimum": low, "maximum": high}}
+    """An optional whole-number query parameter within [low, high]; blank = absent."""
+    return {"name": name, "in": "query", "required": False,
+            "description": f"{text}; blank = absent",
+            "schema": {"anyOf": [{"type": "integer", "minimum": low, "maximum": high}, BLANK]}}
 
 
 def _error(text: str) -> dict[str, Any]:
@@ -88,8 +95,8 @@ def build_spec(config: Mapping[str, Any], categories: list[str] | None,
              "description": "only this category (empty = all)"},
             _int("price_min", 0, MAX_PRICE, "lowest price, roubles"),
             _int("price_max", 0, MAX_PRICE, "highest price, roubles (≥ price_min)"),
-            {"name": "sort", "in": "query", "required": False,
-             "schema": {"type": "string", "enum": list(SORTS)}},
+            {"name": "sort", "in": "query", "required": False, "description": "empty = relevance",
+             "schema": {"type": "string", "enum": ["", *SORTS]}},
             _int("page", 1, config["MAX_PAGE"], "1-based page number"),
             _int("per_page", *page_size, f"results per page (default {config['PAGE_SIZE']})"),
             _int("k", *page_size, "alias of per_page"),

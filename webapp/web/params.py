@@ -6,6 +6,7 @@ is rejected by the other with the same message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -39,8 +40,9 @@ def parse_search(args: Mapping[str, str], config: Mapping[str, Any],
     sort = args.get("sort", "") or "relevance"
     if sort not in SORTS:
         raise ParamError("sort", f"Сортировка должна быть одной из: {', '.join(SORTS)}.")
-    per_page_key = "k" if "k" in args else "per_page"
-    per_page = _int(args, per_page_key, 1, config["MAX_PAGE_SIZE"]) or config["PAGE_SIZE"]
+    # k is an alias of per_page and wins when both are given; both are validated
+    per_page, k = (_int(args, name, 1, config["MAX_PAGE_SIZE"]) for name in ("per_page", "k"))
+    per_page = k or per_page or config["PAGE_SIZE"]
     page = _int(args, "page", 1, config["MAX_PAGE"]) or 1
     return SearchRequest(query=query, filters=Filters(category, price_min, price_max),
                          sort=sort, page=page, per_page=per_page)
@@ -51,7 +53,7 @@ def _int(args: Mapping[str, str], name: str, low: int, high: int) -> int | None:
     raw = args.get(name, "").strip()
     if not raw:
         return None
-    if not (raw.isascii() and raw.lstrip("-").isdigit()) or len(raw) > 12:
+    if not re.fullmatch(r"-?[0-9]{1,12}", raw):
         raise ParamError(name, f"Параметр {name} должен быть целым числом.")
     value = int(raw)
     if not low <= value <= high:
