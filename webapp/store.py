@@ -11,10 +11,14 @@ import hashlib
 from collections.abc import Iterable, Sequence
 
 from flask import Flask, current_app
-from sqlalchemy import Engine, String, Text, create_engine, delete, func, select
+from sqlalchemy import Connection, Engine, String, Text, create_engine, delete, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from .catalog import Catalog, Product
+
+#: PostgreSQL advisory lock id taken while creating tables or importing the catalogue.
+_LOCK_KEY = 0x5717C4
 
 
 class Base(DeclarativeBase):
@@ -58,7 +62,7 @@ class CatalogStore:
     def __init__(self, url: str) -> None:
         """Connect to ``url`` and create the tables if needed."""
         self.engine: Engine = create_engine(url, pool_pre_ping=True)
-        Base.metadata.create_all(self.engine)
+        _create_tables(self.engine)
         #: categories() answer, kept until the next sync (the only writer of the table)
         self._categories: list[tuple[str, int]] | None = None
 
@@ -67,6 +71,7 @@ class CatalogStore:
         digest = content_digest(catalog.products)
         try:
             with Session(self.engine) as session, session.begin():
+                _one_at_a_time(session.connection())
                 meta = session.get(Meta, "content_digest")
                 if meta is not None and meta.value == digest:
                     return False
@@ -111,6 +116,31 @@ class CatalogStore:
         """Number of products stored."""
         with Session(self.engine) as session:
             return session.scalar(select(func.count()).select_from(ProductRow)) or 0
+
+
+def _one_at_a_time(conn: Connection) -> None:
+    """Serialise schema changes and imports across processes until the transaction ends.
+
+    gunicorn boots its workers at the same moment and each one syncs the catalogue:
+    on PostgreSQL two concurrent imports would both insert every row and one would
+    die on a duplicate key. A transaction-level advisory lock makes the second wait,
+    then find the digest already current. SQLite serialises writers by itself.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+
+
+def _create_tables(engine: Engine, attempts: int = 3) -> None:
+    """Create missing tables; another process creating them at the same moment is fine."""
+    for attempt in range(attempts):
+        try:
+            with engine.begin() as conn:
+                _one_at_a_time(conn)
+                Base.metadata.create_all(conn)
+            return
+        except OperationalError:  # SQLite: "table … already exists" / "database is locked"
+            if attempt == attempts - 1:
+                raise
 
 
 def _rows(products: Iterable[Product]) -> list[ProductRow]:
