@@ -48,7 +48,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "LOG_FORMAT": "json",  # request and app logs on stderr: "json", "text" or "" (untouched)
         "LOG_LEVEL": "INFO",
         "RELOAD_STAMP": str(Path(instance_path) / "reload.stamp"),  # `flask reload` touches it
-        "RELOAD_POLL_SECONDS": 2,  # how often each worker checks the stamp; 0 = never
+        "RELOAD_POLL_SECONDS": 2.0,  # how often each worker checks the stamp; 0 = never
     }
 
 

@@ -20,7 +20,7 @@ from flask.cli import with_appcontext
 
 from .catalog import read_catalog
 from .embedding_cache import cache_path, load_cache
-from .search import SearchEngine
+from .search import SearchEngine, SearchRequest
 from .spaces import configured_spaces
 from .store import CatalogStore
 
@@ -63,9 +63,19 @@ def warm_up(app: Flask) -> SearchEngine:
     with _lock:
         engine = app.extensions.get("search")
         if engine is None:
-            engine = build_engine(app)
+            engine = _prime(build_engine(app))
             app.extensions["search"] = engine
             engine_loaded.send(app, engine=engine)
+    return engine
+
+
+def _prime(engine: SearchEngine) -> SearchEngine:
+    """Answer one query so that models which load lazily are in memory before shoppers come.
+
+    Otherwise the first search in each process pays the encoder's start-up (about a
+    second) and ``/readyz`` would say "ready" before the model really is.
+    """
+    engine.search(SearchRequest("вышивка"))
     return engine
 
 
@@ -77,7 +87,7 @@ def reload(app: Flask) -> SearchEngine:
     corrupt or stale cache), the exception propagates and the old engine stays.
     """
     with _reload_lock:
-        engine = build_engine(app)
+        engine = _prime(build_engine(app))
         app.extensions["search"] = engine  # one reference assignment: atomic under the GIL
     engine_loaded.send(app, engine=engine, reloaded=True)
     return engine
