@@ -8,8 +8,15 @@ process then watches ``RELOAD_STAMP`` and hot-swaps its engine on
 ``flask --app webapp reload``.
 """
 
-from webapp import create_app
-from webapp.services import warm_up, watch_reloads
+import os
+
+# A server answers many small queries at once: one math thread per request thread
+# (see gunicorn.conf.py for the measurement). Set before numpy, FAISS or torch load.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from webapp import create_app  # noqa: E402
+from webapp.services import warm_up, watch_reloads  # noqa: E402
 
 app = create_app()
 warm_up(app)

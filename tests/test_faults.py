@@ -107,7 +107,8 @@ def test_replacing_caches_and_reloading_while_serving_never_shows_a_half_loaded_
         metrics = get(server, "/metrics")[1].decode()
         log = server.output()
 
-    assert "faiss" not in master_maps and "faiss" in worker_maps  # models load after the fork
+    # models, indexes (and so any CUDA context) load in the workers after the fork, never the master
+    assert "faiss" in worker_maps and "faiss" not in master_maps and "torch" not in master_maps
     assert not traffic.errors, traffic.errors[:5]
     assert traffic.ok > 100
     torn = [(p, ids) for p, body in traffic.bodies if (ids := result_ids(body)) not in allowed[p]]
