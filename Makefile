@@ -90,5 +90,10 @@ services:
 load: install-dev services
 	$(BIN)/python -m pytest -q -p no:cacheprovider -s tests/test_load.py
 
+# Latency benchmark, ours vs the source documents' naive pipeline on a 25,000-item
+# catalogue and the base-384 ruCLIP (docs/performance.md): about 6 min; BENCH_ARGS=--quick.
+bench: install
+	$(BIN)/python benchmarks/bench_search.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache
