@@ -40,6 +40,7 @@ def test_api_and_page_rank_deterministically_with_ruclip_spaces(tmp_path: Path, 
     assert [r["id"] for r in first["results"]] == [r["id"] for r in again["results"]]
     assert first["results"][0]["id"] == "a1"
     assert {"ruclip-image", "ruclip-combined"} <= set(first["results"][0]["why"]["signals"])
+    assert "ruclip-text" not in first["results"][0]["why"]["signals"]  # embedded, not searched
     html = client.get("/search", query_string={"q": "петух"}).get_data(as_text=True)
     positions = [html.index(f'/product/{r["id"]}?q=') for r in first["results"]]
     assert positions == sorted(positions)

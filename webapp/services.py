@@ -42,7 +42,7 @@ def build_engine(app: Flask) -> SearchEngine:
         log.warning("catalogue line %d skipped: %s", line, problem)
     store: CatalogStore = app.extensions["store"]
     store.sync(catalog)
-    spaces = configured_spaces(cfg)
+    spaces = [space for space in configured_spaces(cfg) if space.searchable]
     vectors = {}
     for space in spaces:
         cache = load_cache(cache_path(Path(cfg["EMBEDDINGS_DIR"]), space.name),
@@ -85,12 +85,36 @@ def reload(app: Flask) -> SearchEngine:
     Requests in flight keep the engine they started with and new ones get the
     new engine, so none ever sees a half-loaded index. If the build fails (a
     corrupt or stale cache), the exception propagates and the old engine stays.
+    If a catalogue or cache file is replaced while the build reads them, the set
+    it read may mix two generations, so it builds again.
     """
     with _reload_lock:
-        engine = _prime(build_engine(app))
+        for _ in range(3):
+            before = _artifact_state(app)
+            engine = _prime(build_engine(app))
+            if _artifact_state(app) == before:
+                break
+            log.warning("artifacts changed during the reload; building again")
+        else:
+            raise RuntimeError("catalogue or caches kept changing during the reload")
         app.extensions["search"] = engine  # one reference assignment: atomic under the GIL
     engine_loaded.send(app, engine=engine, reloaded=True)
     return engine
+
+
+def _artifact_state(app: Flask) -> list[tuple[str, int, int, int]]:
+    """Identity of the catalogue CSV and every cache file: name, inode, size, mtime."""
+    cfg = app.config
+    paths = [Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"],
+             *sorted(Path(cfg["EMBEDDINGS_DIR"]).glob("*.pkl"))]
+    state = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        state.append((str(path), st.st_ino, st.st_size, st.st_mtime_ns))
+    return state
 
 
 def watch_reloads(app: Flask) -> threading.Thread | None:

@@ -28,6 +28,8 @@ class Space:
     image_encoder: ImageEncoder | None = None
     #: for ``combined``: the names of the image and text spaces it averages.
     parts: tuple[str, ...] = ()
+    #: False for spaces that are embedded only as an ingredient of another one
+    searchable: bool = True
 
     @property
     def model_id(self) -> str:
@@ -48,7 +50,7 @@ def configured_spaces(config: Mapping[str, Any]) -> list[Space]:
 
 
 def ruclip_spaces(model_dir: Path, config: Mapping[str, Any]) -> list[Space]:
-    """The three ruCLIP spaces: image tower, text tower and their mean."""
+    """The three ruCLIP spaces: image tower, text tower and their mean (searched: image, mean)."""
     from .encoders.ruclip_encoder import RuCLIPEncoder
 
     clip = RuCLIPEncoder.load(model_dir, device=config.get("DEVICE") or None,
@@ -56,6 +58,8 @@ def ruclip_spaces(model_dir: Path, config: Mapping[str, Any]) -> list[Space]:
                               quantize=bool(config.get("RUCLIP_QUANTIZE")))
     return [
         Space("ruclip-image", "image", clip, image_encoder=clip),
-        Space("ruclip-text", "text", clip),
+        # ruCLIP's text tower on descriptions feeds the combined vector; searching it as
+        # well would cost one more kNN per query for a signal the text space already has.
+        Space("ruclip-text", "text", clip, searchable=False),
         Space("ruclip-combined", "combined", clip, parts=("ruclip-image", "ruclip-text")),
     ]
