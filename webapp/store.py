@@ -84,16 +84,19 @@ class CatalogStore:
 
     def get(self, product_id: str) -> Product | None:
         """The product with ``product_id``, or None."""
+        if "\x00" in product_id:  # no id holds NUL, and PostgreSQL refuses it in a query
+            return None
         with Session(self.engine) as session:
             row = session.get(ProductRow, product_id)
             return row.to_product() if row else None
 
     def get_many(self, ids: Sequence[str]) -> list[Product]:
         """Products for ``ids`` in the order given (unknown ids are skipped)."""
-        if not ids:
+        wanted = [i for i in ids if "\x00" not in i]
+        if not wanted:
             return []
         with Session(self.engine) as session:
-            rows = session.scalars(select(ProductRow).where(ProductRow.id.in_(list(ids))))
+            rows = session.scalars(select(ProductRow).where(ProductRow.id.in_(wanted)))
             found = {row.id: row.to_product() for row in rows}
         return [found[i] for i in ids if i in found]
 
