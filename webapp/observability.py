@@ -116,7 +116,7 @@ def _before_render(*_: Any, **__: Any) -> None:
 def _after_render(*_: Any, **__: Any) -> None:
     start = g.pop("obs_render_start", None)
     if start is not None:
-        record_search({"render": (time.perf_counter() - start) * 1000})
+        record_search({"render": round((time.perf_counter() - start) * 1000, 3)})
 
 
 def _finish(response: Response) -> Response:
