@@ -1,7 +1,9 @@
 """Staff pages: search analytics (popular queries, queries that find nothing, clicks).
 
-Protected by HTTP Basic auth when ``STAFF_PASSWORD`` is set; without it, only
-requests from this machine (e.g. through an SSH tunnel) are let in.
+Protected by HTTP Basic auth when ``STAFF_PASSWORD`` is set. Without it, only
+requests from this machine (e.g. through an SSH tunnel) are let in, and in
+production (where a reverse proxy on the same host would look like loopback)
+the page stays closed.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ def require_staff() -> ResponseReturnValue | None:
     """Let staff in; 401 asks for the password, 404 hides the page from the public."""
     password = current_app.config["STAFF_PASSWORD"]
     if not password:
-        return None if request.remote_addr in LOOPBACK else abort(404)
+        local = request.remote_addr in LOOPBACK and current_app.config["APP_ENV"] != "production"
+        return None if local else abort(404)
     auth = request.authorization
     given = (auth.password or "") if auth else ""
     if hmac.compare_digest(given.encode(), password.encode()):
