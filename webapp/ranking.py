@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from .query import ParsedQuery
 from .spaces import Space
 from .timing import Timer
 from .vector_index import VectorIndex
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -44,34 +48,44 @@ class RankingConfig:
     floor_prefix: str = "text-"
 
 
-class QueryVectorCache:
-    """Thread-safe LRU cache of query vectors per (encoder, text)."""
+class LRUCache(Generic[K, V]):
+    """A thread-safe least-recently-used map; values are computed outside the lock."""
+
+    def __init__(self, size: int) -> None:
+        """Keep at most ``size`` entries."""
+        self.size = size
+        self._data: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_compute(self, key: K, compute: Callable[[], V]) -> V:
+        """The cached value of ``key``, or ``compute()`` stored as it (slow work unlocked)."""
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = compute()
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._data.clear()
+
+
+class QueryVectorCache(LRUCache[tuple[str, str], np.ndarray]):
+    """Query vectors per (encoder, text)."""
 
     def __init__(self, size: int = 4096) -> None:
         """Keep at most ``size`` vectors."""
-        self.size = size
-        self._data: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        super().__init__(size)
 
     def encode(self, encoder: TextEncoder, text: str) -> np.ndarray:
         """The vector of ``text`` under ``encoder``, computed once per LRU lifetime."""
-        key = (encoder.model_id, text)
-        with self._lock:
-            vector = self._data.get(key)
-            if vector is not None:
-                self._data.move_to_end(key)
-                return vector
-        vector = encoder.encode_query(text)  # outside the lock: encoders are slow
-        with self._lock:
-            self._data[key] = vector
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-        return vector
-
-    def clear(self) -> None:
-        """Forget every cached vector."""
-        with self._lock:
-            self._data.clear()
+        return self.get_or_compute((encoder.model_id, text), lambda: encoder.encode_query(text))
 
 
 class Ranker:
@@ -89,10 +103,8 @@ class Ranker:
         self.query_vectors = QueryVectorCache()
         #: ranked lists of recent queries (ranking is a pure function of the understood
         #: query while the indexes and ``config`` stay the same)
-        self.ranked_cache_size = 256
-        self._ranked: OrderedDict[ParsedQuery, tuple[Fused, ...]] = OrderedDict()
+        self._ranked: LRUCache[ParsedQuery, tuple[Fused, ...]] = LRUCache(256)
         self._ranked_config = self.config
-        self._lock = threading.Lock()
 
     def rank(self, parsed: ParsedQuery, timer: Timer | None = None) -> list[Fused]:
         """All candidates that pass the relevance floor, best first.
@@ -100,26 +112,16 @@ class Ranker:
         A repeated query is answered from an LRU of ranked lists, without encoding,
         kNN, BM25 or fusion; the raw text only matters through what it was understood as.
         """
+        if self._ranked_config is not self.config:  # re-tuned: forget old rankings
+            self._ranked.clear()
+            self._ranked_config = self.config
         key = dataclasses.replace(parsed, raw="", layout_fixed=False, truncated=False)
-        with self._lock:
-            if self._ranked_config is not self.config:  # re-tuned: forget old rankings
-                self._ranked.clear()
-                self._ranked_config = self.config
-            hit = self._ranked.get(key)
-            if hit is not None:
-                self._ranked.move_to_end(key)
-                return list(hit)
-        ranked = self._rank(parsed, timer or Timer())
-        with self._lock:
-            self._ranked[key] = tuple(ranked)
-            while len(self._ranked) > self.ranked_cache_size:
-                self._ranked.popitem(last=False)
-        return ranked
+        return list(self._ranked.get_or_compute(
+            key, lambda: tuple(self._rank(parsed, timer or Timer()))))
 
     def clear_caches(self) -> None:
         """Forget cached query vectors and ranked lists (benchmarks measure cold queries)."""
-        with self._lock:
-            self._ranked.clear()
+        self._ranked.clear()
         self.query_vectors.clear()
 
     def _rank(self, parsed: ParsedQuery, timer: Timer) -> list[Fused]:
