@@ -201,7 +201,7 @@ def artefact_sizes(workdir: Path, model_dir: Path) -> dict[str, int]:
 
 def bench_queries(count: int) -> list[str]:
     """``count`` distinct Russian queries: the encoder benchmark's, then the dev set's."""
-    from webapp.evaluation import load_queries
+    from webapp.eval_queries import load_queries
 
     pool = [q.strip() for q in QUERIES.split(";") if q.strip()]
     pool += [q.query for q in load_queries(ROOT / "data" / "eval" / "dev_queries.jsonl")]

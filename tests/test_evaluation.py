@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from webapp.evaluation import EvalQuery, evaluate, load_queries
+from webapp.eval_queries import EvalQuery, load_queries
+from webapp.evaluation import evaluate
 from webapp.evaluation_report import write_report
 from webapp.metrics import (
     f1_at_k,

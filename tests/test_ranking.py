@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from webapp import evaluation
+from webapp.eval_queries import load_queries
 from webapp.filters import Filters
 from webapp.search import SearchRequest
 from webapp.services import get_engine
@@ -75,7 +76,7 @@ def test_quality_floor_on_the_development_set(demo_app) -> None:
     with demo_app.app_context():
         engine = get_engine()
         report = evaluation.evaluate(
-            evaluation.load_queries(DEV_SET),
+            load_queries(DEV_SET),
             lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits])
     assert report.overall.means["nP@5"] >= 0.85
     assert report.overall.means["MRR@10"] >= 0.90

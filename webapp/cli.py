@@ -86,11 +86,12 @@ def search_command(query: str, top: int, category: str) -> None:
 def evaluate_command(queries: Path, out: Path, baseline: bool) -> None:
     """Measure search quality on a query file; write report.md and report.png."""
     from . import evaluation
+    from .eval_queries import load_queries
     from .evaluation_report import write_report
     from .services import get_engine
 
     engine = get_engine()
-    dev = evaluation.load_queries(queries)
+    dev = load_queries(queries)
     report = evaluation.evaluate(
         dev, lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits],
         cosine_fn=engine.cosines)

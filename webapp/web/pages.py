@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import (Blueprint, abort, current_app, render_template, request,
-                   send_from_directory, session)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+)
 from flask.typing import ResponseReturnValue
 
 from .. import recommend
