@@ -10,18 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from webapp import metrics
 from webapp.eval_queries import EvalQuery, load_queries
 from webapp.evaluation import evaluate
 from webapp.evaluation_report import write_report
-from webapp.metrics import (
-    f1_at_k,
-    first_relevant_rank,
-    normalised_precision_at_k,
-    nothing_found_rate,
-    precision_at_k,
-    recall_at_k,
-    reciprocal_rank,
-)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_QUERIES = ROOT / "data" / "eval" / "dev_queries.jsonl"
@@ -42,74 +34,74 @@ RELEVANT = {"a", "b", "c", "d"}
 
 def test_precision_at_k_hand_computed() -> None:
     # P@1 = hits{a} / 1 = 1.0
-    assert precision_at_k(RANKED, RELEVANT, 1) == 1.0
+    assert metrics.precision_at_k(RANKED, RELEVANT, 1) == 1.0
     # P@3 = hits{a, b} / 3 = 2/3
-    assert precision_at_k(RANKED, RELEVANT, 3) == pytest.approx(2 / 3)
+    assert metrics.precision_at_k(RANKED, RELEVANT, 3) == pytest.approx(2 / 3)
     # P@5 = hits{a, b, c} / 5 = 0.6
-    assert precision_at_k(RANKED, RELEVANT, 5) == pytest.approx(0.6)
+    assert metrics.precision_at_k(RANKED, RELEVANT, 5) == pytest.approx(0.6)
     # P@10: the list has only 5 items, the 5 missing positions count as misses: 3 / 10 = 0.3
-    assert precision_at_k(RANKED, RELEVANT, 10) == pytest.approx(0.3)
+    assert metrics.precision_at_k(RANKED, RELEVANT, 10) == pytest.approx(0.3)
 
 
 def test_precision_counts_a_duplicated_id_once() -> None:
     # ranked = a a, relevant = {a}: one distinct hit in the top 2 -> P@2 = 1/2
-    assert precision_at_k(["a", "a"], {"a"}, 2) == 0.5
+    assert metrics.precision_at_k(["a", "a"], {"a"}, 2) == 0.5
 
 
 def test_recall_at_k_hand_computed() -> None:
     # R@1 = 1 hit / 4 relevant = 0.25; R@5 = 3 / 4 = 0.75 (d is never returned)
-    assert recall_at_k(RANKED, RELEVANT, 1) == 0.25
-    assert recall_at_k(RANKED, RELEVANT, 5) == 0.75
+    assert metrics.recall_at_k(RANKED, RELEVANT, 1) == 0.25
+    assert metrics.recall_at_k(RANKED, RELEVANT, 5) == 0.75
 
 
 def test_f1_at_k_hand_computed() -> None:
     # P@5 = 0.6, R@5 = 0.75 -> F1 = 2 * 0.6 * 0.75 / (0.6 + 0.75) = 0.9 / 1.35 = 2/3
-    assert f1_at_k(RANKED, RELEVANT, 5) == pytest.approx(2 / 3)
+    assert metrics.f1_at_k(RANKED, RELEVANT, 5) == pytest.approx(2 / 3)
     # P@1 = 1, R@1 = 0.25 -> F1 = 2 * 0.25 / 1.25 = 0.4
-    assert f1_at_k(RANKED, RELEVANT, 1) == pytest.approx(0.4)
+    assert metrics.f1_at_k(RANKED, RELEVANT, 1) == pytest.approx(0.4)
     # no hits: P = R = 0 -> F1 is 0, not a division by zero
-    assert f1_at_k(["x", "y"], RELEVANT, 2) == 0.0
+    assert metrics.f1_at_k(["x", "y"], RELEVANT, 2) == 0.0
 
 
 def test_normalised_precision_at_k_hand_computed() -> None:
     # nP@5 = 3 hits / min(5, 4) = 3/4
-    assert normalised_precision_at_k(RANKED, RELEVANT, 5) == 0.75
+    assert metrics.normalised_precision_at_k(RANKED, RELEVANT, 5) == 0.75
     # nP@1 = 1 / min(1, 4) = 1
-    assert normalised_precision_at_k(RANKED, RELEVANT, 1) == 1.0
+    assert metrics.normalised_precision_at_k(RANKED, RELEVANT, 1) == 1.0
     # a single relevant item found at rank 3: P@5 = 1/5 but nP@5 = 1 / min(5, 1) = 1
-    assert precision_at_k(["x", "y", "b"], {"b"}, 5) == pytest.approx(0.2)
-    assert normalised_precision_at_k(["x", "y", "b"], {"b"}, 5) == 1.0
+    assert metrics.precision_at_k(["x", "y", "b"], {"b"}, 5) == pytest.approx(0.2)
+    assert metrics.normalised_precision_at_k(["x", "y", "b"], {"b"}, 5) == 1.0
 
 
 def test_reciprocal_rank_and_first_relevant_rank() -> None:
     # first relevant is at rank 1 -> RR = 1
-    assert reciprocal_rank(RANKED, RELEVANT) == 1.0
+    assert metrics.reciprocal_rank(RANKED, RELEVANT) == 1.0
     # x y b, relevant {b}: rank 3 -> RR = 1/3
-    assert first_relevant_rank(["x", "y", "b"], {"b"}) == 3
-    assert reciprocal_rank(["x", "y", "b"], {"b"}) == pytest.approx(1 / 3)
+    assert metrics.first_relevant_rank(["x", "y", "b"], {"b"}) == 3
+    assert metrics.reciprocal_rank(["x", "y", "b"], {"b"}) == pytest.approx(1 / 3)
     # cut-off k=2 stops before rank 3 -> RR = 0
-    assert reciprocal_rank(["x", "y", "b"], {"b"}, k=2) == 0.0
+    assert metrics.reciprocal_rank(["x", "y", "b"], {"b"}, k=2) == 0.0
     # relevant item at rank 11 is outside MRR@10 but still has a first relevant rank
     eleven = [f"n{i}" for i in range(10)] + ["b"]
-    assert reciprocal_rank(eleven, {"b"}) == 0.0
-    assert first_relevant_rank(eleven, {"b"}) == 11
+    assert metrics.reciprocal_rank(eleven, {"b"}) == 0.0
+    assert metrics.first_relevant_rank(eleven, {"b"}) == 11
     # nothing returned
-    assert first_relevant_rank([], {"b"}) is None
-    assert reciprocal_rank([], {"b"}) == 0.0
+    assert metrics.first_relevant_rank([], {"b"}) is None
+    assert metrics.reciprocal_rank([], {"b"}) == 0.0
 
 
 def test_metrics_reject_bad_input() -> None:
     with pytest.raises(ValueError, match="k must be >= 1"):
-        precision_at_k(RANKED, RELEVANT, 0)
-    for metric in (recall_at_k, f1_at_k, normalised_precision_at_k):
+        metrics.precision_at_k(RANKED, RELEVANT, 0)
+    for metric in (metrics.recall_at_k, metrics.f1_at_k, metrics.normalised_precision_at_k):
         with pytest.raises(ValueError, match="empty relevant set"):
             metric(RANKED, set(), 5)
 
 
 def test_nothing_found_rate() -> None:
     # 2 of 4 result lists are empty -> 0.5; no lists -> None (nothing to score)
-    assert nothing_found_rate([[], ["a"], [], ["b", "c"]]) == 0.5
-    assert nothing_found_rate([]) is None
+    assert metrics.nothing_found_rate([[], ["a"], [], ["b", "c"]]) == 0.5
+    assert metrics.nothing_found_rate([]) is None
 
 
 # --------------------------------------------------------------------------- evaluate
