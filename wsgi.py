@@ -16,7 +16,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 from webapp import create_app  # noqa: E402
-from webapp.services import warm_up, watch_reloads  # noqa: E402
+from webapp.lifecycle import warm_up, watch_reloads  # noqa: E402
 
 app = create_app()
 warm_up(app)

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from webapp.encoders.ruclip_encoder import RuCLIPEncoder  # noqa: E402
-from webapp.ruclip_models import folder_sizes, generate_model  # noqa: E402
+from webapp.encoders.ruclip_models import folder_sizes, generate_model  # noqa: E402
 
 QUERIES = """милый котёнок в шляпе акварелью; новогодний узор; пасхальный кролик;
 что-нибудь военное для мальчика; петух; ёлка со звездой; цветы для полотенца;

@@ -89,7 +89,7 @@ def bench_config(workdir: Path, model_dir: Path, *, quantize: bool = False,
 
 def synthetic_rows(items: int) -> Iterator[dict[str, str]]:
     """``items`` catalogue rows made of the demo catalogue's words, deterministically."""
-    from webapp.catalog import read_catalog
+    from webapp.catalog.products import read_catalog
 
     demo = read_catalog(ROOT / "data" / "catalog.csv").products
     for i in range(items):
@@ -129,17 +129,17 @@ def write_catalog(workdir: Path, items: int) -> Path:
 
 def write_caches(app: Any, seed: int = 0) -> list[str]:
     """Seeded random unit vectors for every configured space, as real caches; return rebuilt."""
-    from webapp.catalog import read_catalog
-    from webapp.embed import combine, item_digest
-    from webapp.embedding_cache import (
+    from webapp.catalog.embed import combine, item_digest
+    from webapp.catalog.embedding_cache import (
         CacheError,
         EmbeddingCache,
         cache_path,
         load_cache,
         save_cache,
     )
+    from webapp.catalog.products import read_catalog
     from webapp.encoders.base import l2_normalise
-    from webapp.spaces import configured_spaces
+    from webapp.encoders.spaces import configured_spaces
 
     cfg = app.config
     data, out = Path(cfg["DATA_DIR"]), Path(cfg["EMBEDDINGS_DIR"])
@@ -172,7 +172,7 @@ def write_caches(app: Any, seed: int = 0) -> list[str]:
 def prepare(workdir: Path, model_dir: Path, items: int) -> None:
     """Catalogue, database and caches in ``workdir``, rebuilt only where stale."""
     from webapp import create_app
-    from webapp.catalog import read_catalog
+    from webapp.catalog.products import read_catalog
 
     started = time.perf_counter()
     write_catalog(workdir, items)
@@ -189,7 +189,7 @@ def prepare(workdir: Path, model_dir: Path, items: int) -> None:
 
 def artefact_sizes(workdir: Path, model_dir: Path) -> dict[str, int]:
     """Bytes of every artefact the benchmarked server reads."""
-    from webapp.ruclip_models import folder_sizes
+    from webapp.encoders.ruclip_models import folder_sizes
 
     sizes = {f"model {name}": size for name, size in folder_sizes(model_dir).items()}
     for path in sorted((workdir / "embeddings").glob("*.pkl")):
@@ -201,7 +201,7 @@ def artefact_sizes(workdir: Path, model_dir: Path) -> dict[str, int]:
 
 def bench_queries(count: int) -> list[str]:
     """``count`` distinct Russian queries: the encoder benchmark's, then the dev set's."""
-    from webapp.eval_queries import load_queries
+    from webapp.evaluation.queries import load_queries
 
     pool = [q.strip() for q in QUERIES.split(";") if q.strip()]
     pool += [q.query for q in load_queries(ROOT / "data" / "eval" / "dev_queries.jsonl")]
@@ -223,7 +223,7 @@ def knn_what_if(workdir: Path, count: int, hnsw: bool) -> list[tuple[str, float,
 
     import faiss
 
-    from webapp.embedding_cache import read_cache
+    from webapp.catalog.embedding_cache import read_cache
 
     faiss.omp_set_num_threads(1)  # as in a worker (this process imported torch before main)
     matrices = [read_cache(p).vectors for p in sorted((workdir / "embeddings").glob("*.pkl"))]
@@ -323,8 +323,8 @@ def naive_blueprint(engine: Any, clip: Any) -> Any:
     import torch
     from flask import Blueprint, render_template, request
 
-    from webapp.search import Hit, SearchRequest, SearchResult
-    from webapp.timing import Timer
+    from webapp.search.engine import Hit, SearchRequest, SearchResult
+    from webapp.search.timing import Timer
 
     image_vectors = engine.indexes["ruclip-image"].vectors
     index = faiss.IndexFlatL2(image_vectors.shape[1])
@@ -355,7 +355,7 @@ def naive_blueprint(engine: Any, clip: Any) -> Any:
 
 def clear_query_caches(engine: Any) -> None:
     """Forget every cached query vector and lemma, so the next query is served cold."""
-    from webapp import query
+    from webapp.search import query
 
     engine.ranker.clear_caches()  # query vectors and ranked lists
     for space in engine.spaces:
@@ -404,7 +404,7 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from webapp import create_app
-    from webapp.services import warm_up
+    from webapp.lifecycle import warm_up
 
     tower, threads = args.worker.split(":")
     started = time.perf_counter()

@@ -16,7 +16,7 @@ from PIL import Image
 from sqlalchemy import create_engine, make_url, text
 
 from webapp import create_app
-from webapp.services import warm_up
+from webapp.lifecycle import warm_up
 
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = ["id", "title", "category", "subcategory", "tags", "description", "price", "image"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from webapp.ruclip_models import BUILTIN_CORPUS, generate_model
+from webapp.encoders.ruclip_models import BUILTIN_CORPUS, generate_model
 
 FIELDS = ("id", "title", "category", "tags", "description", "price", "image")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from webapp import create_app
 from webapp.analytics import Analytics
-from webapp.store import CatalogStore
+from webapp.catalog.store import CatalogStore
 
 from .conftest import database_url
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from webapp.catalog import CatalogError, read_catalog
-from webapp.store import CatalogStore
+from webapp.catalog.products import CatalogError, read_catalog
+from webapp.catalog.store import CatalogStore
 
 HEADER = "id,title,category,subcategory,tags,description,price,image\n"
 

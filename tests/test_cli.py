@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from webapp import create_app
-from webapp.catalog import read_catalog
+from webapp.catalog.products import read_catalog
 
 
 def test_search_prints_a_table_with_the_rooster(runner) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from webapp.demo_artwork import artwork_candidates
-from webapp.demo_catalog import COLUMNS
-from webapp.demo_text import fix_homoglyphs, synthetic_price
+from webapp.demo.artwork import artwork_candidates
+from webapp.demo.catalog import COLUMNS
+from webapp.demo.text import fix_homoglyphs, synthetic_price
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SKIN_TONES = ("1f3fb", "1f3fc", "1f3fd", "1f3fe", "1f3ff")
@@ -141,7 +141,7 @@ def test_homoglyph_fix() -> None:
 
 def test_missing_npm_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without npm and without cached tarballs the builder names what to install."""
-    import webapp.demo_catalog as demo
+    import webapp.demo.catalog as demo
 
     monkeypatch.setattr(demo.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="npm"):

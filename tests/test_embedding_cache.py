@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from webapp.embedding_cache import (
+from webapp.catalog.embedding_cache import (
     REBUILD_HINT,
     CacheError,
     EmbeddingCache,
@@ -93,7 +93,7 @@ def test_unnormalised_vectors_are_refused(tmp_path: Path) -> None:
 
 
 def test_server_refuses_to_start_on_a_stale_cache(tmp_path: Path, mini_app) -> None:
-    from webapp.services import build_engine
+    from webapp.lifecycle import build_engine
 
     csv = Path(mini_app.config["DATA_DIR"]) / "catalog.csv"
     csv.write_text(csv.read_text(encoding="utf-8").replace("Танк", "Самолёт"), encoding="utf-8")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from webapp import metrics
-from webapp.eval_queries import EvalQuery, load_queries
-from webapp.evaluation import evaluate
-from webapp.evaluation_report import write_report
+from webapp.evaluation import metrics
+from webapp.evaluation.harness import evaluate
+from webapp.evaluation.queries import EvalQuery, load_queries
+from webapp.evaluation.report import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_QUERIES = ROOT / "data" / "eval" / "dev_queries.jsonl"

@@ -53,7 +53,7 @@ def test_readyz_is_503_until_loaded_then_200(demo_app) -> None:
 
 def test_an_unknown_text_encoder_is_a_clear_error() -> None:
     from webapp.encoders.base import EncoderError
-    from webapp.spaces import configured_spaces
+    from webapp.encoders.spaces import configured_spaces
 
     with pytest.raises(EncoderError, match="unknown TEXT_ENCODER 'bert'.*use"):
         configured_spaces({"TEXT_ENCODER": "bert"})

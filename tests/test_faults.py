@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from webapp import create_app
-from webapp.embedding_cache import EmbeddingCache, read_cache, save_cache
-from webapp.services import warm_up
+from webapp.catalog.embedding_cache import EmbeddingCache, read_cache, save_cache
+from webapp.lifecycle import warm_up
 
 from .conftest import ROOT, database_url
 from .serving import get, gunicorn, hammer, result_ids, search_path, server_env

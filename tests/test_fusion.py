@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from webapp.fusion import Signal, SpaceStats, reciprocal_rank_fusion, weighted_fusion
+from webapp.search.fusion import Signal, SpaceStats, reciprocal_rank_fusion, weighted_fusion
 
 
 def signal(name: str, rows: list[int], calibrated: list[float]) -> Signal:

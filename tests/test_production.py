@@ -21,11 +21,11 @@ from flask import Flask, render_template_string
 from flask_wtf.csrf import generate_csrf
 
 from webapp import create_app
-from webapp.embedding_cache import EmbeddingCache, read_cache, save_cache
+from webapp.catalog.embedding_cache import EmbeddingCache, read_cache, save_cache
+from webapp.lifecycle import reload, warm_up, watch_reloads
 from webapp.observability import JsonFormatter
-from webapp.search import SearchRequest
+from webapp.search.engine import SearchRequest
 from webapp.security import ConfigurationError
-from webapp.services import reload, warm_up, watch_reloads
 
 from .conftest import ROOT, database_url
 from .serving import free_port, require_tool
@@ -354,7 +354,7 @@ def test_a_failed_reload_keeps_serving_the_previous_engine(tmp_path, caplog) -> 
         cache.write_bytes(b"\x80\x05 not a pickle at all")
     watch_reloads(app)
     time.sleep(0.3)
-    with caplog.at_level(logging.ERROR, logger="webapp.services"):
+    with caplog.at_level(logging.ERROR, logger="webapp.lifecycle"):
         result = app.test_cli_runner().invoke(args=["reload"])
         assert result.exit_code == 0 and "reload requested" in result.output
         deadline = time.monotonic() + 10
@@ -370,8 +370,8 @@ def test_a_failed_reload_keeps_serving_the_previous_engine(tmp_path, caplog) -> 
 # --- the database under concurrent worker boots ------------------------------------------------
 def _sync_in_process(url: str, barrier: multiprocessing.synchronize.Barrier,
                      results: multiprocessing.Queue) -> None:
-    from webapp.catalog import read_catalog
-    from webapp.store import CatalogStore
+    from webapp.catalog.products import read_catalog
+    from webapp.catalog.store import CatalogStore
 
     catalog = read_catalog(ROOT / "data" / "catalog.csv")
     barrier.wait(timeout=60)
@@ -398,8 +398,8 @@ def test_workers_booting_together_import_the_catalogue_once_without_errors(tmp_p
 
 
 def test_the_store_round_trips_cyrillic_and_emoji(tmp_path) -> None:
-    from webapp.catalog import read_catalog
-    from webapp.store import CatalogStore
+    from webapp.catalog.products import read_catalog
+    from webapp.catalog.store import CatalogStore
 
     store = CatalogStore(database_url(tmp_path))
     catalog = read_catalog(ROOT / "data" / "catalog.csv")

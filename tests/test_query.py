@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.query import (
+from webapp.search.query import (
     QueryUnderstanding,
     clean,
     diminutive_bases,

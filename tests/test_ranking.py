@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from webapp import evaluation
-from webapp.eval_queries import load_queries
-from webapp.filters import Filters
-from webapp.search import SearchRequest
-from webapp.services import get_engine
+from webapp.evaluation import harness
+from webapp.evaluation.queries import load_queries
+from webapp.lifecycle import get_engine
+from webapp.search.engine import SearchRequest
+from webapp.search.filters import Filters
 
 DEV_SET = Path(__file__).resolve().parent.parent / "data" / "eval" / "dev_queries.jsonl"
 
@@ -75,7 +75,7 @@ def test_quality_floor_on_the_development_set(demo_app) -> None:
     """Guards the measured quality (docs/ranking.md); a change that hurts search fails here."""
     with demo_app.app_context():
         engine = get_engine()
-        report = evaluation.evaluate(
+        report = harness.evaluate(
             load_queries(DEV_SET),
             lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits])
     assert report.overall.means["nP@5"] >= 0.85

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from webapp.recommend import HISTORY, profile, remember
+from webapp.search.recommend import HISTORY, profile, remember
 
 
 def test_history_keeps_recent_unique_views() -> None:

@@ -20,14 +20,14 @@ from PIL import Image
 from ruclip import CLIP, RuCLIPProcessor
 
 from tests.ruclip_fixtures import draw_motif, make_catalog, make_model, write_catalog
-from webapp.catalog import read_catalog
-from webapp.embed import embed_catalog
-from webapp.embedding_cache import REBUILD_HINT, CacheError, cache_path, load_cache
+from webapp.catalog.embed import embed_catalog
+from webapp.catalog.embedding_cache import REBUILD_HINT, CacheError, cache_path, load_cache
+from webapp.catalog.products import read_catalog
 from webapp.encoders.base import EncoderError, ImageEncoder, TextEncoder
 from webapp.encoders.ruclip_encoder import MODEL_FILES, RuCLIPEncoder
 from webapp.encoders.ruclip_image import to_rgb
-from webapp.ruclip_models import make_ruclip_model
-from webapp.spaces import ruclip_spaces
+from webapp.encoders.ruclip_models import make_ruclip_model
+from webapp.encoders.spaces import ruclip_spaces
 
 QUERIES = [
     "милый котёнок в шляпе акварелью",

@@ -54,8 +54,8 @@ def test_a_rebuilt_model_makes_the_server_refuse_old_caches(tmp_path: Path, tiny
     app.config["RUCLIP_MODEL_DIR"] = str(other)
     response = app.test_client().get("/api/search", query_string={"q": "петух"})
     assert response.status_code == 503  # the engine cannot load: foreign caches
-    from webapp.embedding_cache import CacheError
-    from webapp.services import build_engine
+    from webapp.catalog.embedding_cache import CacheError
+    from webapp.lifecycle import build_engine
 
     with pytest.raises(CacheError, match="built by model.*flask --app webapp embed"):
         build_engine(app)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from webapp.filters import Filters
-from webapp.search import SearchRequest
-from webapp.services import get_engine
+from webapp.lifecycle import get_engine
+from webapp.search.engine import SearchRequest
+from webapp.search.filters import Filters
 
 
 def ids_for(app, query: str, **kwargs) -> list[str]:

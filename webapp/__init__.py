@@ -14,8 +14,9 @@ from flask import Flask
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create and configure the Flask application."""
-    # Imported here so that ``import webapp.query`` and friends stay free of the web layer.
-    from . import analytics, cli, config, observability, security, services, store
+    # Imported here so that ``import webapp.search`` and friends stay free of the web layer.
+    from . import analytics, cli, config, lifecycle, observability, security
+    from .catalog import store
     from .web import api, errors, health, openapi, pages, staff
 
     app = Flask(__name__, instance_relative_config=True,
@@ -32,7 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     observability.init_app(app)
     store.init_app(app)
     analytics.init_app(app)
-    services.init_app(app)
+    lifecycle.init_app(app)
     cli.init_app(app)
     for blueprint in (pages.bp, api.bp, openapi.bp, health.bp, staff.bp):
         app.register_blueprint(blueprint)

@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from sqlalchemy import DateTime, Engine, String, case, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .store import Base
+from .catalog.store import Base
 
 
 def _now() -> datetime:

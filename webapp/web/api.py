@@ -8,10 +8,10 @@ from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
 from ..analytics import get_analytics
-from ..catalog import Product
+from ..catalog.products import Product
+from ..lifecycle import get_engine
 from ..observability import record_search
-from ..search import Hit
-from ..services import get_engine
+from ..search.engine import Hit
 from .params import parse_search
 
 bp = Blueprint("api", __name__, url_prefix="/api")

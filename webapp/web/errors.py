@@ -6,8 +6,8 @@ from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from ..catalog import CatalogError
-from ..embedding_cache import CacheError
+from ..catalog.embedding_cache import CacheError
+from ..catalog.products import CatalogError
 from ..encoders.base import EncoderError
 from .params import ParamError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from ..services import is_ready
+from ..lifecycle import is_ready
 
 bp = Blueprint("health", __name__)
 

@@ -14,9 +14,9 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from ..catalog import MAX_PRICE
-from ..filters import SORTS
-from ..services import is_ready
+from ..catalog.products import MAX_PRICE
+from ..lifecycle import is_ready
+from ..search.filters import SORTS
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 

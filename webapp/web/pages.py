@@ -15,11 +15,11 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from .. import recommend
 from ..analytics import get_analytics
+from ..lifecycle import get_engine
 from ..observability import record_search
-from ..search import SearchRequest
-from ..services import get_engine
+from ..search import recommend
+from ..search.engine import SearchRequest
 from .params import ParamError, parse_search
 
 bp = Blueprint("pages", __name__)

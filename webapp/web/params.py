@@ -10,9 +10,9 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from ..catalog import MAX_PRICE
-from ..filters import SORTS, Filters
-from ..search import SearchRequest
+from ..catalog.products import MAX_PRICE
+from ..search.engine import SearchRequest
+from ..search.filters import SORTS, Filters
 
 
 class ParamError(ValueError):

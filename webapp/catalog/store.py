@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, String, Text, create_engine, delete, 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from .catalog import Catalog, Product
+from .products import Catalog, Product
 
 #: PostgreSQL advisory lock id taken while creating tables or importing the catalogue.
 _LOCK_KEY = 0x5717C4

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .encoders.base import ImageEncoder, TextEncoder
-from .encoders.sentence import load_sentence_encoder
+from .base import ImageEncoder, TextEncoder
+from .sentence import load_sentence_encoder
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def configured_spaces(config: Mapping[str, Any]) -> list[Space]:
 
 def ruclip_spaces(model_dir: Path, config: Mapping[str, Any]) -> list[Space]:
     """The three ruCLIP spaces: image tower, text tower and their mean (searched: image, mean)."""
-    from .encoders.ruclip_encoder import RuCLIPEncoder
+    from .ruclip_encoder import RuCLIPEncoder
 
     clip = RuCLIPEncoder.load(model_dir, device=config.get("DEVICE") or None,
                               threads=config.get("TORCH_THREADS") or None,

@@ -31,7 +31,7 @@ import click
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # ruclip imports huggingface_hub: never call out
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CATALOG = ROOT / "data" / "catalog.csv"
 MODEL_FILES = ("config.json", "bpe.model", "pytorch_model.bin")
 

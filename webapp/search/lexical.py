@@ -13,7 +13,7 @@ from difflib import get_close_matches
 import bm25s
 import numpy as np
 
-from .catalog import Product
+from ..catalog.products import Product
 from .query import analyse
 
 TITLE_WEIGHT = 3

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .catalog import Product
+from ..catalog.products import Product
 
 SORTS = ("relevance", "price_asc", "price_desc")
 

@@ -16,12 +16,12 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from .catalog import Product
-from .encoders.base import TextEncoder
+from ..catalog.products import Product
+from ..encoders.base import TextEncoder
+from ..encoders.spaces import Space
 from .fusion import FUSERS, Fused, Signal, SpaceStats
 from .lexical import LexicalIndex
 from .query import ParsedQuery
-from .spaces import Space
 from .timing import Timer
 from .vector_index import VectorIndex
 

@@ -31,7 +31,6 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .eval_queries import EvalQuery
 from .metrics import (
     MRR_K,
     check_k,
@@ -43,6 +42,7 @@ from .metrics import (
     recall_at_k,
     reciprocal_rank,
 )
+from .queries import EvalQuery
 
 SearchFn = Callable[[str], Sequence[str]]
 CosineFn = Callable[[str, Sequence[str]], Sequence[float]]

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .demo_artwork import prune_images, render_images, resolve_artwork, write_atomic
-from .demo_text import message_maps, product_row
+from .artwork import prune_images, render_images, resolve_artwork, write_atomic
+from .text import message_maps, product_row
 
 log = logging.getLogger(__name__)
 

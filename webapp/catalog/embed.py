@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .catalog import Catalog, Product
+from ..encoders.base import l2_normalise
+from ..encoders.spaces import Space
 from .embedding_cache import CacheError, EmbeddingCache, cache_path, read_cache, save_cache
-from .encoders.base import l2_normalise
-from .spaces import Space
+from .products import Catalog, Product
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .evaluation import Aggregate, EvalReport
+from .harness import Aggregate, EvalReport
 from .metrics import MRR_K
 
 if TYPE_CHECKING:  # matplotlib is imported lazily, only when a chart is drawn

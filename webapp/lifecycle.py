@@ -18,11 +18,11 @@ from blinker import Namespace
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from .catalog import read_catalog
-from .embedding_cache import cache_path, load_cache
-from .search import SearchEngine, SearchRequest
-from .spaces import configured_spaces
-from .store import CatalogStore
+from .catalog.embedding_cache import cache_path, load_cache
+from .catalog.products import read_catalog
+from .catalog.store import CatalogStore
+from .encoders.spaces import configured_spaces
+from .search.engine import SearchEngine, SearchRequest
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from ..catalog.products import Catalog, Product
+from ..catalog.store import CatalogStore
+from ..encoders.spaces import Space
 from . import filters as flt
-from .catalog import Catalog, Product
 from .fusion import Fused
 from .query import ParsedQuery, QueryUnderstanding, emoji_table
 from .ranking import Ranker, RankingConfig
-from .spaces import Space
-from .store import CatalogStore
 from .timing import Timer
 
 

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .encoders.base import l2_normalise
-from .search import Hit, SearchEngine
+from ..encoders.base import l2_normalise
+from .engine import Hit, SearchEngine
 
 HISTORY = 20  # designs remembered per session
 DECAY = 0.7  # weight of the older profile at each newer view
