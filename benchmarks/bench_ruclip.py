@@ -12,7 +12,7 @@ in this run:
 * ``naive 77-token``       — processor + ``CLIP.encode_text`` (the source documents);
 * ``trimmed fp32``         — our tokenizer + the real-token text tower (exact);
 * ``trimmed int8``         — the same with the tower's Linear layers int8-quantised;
-* ``LRU hit``              — ``encode_query`` on a query already in the cache.
+* ``LRU hit``              — the search core's query-vector cache on a query already in it.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from webapp.encoders.ruclip_encoder import RuCLIPEncoder  # noqa: E402
 from webapp.encoders.ruclip_models import folder_sizes, generate_model  # noqa: E402
+from webapp.search.cache import QueryVectorCache  # noqa: E402
 
 QUERIES = """милый котёнок в шляпе акварелью; новогодний узор; пасхальный кролик;
 что-нибудь военное для мальчика; петух; ёлка со звездой; цветы для полотенца;
@@ -67,6 +68,7 @@ def summary(samples: list[float]) -> tuple[float, float]:
 def query_paths(plain: RuCLIPEncoder, quant: RuCLIPEncoder) -> dict[str, Callable[[str], object]]:
     """The query paths to compare, each a function of the query text."""
     model, processor = plain.model, plain.processor
+    lru = QueryVectorCache()
 
     @torch.inference_mode()
     def naive(q: str) -> object:
@@ -78,7 +80,7 @@ def query_paths(plain: RuCLIPEncoder, quant: RuCLIPEncoder) -> dict[str, Callabl
         "naive 77-token encode_text": naive,
         "trimmed fp32 (exact)": lambda q: plain.encode_tokens([plain.tokenize(q)]),
         "trimmed int8": lambda q: quant.encode_tokens([quant.tokenize(q)], tower=quant.query_tower),
-        "LRU hit (encode_query)": plain.encode_query,
+        "LRU hit (QueryVectorCache)": lambda q: lru.encode(plain, q),
     }
 
 
@@ -89,8 +91,8 @@ def bench_queries(plain: RuCLIPEncoder, quant: RuCLIPEncoder, queries: list[str]
     for q in queries[:5]:  # warm-up: allocator, thread pool, oneDNN/fbgemm kernels
         for fn in paths.values():
             fn(q)
-    for q in queries:
-        plain.encode_query(q)  # fill the LRU so the "LRU hit" path measures hits
+    for q in queries:  # fill the LRU so the "LRU hit" path measures hits
+        paths["LRU hit (QueryVectorCache)"](q)
     samples: dict[str, list[float]] = {name: [] for name in paths}
     for _ in range(rounds):
         for q in queries:
@@ -164,7 +166,7 @@ def main() -> None:
     folder = ensure_model(args.model_dir)
     plain = RuCLIPEncoder.load(folder, device=args.device, threads=args.threads)
     quant = RuCLIPEncoder(plain.model, plain.processor, model_id=plain.model_id,
-                          device=plain.device, cache_size=0, quantize=plain.device.type == "cpu")
+                          device=plain.device, quantize=plain.device.type == "cpu")
     queries = [q.strip() for q in QUERIES.split(";") if q.strip()]
     lengths = [len(plain.tokenize(q)) for q in queries]
     print(f"model {plain.model_id} on {plain.device}, torch {torch.__version__}, "

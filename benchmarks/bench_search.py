@@ -323,7 +323,7 @@ def naive_blueprint(engine: Any, clip: Any) -> Any:
     import torch
     from flask import Blueprint, render_template, request
 
-    from webapp.search.engine import Hit, SearchRequest, SearchResult
+    from webapp.search.results import Hit, SearchRequest, SearchResult
     from webapp.search.timing import Timer
 
     image_vectors = engine.indexes["ruclip-image"].vectors

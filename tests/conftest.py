@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import csv
 import os
 import uuid
 from collections.abc import Iterator
@@ -12,14 +11,14 @@ from pathlib import Path
 import pytest
 from flask import Flask, template_rendered
 from flask.testing import FlaskClient, FlaskCliRunner
-from PIL import Image
 from sqlalchemy import create_engine, make_url, text
 
 from webapp import create_app
 from webapp.lifecycle import warm_up
 
+from .helpers import write_catalog
+
 ROOT = Path(__file__).resolve().parent.parent
-COLUMNS = ["id", "title", "category", "subcategory", "tags", "description", "price", "image"]
 
 
 #: PostgreSQL schemas handed out by ``database_url`` in this session, dropped at its end.
@@ -90,22 +89,6 @@ def rendered(demo_app: Flask) -> Iterator[list[tuple[object, dict[str, object]]]
     template_rendered.connect(record, demo_app)
     yield recorded
     template_rendered.disconnect(record, demo_app)
-
-
-def write_catalog(data_dir: Path, rows: list[dict[str, object]]) -> Path:
-    """Write ``rows`` as catalog.csv plus a small distinct PNG for each; return the CSV path."""
-    (data_dir / "images").mkdir(parents=True, exist_ok=True)
-    for i, row in enumerate(rows):
-        row.setdefault("image", f"images/{row['id']}.png")
-        image = data_dir / str(row["image"])
-        if not image.exists():
-            Image.new("RGB", (64, 64), ((40 * i) % 256, (90 * i) % 256, 200)).save(image)
-    path = data_dir / "catalog.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows({c: row.get(c, "") for c in COLUMNS} for row in rows)
-    return path
 
 
 MINI_ROWS: list[dict[str, object]] = [

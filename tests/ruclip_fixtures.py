@@ -7,14 +7,13 @@ real PNG files read by :func:`webapp.catalog.read_catalog`.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
 from webapp.encoders.ruclip_models import BUILTIN_CORPUS, generate_model
 
-FIELDS = ("id", "title", "category", "tags", "description", "price", "image")
+from .helpers import write_catalog
 
 #: (id, title, tags, description, colour) of the fixture designs.
 DESIGNS = (
@@ -39,16 +38,6 @@ def draw_motif(path: Path, colour: tuple[int, int, int], *, size: tuple[int, int
     w, h = size
     ImageDraw.Draw(image).ellipse((w // 8, h // 8, w - w // 8, h - h // 6), fill=colour)
     image.save(path)
-    return path
-
-
-def write_catalog(data_dir: Path, rows: list[dict[str, str]]) -> Path:
-    """Write ``rows`` as ``catalog.csv`` under ``data_dir``."""
-    path = data_dir / "catalog.csv"
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
     return path
 
 

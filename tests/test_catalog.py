@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from webapp.catalog.products import CatalogError, read_catalog
+from webapp.catalog.products import COLUMNS, CatalogError, read_catalog
 from webapp.catalog.store import CatalogStore
 
-HEADER = "id,title,category,subcategory,tags,description,price,image\n"
+HEADER = ",".join(COLUMNS) + "\n"
 
 
 def write(tmp_path: Path, body: str) -> Path:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from webapp.catalog.products import COLUMNS
 from webapp.demo.artwork import artwork_candidates
-from webapp.demo.catalog import COLUMNS
 from webapp.demo.text import fix_homoglyphs, synthetic_price
 
 DATA = Path(__file__).resolve().parent.parent / "data"

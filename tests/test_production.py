@@ -24,7 +24,7 @@ from webapp import create_app
 from webapp.catalog.embedding_cache import EmbeddingCache, read_cache, save_cache
 from webapp.lifecycle import reload, warm_up, watch_reloads
 from webapp.observability import JsonFormatter
-from webapp.search.engine import SearchRequest
+from webapp.search.results import SearchRequest
 from webapp.security import ConfigurationError
 
 from .conftest import ROOT, database_url

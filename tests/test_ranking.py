@@ -9,8 +9,8 @@ import pytest
 from webapp.evaluation import harness
 from webapp.evaluation.queries import load_queries
 from webapp.lifecycle import get_engine
-from webapp.search.engine import SearchRequest
 from webapp.search.filters import Filters
+from webapp.search.results import SearchRequest
 
 DEV_SET = Path(__file__).resolve().parent.parent / "data" / "eval" / "dev_queries.jsonl"
 
@@ -94,11 +94,11 @@ def test_diminutives_the_catalogue_does_not_use_still_match(demo_app) -> None:
 def test_a_repeated_query_is_ranked_once_and_answered_the_same(demo_app) -> None:
     with demo_app.app_context():
         engine = get_engine()
-        engine.ranker.clear_caches()
+        engine.clear_caches()
         first = engine.search(SearchRequest("весёлый петух"))
         again = engine.search(SearchRequest("  Весёлый   петух "))  # understood the same
         assert "knn" in first.timings and "knn" not in again.timings  # from the ranked LRU
         assert [(h.product.id, h.score, h.why) for h in again.hits] == \
             [(h.product.id, h.score, h.why) for h in first.hits]
-        engine.ranker.clear_caches()
+        engine.clear_caches()
         assert "knn" in engine.search(SearchRequest("весёлый петух")).timings

@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from PIL import Image
 from ruclip import CLIP, RuCLIPProcessor
 
-from tests.ruclip_fixtures import draw_motif, make_catalog, make_model, write_catalog
+from tests.helpers import write_catalog
+from tests.ruclip_fixtures import draw_motif, make_catalog, make_model
 from webapp.catalog.embed import embed_catalog
 from webapp.catalog.embedding_cache import REBUILD_HINT, CacheError, cache_path, load_cache
 from webapp.catalog.products import read_catalog
@@ -28,6 +29,7 @@ from webapp.encoders.ruclip_encoder import MODEL_FILES, RuCLIPEncoder
 from webapp.encoders.ruclip_image import to_rgb
 from webapp.encoders.ruclip_models import make_ruclip_model
 from webapp.encoders.spaces import ruclip_spaces
+from webapp.search.cache import QueryVectorCache
 
 QUERIES = [
     "милый котёнок в шляпе акварелью",
@@ -56,7 +58,7 @@ def other_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def encoder(model_dir: Path) -> RuCLIPEncoder:
     """The encoder loaded from the tiny folder on the CPU."""
-    return RuCLIPEncoder.load(model_dir, device="cpu", cache_size=4)
+    return RuCLIPEncoder.load(model_dir, device="cpu")
 
 
 def naive_query(encoder: RuCLIPEncoder, text: str) -> np.ndarray:
@@ -118,17 +120,20 @@ def test_batched_texts_equal_one_by_one_queries(encoder: RuCLIPEncoder) -> None:
     assert np.abs(batched - single).max() <= 1e-4
 
 
-def test_query_vectors_come_from_an_lru_cache(model_dir: Path) -> None:
-    """Repeats are hits (case-insensitively, as ruclip lowercases), old entries are evicted."""
-    enc = RuCLIPEncoder.load(model_dir, device="cpu", cache_size=2)
-    first = enc.encode_query("Пасхальный кролик")
-    first[:] = 0  # callers get copies: the cached vector stays intact
-    assert np.allclose(enc.encode_query("пасхальный кролик"), naive_query(enc, "пасхальный кролик"),
-                       atol=1e-4)
-    enc.encode_query("ёлка")
-    enc.encode_query("якорь")  # evicts «пасхальный кролик»
-    enc.encode_query("пасхальный кролик")
-    assert enc.cache_info() == {"hits": 1, "misses": 4, "size": 2, "maxsize": 2}
+def test_query_vectors_come_from_the_core_lru_cache(encoder: RuCLIPEncoder) -> None:
+    """The search core caches ruCLIP query vectors (once: the encoder keeps none itself);
+    repeats are hits, old entries are evicted, and cached vectors cannot be altered."""
+    cache = QueryVectorCache(size=2)
+    first = cache.encode(encoder, "пасхальный кролик")
+    with pytest.raises(ValueError):
+        first[:] = 0  # shared between requests: read-only
+    assert np.allclose(cache.encode(encoder, "пасхальный кролик"),
+                       naive_query(encoder, "пасхальный кролик"), atol=1e-4)
+    cache.encode(encoder, "ёлка")
+    cache.encode(encoder, "якорь")  # evicts «пасхальный кролик»
+    cache.encode(encoder, "пасхальный кролик")
+    assert cache.info() == {"hits": 1, "misses": 4, "size": 2, "maxsize": 2}
+    assert not hasattr(encoder, "cache_info")
 
 
 def test_int8_query_tower_stays_close_to_the_exact_one(model_dir: Path,

@@ -10,7 +10,8 @@ from flask import Flask
 from webapp import create_app
 from webapp.encoders.base import EncoderError
 
-from .conftest import MINI_ROWS, write_catalog
+from .conftest import MINI_ROWS
+from .helpers import write_catalog
 from .ruclip_fixtures import make_model
 
 

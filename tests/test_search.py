@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from webapp.lifecycle import get_engine
-from webapp.search.engine import SearchRequest
 from webapp.search.filters import Filters
+from webapp.search.results import SearchRequest
 
 
 def ids_for(app, query: str, **kwargs) -> list[str]:

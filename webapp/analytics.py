@@ -23,6 +23,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+#: stored query length (longer queries are cut to it; MAX_QUERY_LENGTH is the same by default)
+QUERY_COLUMN = 200
+
+
 class SearchEvent(Base):
     """One answered search (the understood query text, not the raw input)."""
 
@@ -30,7 +34,7 @@ class SearchEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
-    query: Mapped[str] = mapped_column(String(200), index=True)
+    query: Mapped[str] = mapped_column(String(QUERY_COLUMN), index=True)
     total: Mapped[int]
     took_ms: Mapped[float]
 
@@ -43,7 +47,7 @@ class ProductView(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
     product_id: Mapped[str] = mapped_column(String(64), index=True)
-    query: Mapped[str | None] = mapped_column(String(200), index=True)
+    query: Mapped[str | None] = mapped_column(String(QUERY_COLUMN), index=True)
 
 
 @dataclass(frozen=True)
@@ -77,13 +81,13 @@ class Analytics:
 
     def record_search(self, query: str, total: int, took_ms: float) -> None:
         """Remember one answered search."""
-        self._buffer(self._searches, {"at": _now(), "query": query[:200], "total": total,
+        self._buffer(self._searches, {"at": _now(), "query": query[:QUERY_COLUMN], "total": total,
                                       "took_ms": took_ms})
 
     def record_view(self, product_id: str, query: str | None) -> None:
         """Remember one product card opened (``query``: the search it came from)."""
         self._buffer(self._views, {"at": _now(), "product_id": product_id[:64],
-                                   "query": (query or None) and query[:200]})
+                                   "query": (query or None) and query[:QUERY_COLUMN]})
 
     def _buffer(self, target: list[dict[str, object]], row: dict[str, object]) -> None:
         """Append ``row`` and make sure the background writer runs."""

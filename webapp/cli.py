@@ -16,8 +16,8 @@ from .catalog.embedding_cache import CacheError
 from .catalog.products import CatalogError, read_catalog
 from .encoders.base import EncoderError
 from .encoders.spaces import configured_spaces
-from .search.engine import SearchRequest
 from .search.filters import Filters
+from .search.results import SearchRequest
 
 
 @click.command("build-demo-catalog")

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The built-in development key; production start-up refuses it (``security.py``).
+DEV_SECRET_KEY = "dev-only-not-secret"
 
 
 def defaults(instance_path: str) -> dict[str, Any]:
     """The built-in settings; every key here may be overridden from the environment."""
     return {
-        "SECRET_KEY": "dev-only-not-secret",
+        "SECRET_KEY": DEV_SECRET_KEY,
         "DATA_DIR": str(ROOT / "data"),
         "CATALOG_CSV": "catalog.csv",  # relative to DATA_DIR
         "EMBEDDINGS_DIR": str(ROOT / "embeddings"),
@@ -34,6 +36,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAX_PAGE": 500,
         "MAX_QUERY_LENGTH": 200,
         "SIMILAR_COUNT": 12,
+        # space for «похожие дизайны» and recommendations; "" = the richest configured
+        # (combined, else image, else the first text space)
+        "SIMILAR_SPACE": "",
         "ANALYTICS_FLUSH_SECONDS": 2.0,  # how often buffered search events are written
         "STAFF_PASSWORD": "",  # HTTP Basic password for /staff; empty = loopback only
         # --- serving, security and observability (docs/production.md) ---

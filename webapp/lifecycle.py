@@ -22,7 +22,8 @@ from .catalog.embedding_cache import cache_path, load_cache
 from .catalog.products import read_catalog
 from .catalog.store import CatalogStore
 from .encoders.spaces import configured_spaces
-from .search.engine import SearchEngine, SearchRequest
+from .search.engine import SearchEngine
+from .search.results import SearchRequest
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -49,7 +50,8 @@ def build_engine(app: Flask) -> SearchEngine:
                            model=space.model_id, catalog_fingerprint=catalog.fingerprint)
         vectors[space.name] = cache.vectors
     engine = SearchEngine(catalog, spaces, vectors, store,
-                          max_query_length=cfg["MAX_QUERY_LENGTH"])
+                          max_query_length=cfg["MAX_QUERY_LENGTH"],
+                          similar_space=cfg["SIMILAR_SPACE"])
     log.info("search ready: %d products, spaces %s, %.1fs", len(catalog.products),
              [s.name for s in spaces], time.perf_counter() - started)
     return engine

@@ -80,7 +80,7 @@ def metrics() -> Response:
     return Response(encode(registry), headers={"Content-Type": content_type})
 
 
-def record_search(timings: dict[str, float], **fields: Any) -> None:
+def annotate_request(timings: dict[str, float], **fields: Any) -> None:
     """Attach a search's per-stage milliseconds (and e.g. ``total``) to this request's log."""
     g.obs_stages = {**g.get("obs_stages", {}), **timings}
     g.obs_fields = {**g.get("obs_fields", {}), **fields}
@@ -88,10 +88,11 @@ def record_search(timings: dict[str, float], **fields: Any) -> None:
 
 def on_engine_loaded(app: Flask, engine: Any, reloaded: bool = False) -> None:
     """Publish the loaded engine's size and models as gauges."""
-    PRODUCTS.set(len(engine.products))
-    for space in engine.spaces:
-        INDEX_ITEMS.labels(space.name).set(engine.indexes[space.name].vectors.shape[0])
-        MODEL_INFO.labels(space.name, space.model_id).set(1)
+    described = engine.describe()
+    PRODUCTS.set(described["products"])
+    for name, space in described["spaces"].items():
+        INDEX_ITEMS.labels(name).set(space["items"])
+        MODEL_INFO.labels(name, space["model"]).set(1)
     LOADED_AT.set_to_current_time()
     if reloaded:
         RELOADS.labels("ok").inc()
@@ -116,7 +117,7 @@ def _before_render(*_: Any, **__: Any) -> None:
 def _after_render(*_: Any, **__: Any) -> None:
     start = g.pop("obs_render_start", None)
     if start is not None:
-        record_search({"render": round((time.perf_counter() - start) * 1000, 3)})
+        annotate_request({"render": round((time.perf_counter() - start) * 1000, 3)})
 
 
 def _finish(response: Response) -> Response:

@@ -17,8 +17,8 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-#: The built-in development key; production start-up refuses it.
-DEV_SECRET_KEY = "dev-only-not-secret"
+from .config import DEV_SECRET_KEY
+
 MIN_SECRET_LENGTH = 16
 
 #: Everything comes from this origin; no inline script or style, no framing, no plugins.

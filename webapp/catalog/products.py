@@ -8,16 +8,20 @@ good rows stay searchable. Only an unreadable file stops everything.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-REQUIRED_COLUMNS = ("id", "title", "category", "tags", "description", "price", "image")
+#: The CSV contract, in the order the writers use (``data/README.md``).
+COLUMNS = ("id", "title", "category", "subcategory", "tags", "description", "price", "image")
 OPTIONAL_COLUMNS = ("subcategory",)
+REQUIRED_COLUMNS = tuple(c for c in COLUMNS if c not in OPTIONAL_COLUMNS)
 MAX_PRICE = 10_000_000
 
 
@@ -174,3 +178,12 @@ def fingerprint(products: Iterable[Product]) -> str:
     for p in products:
         digest.update(repr((p.id, p.search_text, p.image)).encode())
     return digest.hexdigest()
+
+
+def catalog_csv(rows: Iterable[Mapping[str, object]]) -> str:
+    """``rows`` as catalogue CSV text: header, fixed column order, absent fields blank."""
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({c: row.get(c, "") for c in COLUMNS} for row in rows)
+    return buffer.getvalue()

@@ -15,8 +15,6 @@ Run ``python -m webapp.demo_catalog`` (or ``flask --app webapp build-demo-catalo
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import shutil
@@ -27,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..catalog.products import catalog_csv
 from .artwork import prune_images, render_images, resolve_artwork, write_atomic
 from .text import message_maps, product_row
 
@@ -47,7 +46,6 @@ LICENSE_FILES = (
     (TWEMOJI_TGZ, "package/license", "twemoji-svg-LICENSE"),
 )
 
-COLUMNS = ("id", "title", "category", "subcategory", "tags", "description", "price", "image")
 
 EXCLUDED_GROUP_KEYS = frozenset({"component", "flags"})
 
@@ -148,11 +146,7 @@ def select_emojis(
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     """Write the catalogue CSV (UTF-8, header, fixed column order) atomically."""
-    buf = io.StringIO(newline="")
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(path, buf.getvalue().encode("utf-8"))
+    write_atomic(path, catalog_csv(rows).encode("utf-8"))
 
 
 def copy_licenses(cache: dict[str, Path], licenses_dir: Path) -> None:

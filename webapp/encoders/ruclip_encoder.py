@@ -25,7 +25,7 @@ from PIL import Image
 from . import ruclip_image, ruclip_text
 from .base import EncoderError, l2_normalise
 from .ruclip_image import WHITE
-from .ruclip_text import QueryCache, TrimmedTextTower
+from .ruclip_text import TrimmedTextTower
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # ruclip imports huggingface_hub: never call out
 from ruclip.model import CLIP  # noqa: E402
@@ -42,7 +42,7 @@ class RuCLIPEncoder:
     """ruCLIP behind the :class:`TextEncoder` and :class:`ImageEncoder` protocols."""
 
     def __init__(self, model: CLIP, processor: RuCLIPProcessor, *, model_id: str,
-                 device: torch.device, cache_size: int = 1024, quantize: bool = False,
+                 device: torch.device, quantize: bool = False,
                  background: tuple[int, int, int] | None = WHITE):
         """Wrap a loaded ``model``/``processor`` pair; prefer :meth:`load`."""
         self.model = model.eval().requires_grad_(False)
@@ -54,13 +54,12 @@ class RuCLIPEncoder:
         self.text_tower = TrimmedTextTower(model)
         self.query_tower = TrimmedTextTower.int8(model) if quantize else self.text_tower
         self.quantized = self.query_tower is not self.text_tower
-        self._cache = QueryCache(cache_size)
         self._mean = torch.tensor(processor.mean, dtype=torch.float32).view(3, 1, 1)
         self._std = torch.tensor(processor.std, dtype=torch.float32).view(3, 1, 1)
 
     @classmethod
     def load(cls, model_dir: Path | str, *, device: str | None = None, threads: int | None = None,
-             cache_size: int = 1024, quantize: bool = False,
+             quantize: bool = False,
              background: tuple[int, int, int] | None = WHITE) -> RuCLIPEncoder:
         """Load a ruCLIP folder (``config.json``, ``bpe.model``, ``pytorch_model.bin``).
 
@@ -83,7 +82,7 @@ class RuCLIPEncoder:
         if target.type == "cuda":
             model = model.half()
         return cls(model, processor, model_id=model_identity(folder), device=target,
-                   cache_size=cache_size, quantize=quantize and target.type == "cpu",
+                   quantize=quantize and target.type == "cpu",
                    background=background)
 
     # --- text ---------------------------------------------------------------
@@ -92,13 +91,9 @@ class RuCLIPEncoder:
         return ruclip_text.tokenize(self.processor, text)
 
     def encode_query(self, query: str) -> np.ndarray:
-        """One query as a unit-norm float32 (dim,) vector, through the LRU cache."""
-        key = query.lower()  # ruclip lowercases first, so this key loses nothing
-        vector = self._cache.get(key)
-        if vector is None:
-            vector = self.encode_tokens([self.tokenize(query)], tower=self.query_tower)[0]
-            self._cache.put(key, vector)
-        return vector.copy()
+        """One query as a unit-norm float32 (dim,) vector through the query tower (int8 when
+        quantised); the search core caches it."""
+        return self.encode_tokens([self.tokenize(query)], tower=self.query_tower)[0]
 
     def encode_texts(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         """Catalogue texts as an (n, dim) unit-norm matrix: exact tower, length-sorted batches."""
@@ -121,10 +116,6 @@ class RuCLIPEncoder:
         ids, eos = ruclip_text.pad_tokens(batch, self.processor.pad_id)
         features = tower(ids.to(self.device), eos.to(self.device))
         return l2_normalise(features.float().cpu().numpy())
-
-    def cache_info(self) -> dict[str, int]:
-        """Hits, misses and size of the query cache."""
-        return self._cache.info()
 
     # --- images -------------------------------------------------------------
     def load_image(self, path: Path) -> Image.Image:

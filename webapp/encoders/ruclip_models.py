@@ -29,11 +29,10 @@ from typing import Any
 
 import click
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # ruclip imports huggingface_hub: never call out
+from .ruclip_encoder import MODEL_FILES  # also keeps huggingface_hub offline
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CATALOG = ROOT / "data" / "catalog.csv"
-MODEL_FILES = ("config.json", "bpe.model", "pytorch_model.bin")
 
 # CLIP's image normalisation, which ruclip's configs and processor use.
 _MEAN = [0.48145466, 0.4578275, 0.40821073]

@@ -1,21 +1,18 @@
-"""ruCLIP's text side: tokenisation, the trimmed (and int8) text tower and the query cache.
+"""ruCLIP's text side: tokenisation and the trimmed (and int8) text tower.
 
 ruclip pads every text to 77 tokens, but its text tower is causal and reads the output at
 the EOS token, so nothing after EOS can change the result. :class:`TrimmedTextTower` runs
 the same weights on the real tokens only (batches pad to their longest member), which is
 several times cheaper; ``tests/test_ruclip.py`` proves it equal to ``CLIP.encode_text``.
-Query vectors are kept in a :class:`QueryCache` (an LRU).
+Query vectors are cached once, by the search core (``webapp.search.cache``), not here.
 """
 
 from __future__ import annotations
 
-import threading
 import warnings
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 import youtokentome as yttm
 from torch import nn
@@ -136,41 +133,3 @@ def _linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:
     if bias is not None:
         layer.bias = bias
     return layer
-
-
-class QueryCache:
-    """A thread-safe LRU of query vectors (``size`` 0 disables it)."""
-
-    def __init__(self, size: int = 1024):
-        """An empty cache holding at most ``size`` vectors."""
-        self.size = max(0, int(size))
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key: str) -> np.ndarray | None:
-        """The cached vector for ``key`` (now most recent), or None."""
-        with self._lock:
-            vector = self._items.get(key)
-            if vector is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
-            return vector
-
-    def put(self, key: str, vector: np.ndarray) -> None:
-        """Remember ``vector``, evicting the least recently used beyond ``size``."""
-        if not self.size:
-            return
-        with self._lock:
-            self._items[key] = vector
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def info(self) -> dict[str, int]:
-        """Hits, misses, current and maximum size."""
-        with self._lock:
-            return {"hits": self.hits, "misses": self.misses,
-                    "size": len(self._items), "maxsize": self.size}

@@ -9,7 +9,7 @@ set. Nothing else in the core needs to know which model is behind a space.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,8 @@ class Space:
 
     name: str
     kind: str  # "text" | "image" | "combined"
-    encoder: TextEncoder
+    #: encodes text queries into this space; None for a space that takes no text query
+    encoder: TextEncoder | None
     image_encoder: ImageEncoder | None = None
     #: for ``combined``: the names of the image and text spaces it averages.
     parts: tuple[str, ...] = ()
@@ -34,7 +35,23 @@ class Space:
     @property
     def model_id(self) -> str:
         """Identity written into (and checked against) this space's cache."""
-        return self.encoder.model_id
+        model = self.encoder or self.image_encoder
+        assert model is not None, f"space {self.name} has no encoder"
+        return model.model_id
+
+
+#: the space «похожие дизайны» and recommendations use when SIMILAR_SPACE is empty:
+#: the first of these kinds that is configured (a combined vector sees picture and words)
+SIMILAR_PREFERENCE = ("combined", "image", "text")
+
+
+def default_similar_space(spaces: Sequence[Space]) -> str:
+    """The richest searchable space: combined, else image, else the first text space."""
+    for kind in SIMILAR_PREFERENCE:
+        for space in spaces:
+            if space.kind == kind and space.searchable:
+                return space.name
+    raise ValueError("no searchable space is configured")
 
 
 def configured_spaces(config: Mapping[str, Any]) -> list[Space]:

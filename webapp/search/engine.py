@@ -1,68 +1,28 @@
-"""The search service: one query's journey through every stage, timed.
+"""The search engine: one query's journey through every stage, timed.
 
 understand → rank (encode, kNN, BM25, fuse, floor) → filter/sort/page →
-catalogue lookup. The web layer and the CLI are thin shells over
-:meth:`SearchEngine.search`; nothing here knows about requests.
+catalogue lookup. The web layer, the CLI and the benchmarks are thin shells
+over :class:`SearchEngine`; they ask it, never its parts, and nothing here
+knows about requests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..catalog.products import Catalog, Product
 from ..catalog.store import CatalogStore
-from ..encoders.spaces import Space
+from ..encoders.spaces import Space, default_similar_space
 from . import filters as flt
 from .fusion import Fused
 from .query import ParsedQuery, QueryUnderstanding, emoji_table
 from .ranking import Ranker, RankingConfig
+from .results import Hit, SearchRequest, SearchResult
 from .timing import Timer
-
-
-@dataclass(frozen=True)
-class SearchRequest:
-    """What a shopper asked for."""
-
-    query: str
-    filters: flt.Filters = flt.Filters()
-    sort: str = "relevance"
-    page: int = 1
-    per_page: int = 24
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One result: the product, its fused score and why it matched."""
-
-    product: Product
-    score: float
-    why: dict[str, Any]
-
-
-@dataclass
-class SearchResult:
-    """A page of results plus everything the page and the API show about it."""
-
-    request: SearchRequest
-    parsed: ParsedQuery | None
-    total: int
-    hits: list[Hit]
-    timings: dict[str, float]
-    suggestions: list[str] = field(default_factory=list)
-
-    @property
-    def took_ms(self) -> float:
-        """Total time spent in the search core."""
-        return round(sum(self.timings.values()), 2)
-
-    @property
-    def pages(self) -> int:
-        """Number of pages for ``total`` results."""
-        return max(1, -(-self.total // self.request.per_page))
+from .vector_index import VectorIndex
 
 
 class SearchEngine:
@@ -70,91 +30,141 @@ class SearchEngine:
 
     def __init__(self, catalog: Catalog, spaces: Sequence[Space],
                  vectors: Mapping[str, np.ndarray], store: CatalogStore,
-                 *, ranking: RankingConfig | None = None, max_query_length: int = 200) -> None:
-        """Build the indexes over ``vectors`` (space name → item matrix in catalogue order)."""
+                 *, ranking: RankingConfig | None = None, max_query_length: int = 200,
+                 similar_space: str = "") -> None:
+        """Index ``vectors`` (space name → item matrix in catalogue order) for every space.
+
+        Text queries search the spaces that have a text encoder; «похожие» and
+        recommendations use ``similar_space`` (by default the richest space).
+        """
         self.catalog = catalog
         self.products = catalog.products
-        self.ranker = Ranker(self.products, spaces, vectors, ranking)
-        self.row_of = self.ranker.row_of
-        self.spaces = self.ranker.spaces
-        self.indexes = self.ranker.indexes
-        self.query_vectors = self.ranker.query_vectors
-        self.facets = flt.Facets(self.products)
-        self.understanding = QueryUnderstanding(
-            emoji_table((p.id, p.title) for p in self.products), max_query_length)
         self.store = store
+        self._row_of = {p.id: i for i, p in enumerate(self.products)}
+        self._spaces = {s.name: s for s in spaces}
+        self._indexes = {s.name: VectorIndex(vectors[s.name]) for s in spaces}
+        if similar_space and similar_space not in self._spaces:
+            raise ValueError(f"SIMILAR_SPACE {similar_space!r} is not one of {list(self._spaces)}")
+        self.similar_space = similar_space or default_similar_space(spaces)
+        self.ranker = Ranker(self.products, spaces, self._indexes, ranking)
+        self._facets = flt.Facets(self.products)
+        self._understanding = QueryUnderstanding(
+            emoji_table((p.id, p.title) for p in self.products), max_query_length)
 
     # -- the query's journey ---------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
         """Answer ``request``: rank, filter, sort, page and look up the products."""
         timer = Timer()
         with timer.stage("understand"):
-            parsed = self.understanding.parse(request.query)
+            parsed = self._understanding.parse(request.query)
         ranked = self.ranker.rank(parsed, timer) if not parsed.empty else []
         with timer.stage("filter"):
             rows = np.array([f.row for f in ranked], np.int64)
-            rows = flt.apply(rows, self.facets, request.filters, request.sort)
+            rows = flt.apply(rows, self._facets, request.filters, request.sort)
             window = rows[flt.page_slice(len(rows), request.page, request.per_page)]
         by_row = {f.row: f for f in ranked}
-        hits = self._lookup([by_row[int(r)] for r in window], parsed, timer)
-        suggestions = self.suggest(parsed) if not len(rows) else []
-        return SearchResult(request, parsed, len(rows), hits, timer.stages, suggestions)
-
-    # -- presentation helpers ----------------------------------------------------------
-    def _lookup(self, page: list[Fused], parsed: ParsedQuery, timer: Timer) -> list[Hit]:
-        """Fetch the page's products from the store and attach the reasons."""
+        page = [by_row[int(r)] for r in window]
         with timer.stage("lookup"):
-            products = self.store.get_many([self.products[f.row].id for f in page])
-        return [Hit(product, round(f.score, 4), self._why(f, parsed))
-                for product, f in zip(products, page, strict=True)]
-
-    def _why(self, item: Fused, parsed: ParsedQuery) -> dict[str, Any]:
-        """Which signals matched this item and how strongly."""
-        signals = {name: {"score": round(raw, 4), "calibrated": round(cal, 3), "rank": rank}
-                   for name, (raw, cal, rank) in sorted(item.evidence.items())}
-        terms = self.ranker.matched_terms(item.row, parsed) if "lexical" in signals else []
-        return {"signals": signals, "terms": terms}
-
-    def suggest(self, parsed: ParsedQuery) -> list[str]:
-        """A did-you-mean query for one that found nothing: each unknown word respelt
-        as the closest catalogue word, when one is close enough; else nothing."""
-        lexical = self.ranker.lexical
-        words = [w if w in lexical.vocabulary else (lexical.correct(w, cutoff=0.7) or "")
-                 for w in parsed.terms]
-        if not all(words) or words == list(parsed.terms):
-            return []
-        return [" ".join(words)]
-
-    def similar(self, product_id: str, k: int) -> list[Hit]:
-        """Designs nearest to ``product_id`` in the richest configured space."""
-        row = self.row_of[product_id]
-        space = self.spaces[-1].name
-        rows, scores = self.indexes[space].similar(row, k)
-        products = self.store.get_many([self.products[r].id for r in rows.tolist()])
-        return [Hit(p, round(float(s), 4), {"signals": {space: {"score": round(float(s), 4)}}})
-                for p, s in zip(products, scores.tolist(), strict=True)]
-
-    def vector_only(self, query: str, k: int, space: str | None = None) -> list[str]:
-        """The plain baseline: raw query → one space's top-k ids, no understanding or floor."""
-        chosen = next(s for s in self.spaces if s.name == (space or self.spaces[0].name))
-        rows, _ = self.indexes[chosen.name].search(chosen.encoder.encode_query(query), k)
-        return [self.products[r].id for r in rows.tolist()]
-
-    def cosines(self, query: str, ids: Sequence[str]) -> list[float]:
-        """Cosine of the understood query with each item in the first (text) space."""
-        space = self.spaces[0]
-        vector = self.query_vectors.encode(space.encoder, self.understanding.parse(query).text)
-        rows = [self.row_of[i] for i in ids if i in self.row_of]
-        return [float(v) for v in self.indexes[space.name].vectors[rows] @ vector]
+            hits = self._hits([f.row for f in page], [f.score for f in page],
+                              [_why(f) for f in page])
+        suggestions = self.ranker.suggest(parsed) if not len(rows) else []
+        return SearchResult(request, parsed, len(rows), hits, timer.stages, suggestions)
 
     def browse(self, request: SearchRequest) -> SearchResult:
         """Products that pass the filters, in catalogue (or price) order, without a query."""
         timer = Timer()
         with timer.stage("filter"):
-            rows = flt.apply(np.arange(len(self.products)), self.facets, request.filters,
+            rows = flt.apply(np.arange(len(self.products)), self._facets, request.filters,
                              request.sort)
-            window = rows[flt.page_slice(len(rows), request.page, request.per_page)]
+            window = rows[flt.page_slice(len(rows), request.page, request.per_page)].tolist()
         with timer.stage("lookup"):
-            products = self.store.get_many([self.products[r].id for r in window.tolist()])
-        hits = [Hit(p, 0.0, {}) for p in products]
+            hits = self._hits(window, [0.0] * len(window), [{}] * len(window))
         return SearchResult(request, None, len(rows), hits, timer.stages)
+
+    def understand(self, query: str) -> ParsedQuery:
+        """What the engine understands ``query`` as (lemmas, repaired layout, emoji)."""
+        return self._understanding.parse(query)
+
+    # -- neighbours in a vector space -------------------------------------------------
+    def neighbours(self, of: str | np.ndarray, k: int, *, space: str | None = None,
+                   exclude: Collection[str] = ()) -> list[Hit]:
+        """The ``k`` designs nearest to a design id or a vector, in ``space``.
+
+        ``space`` defaults to :attr:`similar_space`; the design itself and the ids in
+        ``exclude`` are never returned. An unknown id has no neighbours.
+        """
+        name = space or self.similar_space
+        index = self._indexes[name]
+        skip = {self._row_of[i] for i in exclude if i in self._row_of}
+        if isinstance(of, str):
+            if of not in self._row_of:
+                return []
+            skip.add(self._row_of[of])
+            of = index.vectors[self._row_of[of]]
+        rows, scores = index.search(of, k + len(skip))
+        keep = [(r, s) for r, s in zip(rows.tolist(), scores.tolist(), strict=True)
+                if r not in skip][:k]
+        return self._hits([r for r, _ in keep], [s for _, s in keep],
+                          [{"signals": {name: {"score": round(s, 4)}}} for _, s in keep])
+
+    def item_vectors(self, ids: Iterable[str], space: str | None = None) -> np.ndarray:
+        """The vectors of the known ``ids`` (in their order) in ``space`` (default: similar)."""
+        rows = [self._row_of[i] for i in ids if i in self._row_of]
+        return self._indexes[space or self.similar_space].vectors[rows]
+
+    # -- what the catalogue and the models are ----------------------------------------
+    def product(self, product_id: str) -> Product | None:
+        """One product by id, or None."""
+        return self.store.get(product_id)
+
+    def lookup(self, ids: Sequence[str]) -> list[Product]:
+        """The products with these ids, in this order (unknown ids are skipped)."""
+        return self.store.get_many(ids)
+
+    def categories(self) -> list[tuple[str, int]]:
+        """Category names with their product counts, in catalogue order."""
+        return self._facets.counts()
+
+    def describe(self) -> dict[str, Any]:
+        """Sizes and models, for gauges and ``/readyz``."""
+        return {"products": len(self.products), "similar_space": self.similar_space,
+                "spaces": {name: {"model": s.model_id, "kind": s.kind,
+                                  "items": len(self._indexes[name]),
+                                  "dim": self._indexes[name].dim,
+                                  "text_queries": s.encoder is not None}
+                           for name, s in self._spaces.items()}}
+
+    def clear_caches(self) -> None:
+        """Forget every cached query vector, ranked list and correction (cold benchmarks)."""
+        self.ranker.clear_caches()
+
+    # -- evaluation helpers ------------------------------------------------------------
+    def vector_only(self, query: str, k: int, space: str | None = None) -> list[str]:
+        """The plain baseline: raw query → one text space's top-k ids, no understanding or floor."""
+        chosen = self._spaces[space] if space else self.ranker.spaces[0]
+        assert chosen.encoder is not None, f"{chosen.name} takes no text queries"
+        rows, _ = self._indexes[chosen.name].search(chosen.encoder.encode_query(query), k)
+        return [self.products[r].id for r in rows.tolist()]
+
+    def cosines(self, query: str, ids: Sequence[str]) -> list[float]:
+        """Cosine of the understood query with each item in the first text space."""
+        space = self.ranker.spaces[0]
+        assert space.encoder is not None
+        vector = self.ranker.query_vectors.encode(space.encoder, self.understand(query).text)
+        rows = [self._row_of[i] for i in ids if i in self._row_of]
+        return [float(v) for v in self._indexes[space.name].vectors[rows] @ vector]
+
+    # -- presentation --------------------------------------------------------------------
+    def _hits(self, rows: Sequence[int], scores: Sequence[float],
+              whys: Sequence[dict[str, Any]]) -> list[Hit]:
+        """The one Hit builder: fetch the rows' products from the store, in order."""
+        products = self.store.get_many([self.products[r].id for r in rows])
+        return [Hit(p, round(float(s), 4), why)
+                for p, s, why in zip(products, scores, whys, strict=True)]
+
+
+def _why(item: Fused) -> dict[str, Any]:
+    """Which signals matched a ranked item, how strongly, and with which words."""
+    signals = {name: {"score": round(raw, 4), "calibrated": round(cal, 3), "rank": rank}
+               for name, (raw, cal, rank) in sorted(item.evidence.items())}
+    return {"signals": signals, "terms": list(item.terms)}

@@ -35,10 +35,16 @@ class Facets:
 
     def __init__(self, products: Sequence[Product]) -> None:
         """Collect the facet values of ``products`` (row i = products[i])."""
-        self.categories = sorted({p.category for p in products})
+        #: category names in catalogue order (of first appearance)
+        self.categories = list(dict.fromkeys(p.category for p in products))
         self._code = {name: i for i, name in enumerate(self.categories)}
         self.category = np.array([self._code[p.category] for p in products], np.int32)
         self.price = np.array([p.price for p in products], np.int64)
+
+    def counts(self) -> list[tuple[str, int]]:
+        """Category names with their product counts, in catalogue order."""
+        sizes = np.bincount(self.category, minlength=len(self.categories))
+        return [(name, int(n)) for name, n in zip(self.categories, sizes.tolist(), strict=True)]
 
     def mask(self, filters: Filters) -> np.ndarray:
         """Boolean mask of the rows that pass ``filters``."""

@@ -37,6 +37,8 @@ class Fused:
     score: float
     #: signal name → (raw score, calibrated score, 1-based rank in that signal)
     evidence: dict[str, tuple[float, float, int]] = field(default_factory=dict)
+    #: the query words (in any accepted form) this item's text contains
+    terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

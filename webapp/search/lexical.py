@@ -14,6 +14,7 @@ import bm25s
 import numpy as np
 
 from ..catalog.products import Product
+from .cache import LRUCache
 from .query import analyse
 
 TITLE_WEIGHT = 3
@@ -37,7 +38,7 @@ class LexicalIndex:
         corpus = [document_terms(p) or ["∅"] for p in products]
         self.doc_terms = [frozenset(terms) for terms in corpus]
         self.vocabulary = frozenset().union(*self.doc_terms)
-        self._corrections: dict[tuple[str, float], str | None] = {}
+        self.corrections: LRUCache[tuple[str, float], str | None] = LRUCache(65536)
         self._by_length: dict[int, list[str]] = {}
         for term in sorted(self.vocabulary):
             self._by_length.setdefault(len(term), []).append(term)
@@ -53,12 +54,14 @@ class LexicalIndex:
 
     def correct(self, term: str, cutoff: float = 0.8) -> str | None:
         """The indexed term closest in spelling to ``term`` (``бабчка`` → ``бабочка``), if any."""
-        key = (term, cutoff)
-        if key not in self._corrections:
-            if len(self._corrections) > 65536:
-                self._corrections.clear()
-            self._corrections[key] = _closest(term, self._by_length, cutoff)
-        return self._corrections[key]
+        return self.corrections.get_or_compute(
+            (term, cutoff), lambda: _closest(term, self._by_length, cutoff))
+
+    def respell(self, terms: Sequence[str], cutoff: float = 0.7) -> list[str]:
+        """``terms`` with each unknown word replaced by its closest catalogue spelling;
+        empty when some word has none, or when nothing changed."""
+        words = [w if w in self.vocabulary else (self.correct(w, cutoff) or "") for w in terms]
+        return words if all(words) and words != list(terms) else []
 
     def matched(self, row: int, terms: Sequence[str]) -> list[str]:
         """The query ``terms`` that occur in row ``row``'s document."""

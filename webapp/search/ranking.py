@@ -8,25 +8,19 @@ weights and thresholds were chosen by measurement: see docs/ranking.md.
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
 
 import numpy as np
 
 from ..catalog.products import Product
-from ..encoders.base import TextEncoder
 from ..encoders.spaces import Space
+from .cache import LRUCache, QueryVectorCache
 from .fusion import FUSERS, Fused, Signal, SpaceStats
 from .lexical import LexicalIndex
 from .query import ParsedQuery
 from .timing import Timer
 from .vector_index import VectorIndex
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -48,56 +42,17 @@ class RankingConfig:
     floor_prefix: str = "text-"
 
 
-class LRUCache(Generic[K, V]):
-    """A thread-safe least-recently-used map; values are computed outside the lock."""
-
-    def __init__(self, size: int) -> None:
-        """Keep at most ``size`` entries."""
-        self.size = size
-        self._data: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_or_compute(self, key: K, compute: Callable[[], V]) -> V:
-        """The cached value of ``key``, or ``compute()`` stored as it (slow work unlocked)."""
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-        value = compute()
-        with self._lock:
-            self._data[key] = value
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-        return value
-
-    def clear(self) -> None:
-        """Forget every entry."""
-        with self._lock:
-            self._data.clear()
-
-
-class QueryVectorCache(LRUCache[tuple[str, str], np.ndarray]):
-    """Query vectors per (encoder, text)."""
-
-    def __init__(self, size: int = 4096) -> None:
-        """Keep at most ``size`` vectors."""
-        super().__init__(size)
-
-    def encode(self, encoder: TextEncoder, text: str) -> np.ndarray:
-        """The vector of ``text`` under ``encoder``, computed once per LRU lifetime."""
-        return self.get_or_compute((encoder.model_id, text), lambda: encoder.encode_query(text))
-
-
 class Ranker:
     """Turns an understood query into fused, floor-checked candidates."""
 
     def __init__(self, products: Sequence[Product], spaces: Sequence[Space],
-                 vectors: Mapping[str, np.ndarray], config: RankingConfig | None = None) -> None:
-        """Index ``vectors`` (space name → item matrix in catalogue order) and ``products``."""
+                 indexes: Mapping[str, VectorIndex], config: RankingConfig | None = None) -> None:
+        """Rank ``products`` by BM25 and by those ``spaces`` (their ``indexes``) that have a
+        text encoder; an image-only space takes no text query."""
         self.row_of = {p.id: i for i, p in enumerate(products)}
-        self.spaces = list(spaces)
-        self.indexes = {s.name: VectorIndex(vectors[s.name]) for s in self.spaces}
-        self.stats = {s.name: SpaceStats.of(vectors[s.name]) for s in self.spaces}
+        self.spaces = [s for s in spaces if s.encoder is not None]
+        self.indexes = {s.name: indexes[s.name] for s in self.spaces}
+        self.stats = {s.name: SpaceStats.of(self.indexes[s.name].vectors) for s in self.spaces}
         self.lexical = LexicalIndex(products)
         self.config = config or RankingConfig()
         self.query_vectors = QueryVectorCache()
@@ -120,9 +75,10 @@ class Ranker:
             key, lambda: tuple(self._rank(parsed, timer or Timer()))))
 
     def clear_caches(self) -> None:
-        """Forget cached query vectors and ranked lists (benchmarks measure cold queries)."""
+        """Forget cached query vectors, ranked lists and spelling corrections."""
         self._ranked.clear()
         self.query_vectors.clear()
+        self.lexical.corrections.clear()
 
     def _rank(self, parsed: ParsedQuery, timer: Timer) -> list[Fused]:
         """Signals, fusion and the relevance floor for one query."""
@@ -136,8 +92,9 @@ class Ranker:
             evidence = [self._evidence(f, groups) for f in fused]
             if not any(e >= self.config.min_query_z for e in evidence):
                 return []
-            return [f for f, e in zip(fused, evidence, strict=True)
+            kept = [f for f, e in zip(fused, evidence, strict=True)
                     if e >= self.config.min_item_z]
+            return self._attach_terms(kept, groups)
 
     def _vector_signals(self, parsed: ParsedQuery, timer: Timer) -> list[Signal]:
         """kNN candidates from every space, with z-score calibration."""
@@ -205,6 +162,15 @@ class Ranker:
         return max((calibrated for name, (_, calibrated, _) in evidence.items()
                     if name.startswith(self.config.floor_prefix)), default=float("-inf"))
 
-    def matched_terms(self, row: int, parsed: ParsedQuery) -> list[str]:
-        """The query words (in any accepted form) that row ``row``'s text contains."""
-        return self.lexical.matched(row, [t for group in self._term_groups(parsed) for t in group])
+    def _attach_terms(self, fused: list[Fused],
+                      groups: Sequence[tuple[str, ...]]) -> list[Fused]:
+        """Record on each lexical candidate the query words (in any accepted form) it contains."""
+        words = [t for group in groups for t in group]
+        return [dataclasses.replace(f, terms=tuple(self.lexical.matched(f.row, words)))
+                if "lexical" in f.evidence else f for f in fused]
+
+    def suggest(self, parsed: ParsedQuery) -> list[str]:
+        """A did-you-mean query for one that found nothing: each unknown word respelt
+        as the closest catalogue word, when one is close enough; else nothing."""
+        respelt = self.lexical.respell(parsed.terms)
+        return [" ".join(respelt)] if respelt else []

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..encoders.base import l2_normalise
-from .engine import Hit, SearchEngine
+from .engine import SearchEngine
+from .results import Hit
 
 HISTORY = 20  # designs remembered per session
 DECAY = 0.7  # weight of the older profile at each newer view
@@ -33,15 +34,7 @@ def profile(vectors: np.ndarray, decay: float = DECAY) -> np.ndarray:
 
 def recommend(engine: SearchEngine, history: Sequence[str], k: int) -> list[Hit]:
     """Up to ``k`` designs closest to the shopper's profile, excluding those already seen."""
-    rows = [engine.row_of[i] for i in history if i in engine.row_of]
-    if not rows:
+    vectors = engine.item_vectors(history)
+    if not len(vectors):
         return []
-    space = engine.spaces[-1].name
-    index = engine.indexes[space]
-    found, scores = index.search(profile(index.vectors[rows]), k + len(rows))
-    seen = set(rows)
-    keep = [(r, s) for r, s in zip(found.tolist(), scores.tolist(), strict=True)
-            if r not in seen][:k]
-    products = engine.store.get_many([engine.products[r].id for r, _ in keep])
-    return [Hit(p, round(s, 4), {"signals": {space: {"score": round(s, 4)}}})
-            for p, (_, s) in zip(products, keep, strict=True)]
+    return engine.neighbours(profile(vectors), k, exclude=history)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, request, url_for
+from flask import Blueprint, abort, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ..analytics import get_analytics
 from ..catalog.products import Product
 from ..lifecycle import get_engine
-from ..observability import record_search
-from ..search.engine import Hit
-from .params import parse_search
+from ..search.results import Hit
+from . import searching
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 # Russian stays readable in responses and logs instead of \uXXXX escapes.
@@ -43,13 +41,8 @@ def image_url(product: Product) -> str:
 @bp.get("/search")
 def search() -> ResponseReturnValue:
     """Ranked results for ``q`` with filters and paging, best first."""
-    engine = get_engine()
-    req = parse_search(request.args, current_app.config, engine.facets.categories,
-                       require_query=True)
-    result = engine.search(req)
-    if result.parsed and not result.parsed.empty:
-        get_analytics().record_search(result.parsed.text, result.total, result.took_ms)
-    record_search(result.timings, query=req.query, total=result.total)
+    req = searching.parse(request.args, require_query=True)
+    result = searching.run(req)
     return jsonify(query=req.query, total=result.total, page=req.page,
                    results=[hit_json(h) for h in result.hits], took_ms=result.took_ms)
 
@@ -57,7 +50,7 @@ def search() -> ResponseReturnValue:
 @bp.get("/products/<product_id>")
 def product(product_id: str) -> ResponseReturnValue:
     """All fields of one product, or 404."""
-    found = get_engine().store.get(product_id.lower())
+    found = get_engine().product(product_id.lower())
     if found is None:
         abort(404, description=f"Нет дизайна с id «{product_id[:64]}».")
     return jsonify(product_json(found))

@@ -22,6 +22,6 @@ def readyz() -> ResponseReturnValue:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not is_ready(app):
         return jsonify(status="loading"), 503
-    engine = app.extensions["search"]
-    return jsonify(status="ready", products=len(engine.products),
-                   spaces={s.name: s.model_id for s in engine.spaces})
+    described = app.extensions["search"].describe()
+    return jsonify(status="ready", products=described["products"],
+                   spaces={name: s["model"] for name, s in described["spaces"].items()})

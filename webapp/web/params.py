@@ -11,8 +11,8 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from ..catalog.products import MAX_PRICE
-from ..search.engine import SearchRequest
 from ..search.filters import SORTS, Filters
+from ..search.results import SearchRequest
 
 
 class ParamError(ValueError):

@@ -1,0 +1,79 @@
+"""The one cache type of the search core: a thread-safe least-recently-used map.
+
+Query vectors, ranked lists and spelling corrections all use it, so every
+cache has the same locking, eviction and statistics, and one
+``SearchEngine.clear_caches()`` empties them all.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import numpy as np
+
+from ..encoders.base import TextEncoder
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class LRUCache(Generic[K, V]):
+    """A thread-safe LRU map; values are computed outside the lock (``size`` 0 keeps nothing)."""
+
+    def __init__(self, size: int) -> None:
+        """Keep at most ``size`` entries."""
+        self.size = max(0, int(size))
+        self._data: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get_or_compute(self, key: K, compute: Callable[[], V]) -> V:
+        """The cached value of ``key``, or ``compute()`` stored as it (slow work unlocked)."""
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                self.hits += 1
+                return self._data[key]
+            self.misses += 1
+        value = compute()
+        if self.size:
+            with self._lock:
+                self._data[key] = value
+                self._data.move_to_end(key)
+                while len(self._data) > self.size:
+                    self._data.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        """Forget every entry (the statistics stay)."""
+        with self._lock:
+            self._data.clear()
+
+    def info(self) -> dict[str, int]:
+        """Hits, misses, current and maximum size."""
+        with self._lock:
+            return {"hits": self.hits, "misses": self.misses, "size": len(self._data),
+                    "maxsize": self.size}
+
+
+class QueryVectorCache(LRUCache[tuple[str, str], np.ndarray]):
+    """Query vectors per (encoder identity, understood text): the only query-vector cache."""
+
+    def __init__(self, size: int = 4096) -> None:
+        """Keep at most ``size`` vectors."""
+        super().__init__(size)
+
+    def encode(self, encoder: TextEncoder, text: str) -> np.ndarray:
+        """The vector of ``text`` under ``encoder``, computed once per LRU lifetime.
+
+        The cached array is shared between requests, so it is made read-only.
+        """
+        def compute() -> np.ndarray:
+            vector = encoder.encode_query(text)
+            vector.setflags(write=False)
+            return vector
+
+        return self.get_or_compute((encoder.model_id, text), compute)
