@@ -39,6 +39,12 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # space for «похожие дизайны» and recommendations; "" = the richest configured
         # (combined, else image, else the first text space)
         "SIMILAR_SPACE": "",
+        # search by picture: the image space it uses ("" = the last image space configured),
+        # how many look-alikes it ranks, and what an upload may weigh
+        "PICTURE_SPACE": "",
+        "PICTURE_RESULTS": 96,
+        "MAX_UPLOAD_BYTES": 8 * 1024 * 1024,  # a phone photo fits; above it: 413
+        "MAX_UPLOAD_PIXELS": 40_000_000,  # checked from the header, before decoding (bombs)
         "ANALYTICS_FLUSH_SECONDS": 2.0,  # how often buffered search events are written
         "STAFF_PASSWORD": "",  # HTTP Basic password for /staff; empty = loopback only
         # --- serving, security and observability (docs/production.md) ---
@@ -50,6 +56,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "URL_PREFIX": "",  # serve the site under a path, e.g. "/shop"
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_APPLICATION": "20 per second;600 per minute",  # per client IP, all routes
+        "RATELIMIT_UPLOAD": "2 per second;30 per minute",  # per client IP, picture uploads
         "RATELIMIT_STORAGE_URI": "memory://",  # per worker; "redis://host:6379" to share
         "METRICS_ENABLED": True,  # /metrics in Prometheus format
         "LOG_FORMAT": "json",  # request and app logs on stderr: "json", "text" or "" (untouched)

@@ -51,7 +51,8 @@ def build_engine(app: Flask) -> SearchEngine:
         vectors[space.name] = cache.vectors
     engine = SearchEngine(catalog, spaces, vectors, store,
                           max_query_length=cfg["MAX_QUERY_LENGTH"],
-                          similar_space=cfg["SIMILAR_SPACE"])
+                          similar_space=cfg["SIMILAR_SPACE"], picture_space=cfg["PICTURE_SPACE"],
+                          picture_results=cfg["PICTURE_RESULTS"])
     log.info("search ready: %d products, spaces %s, %.1fs", len(catalog.products),
              [s.name for s in spaces], time.perf_counter() - started)
     return engine

@@ -8,7 +8,7 @@ through an SSH tunnel: no forced HTTPS redirect and no HSTS.
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_talisman import Talisman
@@ -18,6 +18,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import DEV_SECRET_KEY
+from .web.uploads import InMemoryRequest
 
 MIN_SECRET_LENGTH = 16
 
@@ -36,6 +37,10 @@ CSP = {
 #: Cheap endpoints that a page pulls by the dozen, and the probes: never rate limited.
 UNLIMITED_ENDPOINTS = frozenset({"static", "pages.media", "health.healthz", "health.readyz",
                                  "observability.metrics"})
+
+
+#: Endpoints that take a picture upload: a larger body limit and a lower rate limit.
+UPLOAD_ENDPOINTS = frozenset({"pages.search_picture", "api.search_image"})
 
 
 class ConfigurationError(RuntimeError):
@@ -59,6 +64,11 @@ def _unlimited() -> bool:
     return request.endpoint in UNLIMITED_ENDPOINTS
 
 
+#: Module-level so that views can declare their own limits and exemptions.
+csrf = CSRFProtect()
+limiter = Limiter(get_remote_address, application_limits_exempt_when=_unlimited)
+
+
 def _mount(app: Flask) -> None:
     """Serve under ``URL_PREFIX`` and trust ``PROXY_FIX`` proxies' X-Forwarded-* headers."""
     prefix = app.config["URL_PREFIX"].rstrip("/")
@@ -70,15 +80,30 @@ def _mount(app: Flask) -> None:
                                 x_host=hops, x_port=hops, x_prefix=hops)
 
 
+def upload_limit() -> str:
+    """The per-client rate limit of picture uploads (lower than for text search)."""
+    return str(current_app.config["RATELIMIT_UPLOAD"])
+
+
+def _allow_uploads() -> None:
+    """Raise the body size limit to ``MAX_UPLOAD_BYTES`` on the picture endpoints.
+
+    Runs before CSRF's own hook, which is the first to read the form.
+    """
+    if request.endpoint in UPLOAD_ENDPOINTS:
+        request.max_content_length = int(current_app.config["MAX_UPLOAD_BYTES"])
+
+
 def init_app(app: Flask) -> None:
-    """Check the secret, then wire headers, CSRF, rate limits and proxy handling."""
+    """Check the secret, then wire headers, upload limits, CSRF, rate limits and proxies."""
     check_secret_key(app)
     Talisman(app, force_https=False, strict_transport_security=False,
              content_security_policy=CSP, frame_options="DENY", referrer_policy="same-origin",
              session_cookie_secure=app.config["SESSION_COOKIE_SECURE"])
-    CSRFProtect(app)
+    app.request_class = InMemoryRequest
+    app.before_request(_allow_uploads)
+    csrf.init_app(app)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_STRATEGY", "sliding-window-counter")
-    limiter = Limiter(get_remote_address, application_limits_exempt_when=_unlimited)
     limiter.init_app(app)
     _mount(app)

@@ -54,6 +54,13 @@ def default_similar_space(spaces: Sequence[Space]) -> str:
     raise ValueError("no searchable space is configured")
 
 
+def default_picture_space(spaces: Sequence[Space]) -> str:
+    """The last configured image space that can encode a shopper's picture ("" if none):
+    ruCLIP's, when its weights are configured, else the offline backbone's."""
+    images = [s.name for s in spaces if s.kind == "image" and s.image_encoder is not None]
+    return images[-1] if images else ""
+
+
 def configured_spaces(config: Mapping[str, Any]) -> list[Space]:
     """Build the spaces the configuration asks for, loading their encoders."""
     threads = config.get("TORCH_THREADS") or None

@@ -8,15 +8,19 @@ knows about requests.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from ..catalog.products import Catalog, Product
 from ..catalog.store import CatalogStore
-from ..encoders.spaces import Space, default_similar_space
+from ..encoders.base import EncoderError
+from ..encoders.spaces import Space, default_picture_space, default_similar_space
+from ..encoders.transforms import query_picture
 from . import filters as flt
+from .cache import LRUCache
 from .fusion import Fused
 from .query import ParsedQuery, QueryUnderstanding, emoji_table
 from .ranking import Ranker, RankingConfig
@@ -31,11 +35,14 @@ class SearchEngine:
     def __init__(self, catalog: Catalog, spaces: Sequence[Space],
                  vectors: Mapping[str, np.ndarray], store: CatalogStore,
                  *, ranking: RankingConfig | None = None, max_query_length: int = 200,
-                 similar_space: str = "") -> None:
+                 similar_space: str = "", picture_space: str = "",
+                 picture_results: int = 96) -> None:
         """Index ``vectors`` (space name → item matrix in catalogue order) for every space.
 
         Text queries search the spaces that have a text encoder; «похожие» and
-        recommendations use ``similar_space`` (by default the richest space).
+        recommendations use ``similar_space`` (by default the richest space), and a
+        search by picture the image space ``picture_space`` (``""``: the last image
+        space configured), ranking up to ``picture_results`` designs.
         """
         self.catalog = catalog
         self.products = catalog.products
@@ -43,9 +50,16 @@ class SearchEngine:
         self._row_of = {p.id: i for i, p in enumerate(self.products)}
         self._spaces = {s.name: s for s in spaces}
         self._indexes = {s.name: VectorIndex(vectors[s.name]) for s in spaces}
-        if similar_space and similar_space not in self._spaces:
-            raise ValueError(f"SIMILAR_SPACE {similar_space!r} is not one of {list(self._spaces)}")
+        for setting, name in (("SIMILAR_SPACE", similar_space), ("PICTURE_SPACE", picture_space)):
+            if name and name not in self._spaces:
+                raise ValueError(f"{setting} {name!r} is not one of {list(self._spaces)}")
         self.similar_space = similar_space or default_similar_space(spaces)
+        self.picture_space = picture_space or default_picture_space(spaces)
+        #: the first text space: «похожие по описанию» on a product card
+        self.text_space = next((s.name for s in spaces if s.kind == "text" and s.searchable
+                                and s.encoder is not None), self.similar_space)
+        self._picture_results = picture_results
+        self._pictures: LRUCache[tuple[str, str], np.ndarray] = LRUCache(256)
         self.ranker = Ranker(self.products, spaces, self._indexes, ranking)
         self._facets = flt.Facets(self.products)
         self._understanding = QueryUnderstanding(
@@ -80,6 +94,50 @@ class SearchEngine:
         with timer.stage("lookup"):
             hits = self._hits(window, [0.0] * len(window), [{}] * len(window))
         return SearchResult(request, None, len(rows), hits, timer.stages)
+
+    # -- search by picture ------------------------------------------------------------
+    def picture_vector(self, key: str, image: Callable[[], Image.Image]) -> np.ndarray:
+        """A shopper's picture as a query vector of the picture space, cached under ``key``
+        (the digest of its bytes: only the vector is kept); ``image()`` runs on a miss."""
+        space = self._spaces[self.picture_space] if self.picture_space else None
+        if space is None or space.image_encoder is None:
+            raise EncoderError("no image space is configured (IMAGE_ENCODER is empty)")
+        encoder = space.image_encoder
+        return self._pictures.get_or_compute(
+            (space.model_id, key), lambda: encoder.encode_pil([query_picture(image())])[0])
+
+    def search_by_vector(self, vector: np.ndarray, request: SearchRequest, *,
+                         space: str | None = None, exclude: Collection[str] = ()) -> SearchResult:
+        """The designs nearest to ``vector`` in ``space`` (default: the picture space),
+        filtered exactly, sorted and paged like a text search (``request.query`` is unused)."""
+        timer = Timer()
+        name = space or self.picture_space
+        with timer.stage("knn"):
+            rows, scores = self._nearest(name, vector, request.filters, exclude)
+        with timer.stage("filter"):
+            ordered = flt.apply(rows, self._facets, request.filters, request.sort)
+            window = ordered[flt.page_slice(len(ordered), request.page, request.per_page)]
+        score_of = dict(zip(rows.tolist(), scores.tolist(), strict=True))
+        page = [(int(r), score_of[int(r)]) for r in window]
+        with timer.stage("lookup"):
+            hits = self._hits([r for r, _ in page], [s for _, s in page],
+                              [{"signals": {name: {"score": round(s, 4)}}} for _, s in page])
+        return SearchResult(request, None, len(rows), hits, timer.stages)
+
+    def _nearest(self, space: str, vector: np.ndarray, filters: flt.Filters,
+                 exclude: Collection[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``picture_results`` rows nearest to ``vector`` among those passing
+        ``filters`` (an exact scan of the filtered rows, so no match is ever missed)."""
+        index = self._indexes[space]
+        skip = [self._row_of[i] for i in exclude if i in self._row_of]
+        if filters.active or skip:
+            mask = self._facets.mask(filters)
+            mask[skip] = False
+            rows = np.flatnonzero(mask)
+            scores = index.vectors[rows] @ vector.astype(np.float32, copy=False)
+            best = np.argsort(-scores, kind="stable")[: self._picture_results]
+            return rows[best], scores[best]
+        return index.search(vector, self._picture_results)
 
     def understand(self, query: str) -> ParsedQuery:
         """What the engine understands ``query`` as (lemmas, repaired layout, emoji)."""
@@ -135,8 +193,9 @@ class SearchEngine:
                            for name, s in self._spaces.items()}}
 
     def clear_caches(self) -> None:
-        """Forget every cached query vector, ranked list and correction (cold benchmarks)."""
+        """Forget every cached query vector, picture, ranked list and correction."""
         self.ranker.clear_caches()
+        self._pictures.clear()
 
     # -- evaluation helpers ------------------------------------------------------------
     def vector_only(self, query: str, k: int, space: str | None = None) -> list[str]:

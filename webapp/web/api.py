@@ -10,9 +10,11 @@ from flask.typing import ResponseReturnValue
 from ..catalog.products import Product
 from ..lifecycle import get_engine
 from ..search.results import Hit
+from ..security import csrf, limiter, upload_limit
 from . import searching
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+csrf.exempt(bp)  # the API reads no session cookie, so a forged cross-site POST gains nothing
 # Russian stays readable in responses and logs instead of \uXXXX escapes.
 bp.record_once(lambda state: setattr(state.app.json, "ensure_ascii", False))
 CURRENCY = "RUB"
@@ -44,6 +46,18 @@ def search() -> ResponseReturnValue:
     req = searching.parse(request.args, require_query=True)
     result = searching.run(req)
     return jsonify(query=req.query, total=result.total, page=req.page,
+                   results=[hit_json(h) for h in result.hits], took_ms=result.took_ms)
+
+
+@bp.post("/search/image")
+@limiter.limit(upload_limit)
+def search_image() -> ResponseReturnValue:
+    """Designs that look like the uploaded ``image`` (multipart), with the same filters,
+    sort and paging as ``/api/search`` (as query or form parameters) and the same answer."""
+    req = searching.parse(request.values, require_query=False)
+    picture = searching.picture_from_upload()
+    result = searching.run_picture(picture, req)
+    return jsonify(query="", total=result.total, page=req.page,
                    results=[hit_json(h) for h in result.hits], took_ms=result.took_ms)
 
 

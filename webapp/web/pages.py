@@ -18,11 +18,15 @@ from flask.typing import ResponseReturnValue
 from ..analytics import get_analytics
 from ..lifecycle import get_engine
 from ..search import recommend
+from ..search.engine import SearchEngine
 from ..search.results import SearchRequest
+from ..security import limiter, upload_limit
 from . import searching
 from .params import ParamError
 
 bp = Blueprint("pages", __name__)
+#: the filter parameters a picture search carries from its upload form into its links
+FILTER_ARGS = ("category", "price_min", "price_max", "sort", "per_page")
 SHOWCASE = ("1f413", "1f98b", "1f431", "1f384", "1f338", "1f680", "1f98a", "1f422",
             "1f984", "1f339", "1f383", "1f382")
 
@@ -35,26 +39,50 @@ def index() -> ResponseReturnValue:
 
 @bp.get("/search")
 def search() -> ResponseReturnValue:
-    """The ranked gallery; an empty query shows the showcase or browses by filter."""
+    """The ranked gallery; an empty query shows the showcase or browses by filter.
+
+    ``like=<id>`` or ``pv=<token>`` make it a search by picture (paging, filters).
+    """
     engine = get_engine()
     try:
         req = searching.parse(request.args, require_query=False)
+        picture = searching.picture_from_args(request.args)
     except ParamError as exc:
-        fallback = SearchRequest(_query_arg())
-        return render_template("search.html", req=fallback, result=None, error=exc.message,
-                               categories=engine.categories()), 400
+        return render_template("search.html", req=SearchRequest(_query_arg()), result=None,
+                               error=exc.message, categories=engine.categories()), 400
+    if picture is not None:
+        return _picture_page(picture, req, request.args.to_dict())
     if not req.query.strip() and not req.filters.active:
         return render_template("index.html", **_home_context())
     result = searching.run(req)
     popular = ([s.query for s in get_analytics().query_stats(limit=8)
                 if s.zero_results < s.searches] if result.total == 0 else [])
     return render_template("search.html", req=req, result=result, error=None,
-                           categories=engine.categories(), popular=popular[:5])
+                           categories=engine.categories(), popular=popular[:5],
+                           link_args=request.args.to_dict())
+
+
+@bp.post("/search/picture")
+@limiter.limit(upload_limit)
+def search_picture() -> ResponseReturnValue:
+    """Search by an uploaded picture (multipart ``image``; filters may come along)."""
+    req = searching.parse(request.form, require_query=False)
+    picture = searching.picture_from_upload()
+    args = {k: v for k, v in request.form.items() if k in FILTER_ARGS and v}
+    return _picture_page(picture, req, {**args, "pv": picture.token})
+
+
+def _picture_page(picture: searching.PictureQuery, req: SearchRequest,
+                  link_args: dict[str, str]) -> ResponseReturnValue:
+    """The gallery of look-alikes for ``picture``, paged and filtered like text results."""
+    result = searching.run_picture(picture, req)
+    return render_template("search.html", req=req, result=result, error=None, picture=picture,
+                           categories=get_engine().categories(), link_args=link_args)
 
 
 @bp.get("/product/<product_id>")
 def product(product_id: str) -> ResponseReturnValue:
-    """A design's card: large image, all fields and similar designs."""
+    """A design's card: large image, all fields, and designs that look or read alike."""
     engine = get_engine()
     found = engine.product(product_id.lower())
     if found is None:
@@ -63,8 +91,17 @@ def product(product_id: str) -> ResponseReturnValue:
     if came_from.strip():
         get_analytics().record_view(found.id, engine.understand(came_from).text)
     session["seen"] = recommend.remember(session.get("seen", []), found.id)
-    similar = engine.neighbours(found.id, current_app.config["SIMILAR_COUNT"])
-    return render_template("product.html", product=found, similar=similar)
+    count = current_app.config["SIMILAR_COUNT"]
+    rows = [(label, space, engine.neighbours(found.id, count, space=space))
+            for label, space in _similar_rows(engine)]
+    return render_template("product.html", product=found, similar_rows=rows)
+
+
+def _similar_rows(engine: SearchEngine) -> list[tuple[str, str]]:
+    """The «похожие» rows of a card: by picture, then by description (when they differ)."""
+    rows = [("По картинке", engine.picture_space), ("По описанию", engine.text_space)]
+    return [(label, space) for i, (label, space) in enumerate(rows)
+            if space and space not in [s for _, s in rows[:i]]]
 
 
 @bp.get("/media/<path:filename>")
@@ -84,6 +121,13 @@ def _home_context() -> dict[str, object]:
     liked = recommend.recommend(engine, session.get("seen", []), k=6)
     return {"categories": engine.categories(), "showcase": engine.lookup(SHOWCASE),
             "liked": liked, "req": None}
+
+
+@bp.app_context_processor
+def picture_search() -> dict[str, bool]:
+    """Whether the loaded engine can search by picture (the upload form shows only then)."""
+    engine = current_app.extensions.get("search")
+    return {"picture_search": bool(engine is not None and engine.picture_space)}
 
 
 @bp.app_template_filter("rub")

@@ -1,20 +1,25 @@
 """The one path from validated parameters to an answered, recorded search.
 
 ``/search`` (HTML) and ``/api/search`` (JSON) both come through here, so they
-rank, record analytics and annotate the request log identically.
+rank, record analytics and annotate the request log identically; so do the
+searches by picture (an upload, a design's «найти похожие», or a paging link).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from flask import current_app
+import numpy as np
+from flask import current_app, request
 
 from ..analytics import get_analytics
+from ..catalog.products import Product
 from ..lifecycle import get_engine
 from ..observability import annotate_request
 from ..search.results import SearchRequest, SearchResult
-from .params import parse_search
+from . import uploads
+from .params import ParamError, parse_search
 
 
 def parse(args: Mapping[str, str], *, require_query: bool) -> SearchRequest:
@@ -34,4 +39,47 @@ def run(req: SearchRequest) -> SearchResult:
     else:
         result = engine.browse(req)
     annotate_request(result.timings, query=req.query, total=result.total)
+    return result
+
+
+@dataclass(frozen=True)
+class PictureQuery:
+    """A search by picture: the query vector and what the results page shows about it."""
+
+    vector: np.ndarray
+    token: str  # the vector as a URL token, carried by paging and filter links
+    like: Product | None = None  # «найти похожие» from this design
+    thumbnail: str | None = None  # the shopper's own upload, as a data: URL
+    exclude: tuple[str, ...] = ()
+
+
+def picture_from_args(args: Mapping[str, str]) -> PictureQuery | None:
+    """The picture search that ``like=<id>`` or ``pv=<token>`` asks for, if any."""
+    engine = get_engine()
+    if args.get("like"):
+        product = engine.product(args["like"].strip().lower()[:64])
+        if product is None:
+            raise ParamError("like", "Такого дизайна нет в каталоге.")
+        vector = engine.item_vectors([product.id], engine.picture_space)[0]
+        return PictureQuery(vector, uploads.vector_token(vector), like=product,
+                            exclude=(product.id,))
+    if args.get("pv"):
+        dim = engine.describe()["spaces"][engine.picture_space]["dim"]
+        vector = uploads.token_vector(args["pv"], dim)
+        return PictureQuery(vector, args["pv"])
+    return None
+
+
+def picture_from_upload() -> PictureQuery:
+    """The picture search for the uploaded ``image`` field (validated, never stored)."""
+    upload = uploads.read_upload(request.files.get("image"),
+                                 max_pixels=int(current_app.config["MAX_UPLOAD_PIXELS"]))
+    vector = get_engine().picture_vector(upload.digest, lambda: upload.image)
+    return PictureQuery(vector, uploads.vector_token(vector), thumbnail=upload.thumbnail)
+
+
+def run_picture(picture: PictureQuery, req: SearchRequest) -> SearchResult:
+    """Answer a search by picture with ``req``'s filters, sort and page; log its stages."""
+    result = get_engine().search_by_vector(picture.vector, req, exclude=picture.exclude)
+    annotate_request(result.timings, query="", picture=True, total=result.total)
     return result
