@@ -8,10 +8,10 @@ FLASK := $(BIN)/flask --app webapp
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install install-dev browser run serve reload postgres services load test bench eval catalog embeddings clean
+.PHONY: install install-dev browser run serve reload postgres services load lint test test-fast bench catalog embeddings clean
 
 # --- installation -----------------------------------------------------------
-# ruclip 0.0.2 pins old deps; these steps are the ones verified in DESIGN.md.
+# ruclip 0.0.2 pins old deps, so the order matters (README "Install notes").
 $(BIN)/.installed: requirements.txt
 	$(PY) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip wheel setuptools
@@ -22,11 +22,17 @@ $(BIN)/.installed: requirements.txt
 	$(PIP) install -q --no-deps ruclip==0.0.2
 	touch $@
 
-$(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
+# The package itself, editable and without deps (requirements.txt pinned them), so that
+# benchmarks and scripts import `webapp` from this checkout.
+$(BIN)/.installed-package: $(BIN)/.installed pyproject.toml
+	$(PIP) install -q --no-deps -e .
+	touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed-package requirements-dev.txt
 	$(PIP) install -q -r requirements-dev.txt
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed-package
 install-dev: $(BIN)/.installed-dev
 
 # Debian's Chromium for the real-browser tests (Playwright drives it; no browser download).
@@ -48,6 +54,16 @@ run: install
 
 test: install-dev browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The edit-test loop: everything but the load, browser and fault tests (gunicorn, wrk, Chromium).
+test-fast: install-dev
+	$(BIN)/python -m pytest -m "not load and not browser and not faults" $(PYTEST_ARGS)
+
+# Lint and formatting check (ruff, settings in pyproject.toml); CI runs it before the tests.
+LINT_PATHS := webapp tests benchmarks wsgi.py gunicorn.conf.py
+lint: install-dev
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 # --- production (see README "Running in production" and docs/production.md) --
 # A random SECRET_KEY, made once and kept in instance/ (git-ignored) unless SECRET_KEY is set.
@@ -96,4 +112,4 @@ bench: install
 	$(BIN)/python benchmarks/bench_search.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache *.egg-info

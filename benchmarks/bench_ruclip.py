@@ -1,6 +1,6 @@
 """Benchmark: ruCLIP query and image encoding, ours against ruclip's naive path.
 
-Run ``PYTHONPATH=. .venv/bin/python benchmarks/bench_ruclip.py [--model-dir DIR]``.
+Run ``.venv/bin/python benchmarks/bench_ruclip.py [--model-dir DIR]`` (after ``make install``).
 Without ``--model-dir`` it uses (and first generates, if missing) the
 ``base-384`` folder in ``build/models/base-384``: the published
 ruclip-vit-base-patch32-384 shape with random weights, so every number costs
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,12 +29,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from webapp.encoders.ruclip_encoder import RuCLIPEncoder
+from webapp.encoders.ruclip_models import folder_sizes, generate_model
+from webapp.search.cache import QueryVectorCache
 
-from webapp.encoders.ruclip_encoder import RuCLIPEncoder  # noqa: E402
-from webapp.encoders.ruclip_models import folder_sizes, generate_model  # noqa: E402
-from webapp.search.cache import QueryVectorCache  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 QUERIES = """милый котёнок в шляпе акварелью; новогодний узор; пасхальный кролик;
 что-нибудь военное для мальчика; петух; ёлка со звездой; цветы для полотенца;

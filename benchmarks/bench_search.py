@@ -1,6 +1,8 @@
 """Benchmark: end-to-end ``GET /search`` on 25,000 items, ours against the naive pipeline.
 
 Run ``make bench`` or ``.venv/bin/python benchmarks/bench_search.py [--quick] [--queries N]``.
+This file is the runner; ``fixture.py`` builds the catalogue and caches, ``worker.py``
+measures one configuration, ``naive.py`` is the baseline route, ``report.py`` prints.
 
 What it sets up (once; later runs reuse it while it is current):
 
@@ -34,10 +36,6 @@ Ratios (naive ÷ ours) are from the same process and the same queries.
 from __future__ import annotations
 
 import argparse
-import csv
-import gc
-import hashlib
-import io
 import json
 import os
 import platform
@@ -45,171 +43,23 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench_ruclip import ensure_model, timed
+from fixture import ITEMS, ROOT, WORKDIR, artefact_sizes, prepare
+from report import report_summary, report_worker
+from worker import run_worker
 
-from benchmarks.bench_ruclip import QUERIES, ensure_model, summary, timed  # noqa: E402
-
-ITEMS = 25_000
-PAGE = 24
-WORKDIR = ROOT / "build" / "bench"
 CONFIGS = ("fp32:1", "fp32:2", "int8:1", "int8:2")
-TARGET_UNCACHED_MS, TARGET_CACHED_MS, TARGET_RATIO = 15.0, 3.0, 8.0
 #: gunicorn.conf.py sets these to 1 for every worker (an export overrides them here too):
 #: with numpy's OpenBLAS on its default 2 threads, USE's per-call thread limit toggling
 #: made each query encode take 120-180 ms instead of 3 ms on the busy 2-core machine
 MATH_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-COLUMNS = ("id", "title", "category", "subcategory", "tags", "description", "price", "image")
-#: ways a design is varied into more designs (variant 0 is the demo design itself)
-STYLES = ("", "акварелью", "в рамке", "с бантиком", "в венке из листьев", "контурный",
-          "гладью", "крестиком", "аппликация", "в шляпе", "мини", "крупный", "винтажный",
-          "для детской одежды", "с надписью", "в круге", "на полотенце", "в горошек")
-
-
-# --- artefacts -----------------------------------------------------------------------
-def bench_config(workdir: Path, model_dir: Path, *, quantize: bool = False,
-                 threads: int = 0) -> dict[str, Any]:
-    """The app configuration of the benchmark (everything under ``workdir``)."""
-    return {"TESTING": False, "DATA_DIR": str(workdir / "data"), "CATALOG_CSV": "catalog.csv",
-            "EMBEDDINGS_DIR": str(workdir / "embeddings"), "TEXT_ENCODER": "use",
-            "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-            "RUCLIP_MODEL_DIR": str(model_dir), "RUCLIP_QUANTIZE": quantize,
-            "TORCH_THREADS": threads, "DEVICE": "cpu", "PAGE_SIZE": PAGE,
-            # one client asks everything: the per-IP rate limit would answer 429
-            "RATELIMIT_ENABLED": False}
-
-
-def synthetic_rows(items: int) -> Iterator[dict[str, str]]:
-    """``items`` catalogue rows made of the demo catalogue's words, deterministically."""
-    from webapp.catalog.products import read_catalog
-
-    demo = read_catalog(ROOT / "data" / "catalog.csv").products
-    for i in range(items):
-        base, variant = demo[i % len(demo)], i // len(demo)
-        style = STYLES[variant % len(STYLES)]
-        donor = demo[(i * 7919 + 13) % len(demo)]
-        pid = base.id if variant == 0 else f"{base.id}-v{variant}"
-        title = f"{base.title} {style}".strip()
-        tags = list(dict.fromkeys([*base.tags, *(donor.tags[:2] if variant else ()),
-                                   *([style] if style else [])]))
-        section = " / ".join(s.lower() for s in (base.category, base.subcategory) if s)
-        words = ", ".join(tags[:-1]) + (f" и {tags[-1]}" if len(tags) > 1 else "".join(tags))
-        price = 100 + 10 * (int(hashlib.sha1(pid.encode()).hexdigest()[:8], 16) % 290)
-        yield {"id": pid, "title": title, "category": base.category,
-               "subcategory": base.subcategory, "tags": "; ".join(tags),
-               "description": (f"Дизайн машинной вышивки «{title.lower()}» из раздела «{section}». "
-                               f"Цветной мотив в стиле эмодзи. Ключевые слова: {words}."),
-               "price": str(price), "image": base.image}
-
-
-def write_catalog(workdir: Path, items: int) -> Path:
-    """Write the synthetic CSV (only when its content changed) and link the demo images."""
-    data = workdir / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    images = data / "images"
-    if not images.exists():
-        images.symlink_to(ROOT / "data" / "images", target_is_directory=True)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(synthetic_rows(items))
-    path = data / "catalog.csv"
-    if not path.is_file() or path.read_text(encoding="utf-8") != buffer.getvalue():
-        path.write_text(buffer.getvalue(), encoding="utf-8")
-    return path
-
-
-def write_caches(app: Any, seed: int = 0) -> list[str]:
-    """Seeded random unit vectors for every configured space, as real caches; return rebuilt."""
-    from webapp.catalog.embed import combine, item_digest
-    from webapp.catalog.embedding_cache import (
-        CacheError,
-        EmbeddingCache,
-        cache_path,
-        load_cache,
-        save_cache,
-    )
-    from webapp.catalog.products import read_catalog
-    from webapp.encoders.base import l2_normalise
-    from webapp.encoders.spaces import configured_spaces
-
-    cfg = app.config
-    data, out = Path(cfg["DATA_DIR"]), Path(cfg["EMBEDDINGS_DIR"])
-    catalog = read_catalog(data / cfg["CATALOG_CSV"])
-    spaces = configured_spaces(cfg)  # the real encoders, for their model ids
-    built: dict[str, EmbeddingCache] = {}
-    rebuilt = []
-    for number, space in enumerate(sorted(spaces, key=lambda s: s.kind == "combined")):
-        path = cache_path(out, space.name)
-        try:
-            built[space.name] = load_cache(path, model=space.model_id,
-                                           catalog_fingerprint=catalog.fingerprint)
-            continue
-        except CacheError:
-            rebuilt.append(space.name)
-        if space.kind == "combined":
-            cache = combine(space, [built[name] for name in space.parts])
-        else:
-            rng = np.random.default_rng(seed + number)
-            vectors = l2_normalise(rng.standard_normal((len(catalog.products), space.encoder.dim),
-                                                       dtype=np.float32))
-            cache = EmbeddingCache(space.name, space.model_id, space.kind, space.encoder.dim,
-                                   catalog.ids(), vectors, catalog.fingerprint,
-                                   [item_digest(space, p, data) for p in catalog.products])
-        save_cache(cache, out)
-        built[space.name] = cache
-    return rebuilt
-
-
-def prepare(workdir: Path, model_dir: Path, items: int) -> None:
-    """Catalogue, database and caches in ``workdir``, rebuilt only where stale."""
-    from webapp import create_app
-    from webapp.catalog.products import read_catalog
-
-    started = time.perf_counter()
-    write_catalog(workdir, items)
-    os.environ.setdefault("INSTANCE_PATH", str(workdir / "instance"))
-    app = create_app(bench_config(workdir, model_dir))
-    catalog = read_catalog(workdir / "data" / "catalog.csv")
-    if catalog.problems:
-        raise SystemExit(f"synthetic catalogue has bad rows: {catalog.report()[:500]}")
-    app.extensions["store"].sync(catalog)
-    rebuilt = write_caches(app)
-    print(f"artefacts ready in {time.perf_counter() - started:.1f}s "
-          f"({len(catalog.products)} items; caches rebuilt: {', '.join(rebuilt) or 'none'})")
-
-
-def artefact_sizes(workdir: Path, model_dir: Path) -> dict[str, int]:
-    """Bytes of every artefact the benchmarked server reads."""
-    from webapp.encoders.ruclip_models import folder_sizes
-
-    sizes = {f"model {name}": size for name, size in folder_sizes(model_dir).items()}
-    for path in sorted((workdir / "embeddings").glob("*.pkl")):
-        sizes[f"cache {path.name}"] = path.stat().st_size
-    sizes["catalogue CSV"] = (workdir / "data" / "catalog.csv").stat().st_size
-    sizes["SQLite DB"] = (workdir / "bench.sqlite3").stat().st_size
-    return sizes
-
-
-def bench_queries(count: int) -> list[str]:
-    """``count`` distinct Russian queries: the encoder benchmark's, then the dev set's."""
-    from webapp.evaluation.queries import load_queries
-
-    pool = [q.strip() for q in QUERIES.split(";") if q.strip()]
-    pool += [q.query for q in load_queries(ROOT / "data" / "eval" / "dev_queries.jsonl")]
-    pool = list(dict.fromkeys(pool))
-    extra = (f"{a} {b}" for a in pool for b in pool if a != b)  # still distinct, if asked for more
-    while len(pool) < count:
-        pool.append(next(extra))
-    return pool[:count]
 
 
 def knn_what_if(workdir: Path, count: int, hnsw: bool) -> list[tuple[str, float, float, str]]:
@@ -272,248 +122,6 @@ def knn_what_if(workdir: Path, count: int, hnsw: bool) -> list[tuple[str, float,
         rows.append((label, *measure(indexes, lambda q, ix=indexes: [i.search(q[None], 100)
                                                                      for i in ix]), note))
     return rows
-
-
-# --- the worker: one configuration in one process --------------------------------------
-@dataclass
-class Sample:
-    """One request: wall-clock ms and the per-stage ms the app recorded."""
-
-    total: float
-    stages: dict[str, float]
-    hits: int
-
-
-class RenderClock:
-    """Per-request stage timings: the search core's own plus the template render."""
-
-    def __init__(self, app: Any) -> None:
-        """Listen to ``app``'s template signals."""
-        from flask import before_render_template, template_rendered
-
-        self.started = 0.0
-        self.stages: dict[str, float] = {}
-        self.hits = 0
-        before_render_template.connect(self._before, app)
-        template_rendered.connect(self._after, app)
-
-    def _before(self, sender: Any, template: Any, context: dict[str, Any], **extra: Any) -> None:
-        self.started = time.perf_counter()
-
-    def _after(self, sender: Any, template: Any, context: dict[str, Any], **extra: Any) -> None:
-        render = (time.perf_counter() - self.started) * 1e3
-        result = context.get("result")
-        self.stages = {**(result.timings if result else {}), "render": render}
-        self.hits = len(result.hits) if result else 0
-
-    def get(self, client: Any, path: str, query: str) -> Sample:
-        """GET ``path?q=query`` and return its timings."""
-        self.stages, self.hits = {}, 0
-        start = time.perf_counter()
-        response = client.get(path, query_string={"q": query})
-        total = (time.perf_counter() - start) * 1e3
-        if response.status_code != 200:
-            raise SystemExit(f"{path}?q={query} answered {response.status_code}")
-        return Sample(total, dict(self.stages), self.hits)
-
-
-def naive_blueprint(engine: Any, clip: Any) -> Any:
-    """``/naive-search``: the source documents' pipeline over the same store and template."""
-    import faiss
-    import torch
-    from flask import Blueprint, render_template, request
-
-    from webapp.search.results import Hit, SearchRequest, SearchResult
-    from webapp.search.timing import Timer
-
-    image_vectors = engine.indexes["ruclip-image"].vectors
-    index = faiss.IndexFlatL2(image_vectors.shape[1])
-    index.add(image_vectors)
-    bp = Blueprint("naive", __name__)
-
-    @bp.get("/naive-search")
-    def naive_search() -> str:
-        req = SearchRequest(request.args.get("q", ""), per_page=PAGE)
-        timer = Timer()
-        with timer.stage("tokenise"):
-            ids = clip.processor(text=[req.query])["input_ids"]  # padded to 77
-        with timer.stage("encode"), torch.inference_mode():
-            vector = clip.model.encode_text(ids.to(clip.device)).float().cpu().numpy()
-            vector /= np.linalg.norm(vector, axis=1, keepdims=True)
-        with timer.stage("knn"):
-            distances, rows = index.search(vector, PAGE)
-        with timer.stage("lookup"):
-            products = engine.store.get_many([engine.products[r].id for r in rows[0].tolist()])
-        hits = [Hit(p, round(float(d), 4), {"signals": {"ruclip-image": {"score": float(d)}}})
-                for p, d in zip(products, distances[0].tolist(), strict=True)]
-        result = SearchResult(req, None, len(hits), hits, timer.stages)
-        return render_template("search.html", req=req, result=result, error=None,
-                               categories=engine.store.categories())
-
-    return bp
-
-
-def clear_query_caches(engine: Any) -> None:
-    """Forget every cached query vector and lemma, so the next query is served cold."""
-    from webapp.search import query
-
-    engine.ranker.clear_caches()  # query vectors and ranked lists
-    for space in engine.spaces:
-        lru = getattr(space.encoder, "_cache", None)  # RuCLIPEncoder's own QueryCache
-        if lru is not None:
-            space.encoder._cache = type(lru)(lru.size)
-    for name in ("_lemma", "_is_noun_lemma", "_is_russian_word", "diminutive_bases"):
-        cached = getattr(query, name, None)  # per-word lru_caches (not the analyser itself)
-        if cached is not None:
-            cached.cache_clear()
-
-
-def micro_stages(engine: Any, queries: Sequence[str]) -> dict[str, list[float]]:
-    """Per-space encode and kNN, and both tokenisers, on cold caches, outside a request."""
-    clip = next(s.encoder for s in engine.spaces if s.name.startswith("ruclip"))
-    out: dict[str, list[float]] = {}
-
-    def add(name: str, fn: Callable[[], object]) -> None:
-        out.setdefault(name, []).append(timed(fn))
-
-    for q in queries:
-        clear_query_caches(engine)
-        text = engine.understanding.parse(q).text or q
-        add("tokenise: ruclip processor (77 ids)", lambda q=q: clip.processor(text=[q]))
-        add("tokenise: ours (real ids)", lambda text=text: clip.tokenize(text))
-        vectors = {}
-        for space in engine.spaces:
-            if space.encoder.model_id in vectors:
-                continue  # one encoder behind several spaces: encoded once per query
-            encoder = space.encoder
-            tower = "int8" if getattr(encoder, "quantized", False) else "fp32"
-            label = (f"encode: ruclip query tower ({tower})" if encoder is clip
-                     else f"encode: {space.name}")
-            start = time.perf_counter()
-            vectors[encoder.model_id] = encoder.encode_query(text)
-            out.setdefault(label, []).append((time.perf_counter() - start) * 1e3)
-        for space in engine.spaces:
-            vector = vectors[space.encoder.model_id]
-            add(f"kNN: {space.name} (FlatIP, k=100)",
-                lambda name=space.name, v=vector: engine.indexes[name].search(v, 100))
-    return out
-
-
-def run_worker(args: argparse.Namespace) -> dict[str, Any]:
-    """Measure one configuration (``fp32:1`` …) in this process; return the samples."""
-    import torch
-
-    from webapp import create_app
-    from webapp.lifecycle import warm_up
-
-    tower, threads = args.worker.split(":")
-    started = time.perf_counter()
-    os.environ.setdefault("INSTANCE_PATH", str(args.workdir / "instance"))
-    app = create_app(bench_config(args.workdir, args.model_dir, quantize=tower == "int8",
-                                  threads=int(threads)))
-    engine = warm_up(app)
-    startup = time.perf_counter() - started
-    clip = next(s.encoder for s in engine.spaces if s.name == "ruclip-image")
-    app.register_blueprint(naive_blueprint(engine, clip))
-    client, clock = app.test_client(), RenderClock(app)
-    queries = bench_queries(args.queries)
-    for q in ("котик", "ёлка", "rjn", "🐓"):  # warm-up: allocator, thread pools, kernels
-        clock.get(client, "/search", q)
-        clock.get(client, "/naive-search", q)
-    samples: dict[str, list[Sample]] = {
-        "uncached": [], "cached": [], "naive": [],
-        "api cached": [],  # GET /api/search, same query again: JSON, no template
-        "healthz": [],  # GET /healthz: the per-request floor of Flask and its middleware
-    }
-    gc.collect()
-    for q in queries:  # interleaved, so all three paths share the machine's noise
-        clear_query_caches(engine)
-        samples["uncached"].append(clock.get(client, "/search", q))
-        for _ in range(args.cached_repeats):
-            samples["cached"].append(clock.get(client, "/search", q))
-        samples["naive"].append(clock.get(client, "/naive-search", q))
-        samples["api cached"].append(clock.get(client, "/api/search", q))
-        samples["healthz"].append(clock.get(client, "/healthz", q))
-    return {
-        "config": args.worker, "tower": tower, "threads": int(threads),
-        "torch_threads": torch.get_num_threads(), "quantized": bool(clip.quantized),
-        "startup_s": round(startup, 1), "queries": len(queries),
-        "load_average": os.getloadavg()[0],
-        "e2e": {k: [s.total for s in v] for k, v in samples.items()},
-        "stages": {k: _stage_lists(v) for k, v in samples.items()},
-        "answered": sum(s.hits > 0 for s in samples["uncached"]) / len(queries),
-        "micro": micro_stages(engine, queries),
-    }
-
-
-def _stage_lists(samples: Sequence[Sample]) -> dict[str, list[float]]:
-    """Stage name → its ms in every sample (0 where a request skipped the stage)."""
-    names = list(dict.fromkeys(name for s in samples for name in s.stages))
-    return {name: [s.stages.get(name, 0.0) for s in samples] for name in names}
-
-
-# --- reporting -------------------------------------------------------------------------
-def fmt(values: Sequence[float]) -> str:
-    """``median / p95`` of ``values`` in ms."""
-    median, p95 = summary(list(values))
-    return f"{median:8.2f} / {p95:8.2f}"
-
-
-def report_worker(result: dict[str, Any]) -> None:
-    """Print one configuration's per-stage and end-to-end tables."""
-    print(f"\n=== {result['config']}: {result['tower']} query tower, TORCH_THREADS="
-          f"{result['threads']} (torch uses {result['torch_threads']}), start-up "
-          f"{result['startup_s']}s, {result['queries']} queries, "
-          f"{result['answered']:.0%} answered with results, load avg {result['load_average']:.2f}")
-    stages = result["stages"]
-    print(f"{'stage (in-request), ms: median / p95':<40} {'ours uncached':>19} "
-          f"{'ours cached':>19} {'naive':>19}")
-    names = list(dict.fromkeys([*stages["uncached"], *stages["naive"]]))
-    for name in names:
-        cells = [fmt(stages[k][name]) if name in stages[k] else f"{'—':>19}"
-                 for k in ("uncached", "cached", "naive")]
-        print(f"{name:<40} {cells[0]:>19} {cells[1]:>19} {cells[2]:>19}")
-    e2e = result["e2e"]
-    print(f"{'GET /search end to end':<40} {fmt(e2e['uncached']):>19} {fmt(e2e['cached']):>19} "
-          f"{fmt(e2e['naive']):>19}")
-    print(f"{'GET /api/search (JSON), end to end':<40} {'':>19} {fmt(e2e['api cached']):>19}")
-    print(f"{'GET /healthz (framework floor)':<40} {fmt(e2e['healthz']):>19}")
-    print(f"{'stage (cold, outside a request), ms':<40} {'median / p95':>19}")
-    for name, values in result["micro"].items():
-        print(f"{name:<40} {fmt(values):>19}")
-
-
-def ratios(result: dict[str, Any]) -> dict[str, float]:
-    """p50/p95 of ours and naive, and naive ÷ ours, uncached and cached."""
-    e2e = result["e2e"]
-    out = {}
-    for key in ("uncached", "cached", "naive"):
-        out[f"{key}_p50"], out[f"{key}_p95"] = summary(e2e[key])
-    for key in ("uncached", "cached"):
-        for pct in ("p50", "p95"):
-            out[f"ratio_{key}_{pct}"] = out[f"naive_{pct}"] / out[f"{key}_{pct}"]
-    return out
-
-
-def report_summary(results: Sequence[dict[str, Any]]) -> None:
-    """The comparison table across configurations, with the targets checked."""
-    print("\nsummary: GET /search through the Flask test client, ms (p50 / p95); "
-          "× = naive ÷ ours, same run")
-    print(f"{'config':<8} {'uncached':>15} {'cached':>13} {'naive':>13} {'× uncached':>13} "
-          f"{'× cached':>13}  targets (uncached, cached, ×)")
-    for result in results:
-        r = ratios(result)
-        met = [r["uncached_p50"] <= TARGET_UNCACHED_MS, r["cached_p50"] <= TARGET_CACHED_MS,
-               r["ratio_uncached_p50"] >= TARGET_RATIO]
-        cells = [f"{r['uncached_p50']:.1f} / {r['uncached_p95']:.0f}",
-                 f"{r['cached_p50']:.1f} / {r['cached_p95']:.1f}",
-                 f"{r['naive_p50']:.0f} / {r['naive_p95']:.0f}",
-                 f"{r['ratio_uncached_p50']:.1f} / {r['ratio_uncached_p95']:.1f}",
-                 f"{r['ratio_cached_p50']:.0f} / {r['ratio_cached_p95']:.0f}"]
-        print(f"{result['config']:<8} {cells[0]:>15} {cells[1]:>13} {cells[2]:>13} "
-              f"{cells[3]:>13} {cells[4]:>13}  " + " ".join("ok" if ok else "MISS" for ok in met))
-    print(f"targets: uncached p50 ≤ {TARGET_UNCACHED_MS:g} ms · cached p50 ≤ "
-          f"{TARGET_CACHED_MS:g} ms · naive ÷ ours (uncached p50) ≥ {TARGET_RATIO:g}×")
 
 
 def run_configs(args: argparse.Namespace) -> list[dict[str, Any]]:

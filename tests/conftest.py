@@ -57,7 +57,7 @@ def _drop_test_schemas() -> None:
 def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     """The app over the committed demo catalogue and embeddings, loaded once per session."""
     tmp = tmp_path_factory.mktemp("demo")
-    # Rate limits have their own tests (test_production.py); here they would trip the fuzzers.
+    # Rate limits have their own tests (test_security.py); here they would trip the fuzzers.
     app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp),
                       "RATELIMIT_ENABLED": False})
     warm_up(app)

@@ -24,6 +24,8 @@ QUERIES = ["петух", "котёнок в шляпе", "новогодний �
            "пасхальный кролик", "что-нибудь военное для мальчика", "сердце"]
 PATHS = [search_path(q, k=10) for q in QUERIES]
 
+pytestmark = pytest.mark.faults
+
 
 def _metric_sum(text: str, name: str, **labels: str) -> float:
     """The sum of every sample of ``name`` whose labels include ``labels``."""

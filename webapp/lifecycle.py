@@ -12,11 +12,13 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import cast
 
 import click
 from blinker import Namespace
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from werkzeug.local import LocalProxy
 
 from .catalog.embedding_cache import cache_path, load_cache
 from .catalog.products import read_catalog
@@ -172,7 +174,8 @@ def reload_command() -> None:
 
 def get_engine() -> SearchEngine:
     """The current app's engine, loading it on first use."""
-    return warm_up(current_app._get_current_object())  # type: ignore[attr-defined]
+    # The app itself, not its proxy: signal receivers are connected to the real object.
+    return warm_up(cast("LocalProxy[Flask]", current_app)._get_current_object())
 
 
 def is_ready(app: Flask) -> bool:

@@ -15,7 +15,7 @@ import re
 import sys
 import time
 import uuid
-from typing import Any
+from typing import Any, TextIO
 
 from flask import (
     Blueprint,
@@ -141,6 +141,8 @@ def _finish(response: Response) -> Response:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message and the record's ``fields``."""
 
+    converter = staticmethod(time.gmtime)  # timestamps in UTC (the "Z" below)
+
     def format(self, record: logging.LogRecord) -> str:
         """Serialise ``record`` (exceptions included) as a single line of JSON."""
         entry: dict[str, Any] = {
@@ -152,10 +154,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-JsonFormatter.converter = time.gmtime  # type: ignore[assignment]
-
-
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -167,10 +166,9 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def configure_logging(fmt: str, level: str) -> None:
     """Send the app's logs (``webapp.*``) to stderr as JSON or text, once per process."""
     logger = logging.getLogger("webapp")
-    if not fmt or any(getattr(h, "_webapp", False) for h in logger.handlers):
+    if not fmt or any(isinstance(h, _StderrHandler) for h in logger.handlers):
         return
     handler = _StderrHandler()
-    handler._webapp = True  # type: ignore[attr-defined]
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s %(fields)s", defaults={"fields": ""}))
     from flask.logging import default_handler

@@ -73,10 +73,10 @@ def _mount(app: Flask) -> None:
     """Serve under ``URL_PREFIX`` and trust ``PROXY_FIX`` proxies' X-Forwarded-* headers."""
     prefix = app.config["URL_PREFIX"].rstrip("/")
     if prefix:
-        app.wsgi_app = DispatcherMiddleware(NotFound(), {prefix: app.wsgi_app})  # type: ignore[method-assign]
+        app.wsgi_app = DispatcherMiddleware(NotFound(), {prefix: app.wsgi_app})
     hops = int(app.config["PROXY_FIX"])
     if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops,  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops,
                                 x_host=hops, x_port=hops, x_prefix=hops)
 
 

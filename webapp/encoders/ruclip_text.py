@@ -90,7 +90,7 @@ class TrimmedTextTower(nn.Module):
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", UserWarning)
             spec = {nn.Linear: per_channel_dynamic_qconfig}
-            quantize_dynamic(tower, spec, dtype=torch.qint8, inplace=True)  # type: ignore[no-untyped-call]
+            quantize_dynamic(tower, spec, dtype=torch.qint8, inplace=True)
         return tower
 
 

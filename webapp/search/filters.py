@@ -30,6 +30,9 @@ class Filters:
         return bool(self.category) or self.price_min is not None or self.price_max is not None
 
 
+NO_FILTERS = Filters()
+
+
 class Facets:
     """Per-row category and price arrays of the catalogue."""
 

@@ -224,3 +224,9 @@ def _is_noun_lemma(word: str) -> bool:
 def _is_russian_word(token: str) -> bool:
     """True when ``token`` is a dictionary word of at least two letters."""
     return len(token) >= 2 and token.isalpha() and _morph().word_is_known(token)
+
+
+def clear_word_caches() -> None:
+    """Forget the per-word analyses (lemmas, noun checks, diminutive bases)."""
+    for cached in (_lemma, _is_noun_lemma, _is_russian_word, diminutive_bases):
+        cached.cache_clear()

@@ -15,7 +15,7 @@ class SearchRequest:
     """What a shopper asked for."""
 
     query: str
-    filters: flt.Filters = flt.Filters()
+    filters: flt.Filters = flt.NO_FILTERS
     sort: str = "relevance"
     page: int = 1
     per_page: int = 24

@@ -19,7 +19,7 @@ def healthz() -> ResponseReturnValue:
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
     """200 once the models and indexes are loaded, 503 before."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app
     if not is_ready(app):
         return jsonify(status="loading"), 503
     described = app.extensions["search"].describe()

@@ -126,7 +126,7 @@ def build_spec(config: Mapping[str, Any], categories: list[str] | None,
 @bp.get("/openapi.json")
 def spec() -> ResponseReturnValue:
     """The OpenAPI document (categories are listed once the engine is loaded)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app
     categories = ([name for name, _ in app.extensions["search"].categories()]
                   if is_ready(app) else None)
     return jsonify(build_spec(app.config, categories, request.script_root or "/"))

@@ -1,0 +1,163 @@
+"""The benchmark's fixture: a 25,000-design synthetic catalogue, its store and caches.
+
+The first 1,601 rows *are* the demo catalogue (emoji queries still match); the rest
+vary its designs with styles and a donor's tags, deterministically. The caches hold
+seeded random unit vectors under the real model ids and catalogue fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench_ruclip import QUERIES
+from webapp.catalog.products import catalog_csv
+
+ROOT = Path(__file__).resolve().parent.parent
+ITEMS = 25_000
+PAGE = 24
+WORKDIR = ROOT / "build" / "bench"
+#: ways a design is varied into more designs (variant 0 is the demo design itself)
+STYLES = ("", "акварелью", "в рамке", "с бантиком", "в венке из листьев", "контурный",
+          "гладью", "крестиком", "аппликация", "в шляпе", "мини", "крупный", "винтажный",
+          "для детской одежды", "с надписью", "в круге", "на полотенце", "в горошек")
+
+
+def bench_config(workdir: Path, model_dir: Path, *, quantize: bool = False,
+                 threads: int = 0) -> dict[str, Any]:
+    """The app configuration of the benchmark (everything under ``workdir``)."""
+    return {"TESTING": False, "DATA_DIR": str(workdir / "data"), "CATALOG_CSV": "catalog.csv",
+            "EMBEDDINGS_DIR": str(workdir / "embeddings"), "TEXT_ENCODER": "use",
+            "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+            "RUCLIP_MODEL_DIR": str(model_dir), "RUCLIP_QUANTIZE": quantize,
+            "TORCH_THREADS": threads, "DEVICE": "cpu", "PAGE_SIZE": PAGE,
+            # one client asks everything: the per-IP rate limit would answer 429
+            "RATELIMIT_ENABLED": False}
+
+
+def synthetic_rows(items: int) -> Iterator[dict[str, str]]:
+    """``items`` catalogue rows made of the demo catalogue's words, deterministically."""
+    from webapp.catalog.products import read_catalog
+
+    demo = read_catalog(ROOT / "data" / "catalog.csv").products
+    for i in range(items):
+        base, variant = demo[i % len(demo)], i // len(demo)
+        style = STYLES[variant % len(STYLES)]
+        donor = demo[(i * 7919 + 13) % len(demo)]
+        pid = base.id if variant == 0 else f"{base.id}-v{variant}"
+        title = f"{base.title} {style}".strip()
+        tags = list(dict.fromkeys([*base.tags, *(donor.tags[:2] if variant else ()),
+                                   *([style] if style else [])]))
+        section = " / ".join(s.lower() for s in (base.category, base.subcategory) if s)
+        words = ", ".join(tags[:-1]) + (f" и {tags[-1]}" if len(tags) > 1 else "".join(tags))
+        price = 100 + 10 * (int(hashlib.sha1(pid.encode()).hexdigest()[:8], 16) % 290)
+        yield {"id": pid, "title": title, "category": base.category,
+               "subcategory": base.subcategory, "tags": "; ".join(tags),
+               "description": (f"Дизайн машинной вышивки «{title.lower()}» из раздела «{section}». "
+                               f"Цветной мотив в стиле эмодзи. Ключевые слова: {words}."),
+               "price": str(price), "image": base.image}
+
+
+def write_catalog(workdir: Path, items: int) -> Path:
+    """Write the synthetic CSV (only when its content changed) and link the demo images."""
+    data = workdir / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    images = data / "images"
+    if not images.exists():
+        images.symlink_to(ROOT / "data" / "images", target_is_directory=True)
+    text = catalog_csv(synthetic_rows(items))
+    path = data / "catalog.csv"
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_caches(app: Any, seed: int = 0) -> list[str]:
+    """Seeded random unit vectors for every configured space, as real caches; return rebuilt."""
+    from webapp.catalog.embed import combine, item_digest
+    from webapp.catalog.embedding_cache import (
+        CacheError,
+        EmbeddingCache,
+        cache_path,
+        load_cache,
+        save_cache,
+    )
+    from webapp.catalog.products import read_catalog
+    from webapp.encoders.base import l2_normalise
+    from webapp.encoders.spaces import configured_spaces
+
+    cfg = app.config
+    data, out = Path(cfg["DATA_DIR"]), Path(cfg["EMBEDDINGS_DIR"])
+    catalog = read_catalog(data / cfg["CATALOG_CSV"])
+    spaces = configured_spaces(cfg)  # the real encoders, for their model ids
+    built: dict[str, EmbeddingCache] = {}
+    rebuilt = []
+    for number, space in enumerate(sorted(spaces, key=lambda s: s.kind == "combined")):
+        path = cache_path(out, space.name)
+        try:
+            built[space.name] = load_cache(path, model=space.model_id,
+                                           catalog_fingerprint=catalog.fingerprint)
+            continue
+        except CacheError:
+            rebuilt.append(space.name)
+        if space.kind == "combined":
+            cache = combine(space, [built[name] for name in space.parts])
+        else:
+            rng = np.random.default_rng(seed + number)
+            vectors = l2_normalise(rng.standard_normal((len(catalog.products), space.encoder.dim),
+                                                       dtype=np.float32))
+            cache = EmbeddingCache(space.name, space.model_id, space.kind, space.encoder.dim,
+                                   catalog.ids(), vectors, catalog.fingerprint,
+                                   [item_digest(space, p, data) for p in catalog.products])
+        save_cache(cache, out)
+        built[space.name] = cache
+    return rebuilt
+
+
+def prepare(workdir: Path, model_dir: Path, items: int) -> None:
+    """Catalogue, database and caches in ``workdir``, rebuilt only where stale."""
+    from webapp import create_app
+    from webapp.catalog.products import read_catalog
+
+    started = time.perf_counter()
+    write_catalog(workdir, items)
+    os.environ.setdefault("INSTANCE_PATH", str(workdir / "instance"))
+    app = create_app(bench_config(workdir, model_dir))
+    catalog = read_catalog(workdir / "data" / "catalog.csv")
+    if catalog.problems:
+        raise SystemExit(f"synthetic catalogue has bad rows: {catalog.report()[:500]}")
+    app.extensions["store"].sync(catalog)
+    rebuilt = write_caches(app)
+    print(f"artefacts ready in {time.perf_counter() - started:.1f}s "
+          f"({len(catalog.products)} items; caches rebuilt: {', '.join(rebuilt) or 'none'})")
+
+
+def artefact_sizes(workdir: Path, model_dir: Path) -> dict[str, int]:
+    """Bytes of every artefact the benchmarked server reads."""
+    from webapp.encoders.ruclip_models import folder_sizes
+
+    sizes = {f"model {name}": size for name, size in folder_sizes(model_dir).items()}
+    for path in sorted((workdir / "embeddings").glob("*.pkl")):
+        sizes[f"cache {path.name}"] = path.stat().st_size
+    sizes["catalogue CSV"] = (workdir / "data" / "catalog.csv").stat().st_size
+    sizes["SQLite DB"] = (workdir / "bench.sqlite3").stat().st_size
+    return sizes
+
+
+def bench_queries(count: int) -> list[str]:
+    """``count`` distinct Russian queries: the encoder benchmark's, then the dev set's."""
+    from webapp.evaluation.queries import load_queries
+
+    pool = [q.strip() for q in QUERIES.split(";") if q.strip()]
+    pool += [q.query for q in load_queries(ROOT / "data" / "eval" / "dev_queries.jsonl")]
+    pool = list(dict.fromkeys(pool))
+    extra = (f"{a} {b}" for a in pool for b in pool if a != b)  # still distinct, if asked for more
+    while len(pool) < count:
+        pool.append(next(extra))
+    return pool[:count]
