@@ -136,16 +136,22 @@ class SearchEngine:
 
     def vector_only(self, query: str, k: int, space: str | None = None) -> list[str]:
         """The plain baseline: raw query → one space's top-k ids, no understanding or floor."""
-        chosen = next(s for s in self.spaces if s.name == (space or self.spaces[0].name))
+        chosen = next(s for s in self.spaces if s.name == space) if space else self.text_space
+        assert chosen.encoder is not None, f"space {chosen.name} has no text encoder"
         rows, _ = self.indexes[chosen.name].search(chosen.encoder.encode_query(query), k)
         return [self.products[r].id for r in rows.tolist()]
 
     def cosines(self, query: str, ids: Sequence[str]) -> list[float]:
-        """Cosine of the understood query with each item in the first (text) space."""
-        space = self.spaces[0]
+        """Cosine of the understood query with each item in the first text space."""
+        space = self.text_space
         vector = self.query_vectors.encode(space.encoder, self.understanding.parse(query).text)
         rows = [self.row_of[i] for i in ids if i in self.row_of]
         return [float(v) for v in self.indexes[space.name].vectors[rows] @ vector]
+
+    @property
+    def text_space(self) -> Space:
+        """The first space that text queries can search."""
+        return next(s for s in self.spaces if s.encoder is not None)
 
     def browse(self, request: SearchRequest) -> SearchResult:
         """Products that pass the filters, in catalogue (or price) order, without a query."""

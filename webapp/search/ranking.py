@@ -143,6 +143,8 @@ class Ranker:
         """kNN candidates from every space, with z-score calibration."""
         signals = []
         for space in self.spaces:
+            if space.encoder is None:  # an image-only space: text cannot query it
+                continue
             with timer.stage("encode"):
                 query = self.query_vectors.encode(space.encoder, parsed.text)
             with timer.stage("knn"):
