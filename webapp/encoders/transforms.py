@@ -66,7 +66,7 @@ def to_rgb(image: Image.Image, background: RGB | None = WHITE) -> Image.Image:
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit grey: scale to 8 bits
         pixels = np.asarray(image, dtype=np.float64)
         top = 65535.0 if image.mode.startswith("I;16") or pixels.max() > 255 else 255.0
-        image = Image.fromarray(np.clip(pixels / top * 255, 0, 255).astype(np.uint8), "L")
+        image = Image.fromarray(np.clip(pixels / top * 255, 0, 255).astype(np.uint8))
     has_alpha = image.mode in _ALPHA_MODES or "transparency" in image.info
     if background is None or not has_alpha:
         return image if image.mode == "RGB" else image.convert("RGB")
