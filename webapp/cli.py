@@ -107,8 +107,9 @@ def evaluate_command(queries: Path, out: Path, baseline: bool) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands on ``app``."""
+    from .encoders.efficientnet_lite import export_image_model_command
     from .encoders.ruclip_models import make_ruclip_model
 
     for command in (build_demo_catalog_command, embed_command, search_command, evaluate_command,
-                    make_ruclip_model):
+                    make_ruclip_model, export_image_model_command):
         app.cli.add_command(command)

