@@ -284,7 +284,7 @@ def test_the_image_space_is_on_by_default_and_can_be_turned_off() -> None:
 def test_text_search_skips_the_image_only_space(demo_app: Flask) -> None:
     """The demo engine holds the image space, and a text query never asks it anything."""
     engine = demo_app.extensions["search"]
-    assert SPACE in engine.indexes
+    assert engine.describe()["spaces"][SPACE]["text_queries"] is False
     result = engine.search(SearchRequest("петух"))
     assert result.hits[0].product.id == ROOSTER
     assert all(SPACE not in hit.why["signals"] for hit in result.hits)

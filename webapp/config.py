@@ -40,8 +40,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAX_PAGE": 500,
         "MAX_QUERY_LENGTH": 200,
         "SIMILAR_COUNT": 12,
-        # space for «похожие дизайны» and recommendations; "" = the richest configured
-        # (combined, else image, else the first text space)
+        # space for recommendations; "" = the richest configured (combined, else the
+        # first text space, else image); product cards show picture and text rows apart
         "SIMILAR_SPACE": "",
         # search by picture: the image space it uses ("" = the last image space configured),
         # how many look-alikes it ranks, and what an upload may weigh

@@ -9,6 +9,7 @@ through an SSH tunnel: no forced HTTPS redirect and no HSTS.
 from __future__ import annotations
 
 from flask import Flask, current_app, request
+from flask.blueprints import BlueprintSetupState
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_talisman import Talisman
@@ -64,9 +65,8 @@ def _unlimited() -> bool:
     return request.endpoint in UNLIMITED_ENDPOINTS
 
 
-#: Module-level so that views can declare their own limits and exemptions.
+#: Module-level so that blueprints can declare exemptions (it keeps no per-app state).
 csrf = CSRFProtect()
-limiter = Limiter(get_remote_address, application_limits_exempt_when=_unlimited)
 
 
 def _mount(app: Flask) -> None:
@@ -105,5 +105,18 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_STRATEGY", "sliding-window-counter")
-    limiter.init_app(app)
+    Limiter(get_remote_address, application_limits_exempt_when=_unlimited).init_app(app)
     _mount(app)
+
+
+def limit_uploads(state: BlueprintSetupState) -> None:
+    """Give a blueprint's upload endpoints their own, lower rate limit on this app.
+
+    Blueprints call it with ``record_once`` after their routes, so the limit wraps
+    the registered view with the app's own limiter (limiters hold per-app state).
+    """
+    app = state.app
+    for limiter in app.extensions.get("limiter", ()):
+        for endpoint in UPLOAD_ENDPOINTS & app.view_functions.keys():
+            app.view_functions[endpoint] = limiter.limit(upload_limit)(
+                app.view_functions[endpoint])

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from ..catalog.products import Product
 from ..lifecycle import get_engine
 from ..search.results import Hit
-from ..security import csrf, limiter, upload_limit
+from ..security import csrf, limit_uploads
 from . import searching
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -50,7 +50,6 @@ def search() -> ResponseReturnValue:
 
 
 @bp.post("/search/image")
-@limiter.limit(upload_limit)
 def search_image() -> ResponseReturnValue:
     """Designs that look like the uploaded ``image`` (multipart), with the same filters,
     sort and paging as ``/api/search`` (as query or form parameters) and the same answer."""
@@ -68,3 +67,6 @@ def product(product_id: str) -> ResponseReturnValue:
     if found is None:
         abort(404, description=f"Нет дизайна с id «{product_id[:64]}».")
     return jsonify(product_json(found))
+
+
+bp.record_once(limit_uploads)  # after the routes: the upload views get their own limit

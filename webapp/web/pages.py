@@ -20,7 +20,7 @@ from ..lifecycle import get_engine
 from ..search import recommend
 from ..search.engine import SearchEngine
 from ..search.results import SearchRequest
-from ..security import limiter, upload_limit
+from ..security import limit_uploads
 from . import searching
 from .params import ParamError
 
@@ -63,7 +63,6 @@ def search() -> ResponseReturnValue:
 
 
 @bp.post("/search/picture")
-@limiter.limit(upload_limit)
 def search_picture() -> ResponseReturnValue:
     """Search by an uploaded picture (multipart ``image``; filters may come along)."""
     req = searching.parse(request.form, require_query=False)
@@ -134,3 +133,6 @@ def picture_search() -> dict[str, bool]:
 def rub(price: int) -> str:
     """Format whole roubles as «1 490 ₽» with a thin no-break space between thousands."""
     return f"{price:,}".replace(",", "\u202f") + "\u00a0₽"
+
+
+bp.record_once(limit_uploads)  # after the routes: the upload views get their own limit
