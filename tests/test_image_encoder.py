@@ -177,6 +177,7 @@ def test_onnx_runtime_equals_torch(torch_tower: EfficientNetLiteEncoder,
     paths = sorted((DATA / "images").glob("1f4*.png"))[:5]
     assert ort_tower.session.runtime == "onnxruntime"
     assert torch_tower.session.runtime == "torch"
+    assert type(torch_tower.session.module.backbone._swish).__name__ == "ReLU6"  # no set_swish
     ours, theirs = ort_tower.encode_images(paths, batch_size=5), torch_tower.encode_images(paths)
     assert np.abs(ours - theirs).max() <= 1e-4
     single = ort_tower.encode_images(paths[:1], batch_size=1)
