@@ -30,7 +30,7 @@ def _tile(picture: Image.Image, caption: str, *, query: bool) -> Image.Image:
     draw = ImageDraw.Draw(tile)
     if query:
         draw.rectangle((0, 0, TILE - 1, TILE - 1), outline=(200, 60, 40), width=3)
-    text = caption if len(caption) <= 18 else caption[:17] + "…"
+    text = caption if len(caption) <= 16 else caption[:15] + "…"
     draw.text((TILE // 2, TILE + 4), text, fill=(40, 40, 40), font=_font(11), anchor="mt")
     return tile
 

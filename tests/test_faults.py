@@ -81,7 +81,8 @@ def test_replacing_caches_and_reloading_while_serving_never_shows_a_half_loaded_
     spaces = ["text-use", "text-e5"]  # two spaces: a half-swapped engine would rank differently
     _write_caches(caches, spaces, 0)
     env = server_env(tmp_path, database_url(tmp_path), EMBEDDINGS_DIR=str(caches),
-                     TEXT_ENCODER="use,e5", RELOAD_STAMP=str(stamp), RELOAD_POLL_SECONDS="0.3")
+                     TEXT_ENCODER="use,e5", IMAGE_ENCODER="", RELOAD_STAMP=str(stamp),
+                     RELOAD_POLL_SECONDS="0.3")
     with gunicorn(tmp_path, env) as server:
         master_maps = Path(f"/proc/{server.process.pid}/maps").read_text()
         worker_maps = Path(f"/proc/{server.worker_pids()[0]}/maps").read_text()
@@ -156,7 +157,7 @@ def _stable_answers(server, differing_from: dict[str, tuple[str, ...]] | None = 
 def test_a_broken_cache_stops_gunicorn_with_the_fix_instead_of_a_crash_loop(
         tmp_path: Path, damage: str, message: str) -> None:
     caches = tmp_path / "embeddings"
-    _write_caches(caches, ["text-use"], 0)
+    _write_caches(caches, ["image-efficientnet-lite0", "text-use"], 0)  # the default spaces
     if damage == "corrupt":
         (caches / "text-use.pkl").write_bytes(b"\x80\x05garbage")
     else:

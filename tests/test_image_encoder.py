@@ -177,6 +177,7 @@ def test_onnx_runtime_equals_torch(torch_tower: EfficientNetLiteEncoder,
     paths = sorted((DATA / "images").glob("1f4*.png"))[:5]
     assert ort_tower.session.runtime == "onnxruntime"
     assert torch_tower.session.runtime == "torch"
+    assert type(torch_tower.session.module.backbone._swish).__name__ == "ReLU6"  # no set_swish
     ours, theirs = ort_tower.encode_images(paths, batch_size=5), torch_tower.encode_images(paths)
     assert np.abs(ours - theirs).max() <= 1e-4
     single = ort_tower.encode_images(paths[:1], batch_size=1)
@@ -215,7 +216,7 @@ def test_committed_cache_is_this_models_vectors(torch_tower: EfficientNetLiteEnc
 # --- what it sees ------------------------------------------------------------------
 def test_the_roosters_visual_neighbours_are_animals_and_many_birds(
         demo_vectors: EmbeddingCache) -> None:
-    """Birds are 1.3 % of the catalogue, yet half of the rooster's ten nearest designs."""
+    """Birds are 21 of 1,601 designs (1.3 %), yet half of the rooster's ten nearest."""
     products = {p.id: p for p in read_catalog(DATA / "catalog.csv").products}
     row = demo_vectors.ids.index(ROOSTER)
     near = top_ids(demo_vectors, demo_vectors.vectors[row], 11)[1:]

