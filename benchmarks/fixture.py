@@ -112,9 +112,9 @@ def write_caches(app: Any, seed: int = 0) -> list[str]:
             cache = combine(space, [built[name] for name in space.parts])
         else:
             rng = np.random.default_rng(seed + number)
-            vectors = l2_normalise(rng.standard_normal((len(catalog.products), space.encoder.dim),
+            vectors = l2_normalise(rng.standard_normal((len(catalog.products), space.dim),
                                                        dtype=np.float32))
-            cache = EmbeddingCache(space.name, space.model_id, space.kind, space.encoder.dim,
+            cache = EmbeddingCache(space.name, space.model_id, space.kind, space.dim,
                                    catalog.ids(), vectors, catalog.fingerprint,
                                    [item_digest(space, p, data) for p in catalog.products])
         save_cache(cache, out)

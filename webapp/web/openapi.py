@@ -104,6 +104,26 @@ def build_spec(config: Mapping[str, Any], categories: list[str] | None,
         "responses": {"200": _ok("SearchResponse", "a page of results (possibly empty)"),
                       "400": _error("a parameter is malformed; `field` names it"), **FAILURES},
     }
+    filters = [p for p in search["parameters"] if p["name"] != "q"]
+    by_image = {
+        "summary": "Designs that look like an uploaded picture, most alike first",
+        "description": "A plain multipart POST (no session, no CSRF token). It finds "
+                       "look-alikes (shape, colour, outline), not meanings. The same "
+                       "filters, sort and paging as /api/search, as query parameters.",
+        "operationId": "searchByImage",
+        "parameters": filters,
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["image"],
+            "properties": {"image": {
+                "type": "string", "format": "binary",
+                "description": f"JPEG, PNG, WebP, GIF (first frame), BMP or TIFF; at most "
+                               f"{config['MAX_UPLOAD_BYTES']} bytes and "
+                               f"{config['MAX_UPLOAD_PIXELS']} pixels; never stored"}}}}}},
+        "responses": {"200": _ok("SearchResponse", "a page of look-alikes; `query` is empty"),
+                      "400": _error("not a readable picture of an accepted format, too many "
+                                    "pixels, or a malformed parameter; `field` names it"),
+                      "413": _error("the upload is larger than the limit"), **FAILURES},
+    }
     product = {
         "summary": "All public fields of one design",
         "operationId": "getProduct",
@@ -118,7 +138,8 @@ def build_spec(config: Mapping[str, Any], categories: list[str] | None,
                  "description": "Search the catalogue by meaning (Russian, emoji, wrong "
                                 "keyboard layout) and read product cards."},
         "servers": [{"url": server}],
-        "paths": {"/api/search": {"get": search}, "/api/products/{product_id}": {"get": product}},
+        "paths": {"/api/search": {"get": search}, "/api/search/image": {"post": by_image},
+                  "/api/products/{product_id}": {"get": product}},
         "components": {"schemas": SCHEMAS},
     }
 

@@ -1,0 +1,256 @@
+"""Search by picture: uploads through the API and the page, «найти похожие», paging.
+
+Everything runs on the real EfficientNet-Lite0 tower and the committed demo image
+cache; the pictures are the demo's own artwork, transformed, or made up on the spot.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from flask import Flask, request
+from flask.testing import FlaskClient
+from PIL import Image
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+from webapp import create_app
+from webapp.lifecycle import warm_up
+from webapp.web.params import ParamError
+from webapp.web.uploads import token_vector, vector_token
+
+from .conftest import ROOT, database_url
+
+ROOSTER = "1f413"
+BIRDS = "Птицы"
+
+
+def png(image: Image.Image) -> bytes:
+    """``image`` as PNG bytes."""
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def rooster_photo() -> bytes:
+    """The demo rooster turned 15°, on a coloured sheet, JPEG-compressed: a shopper's snap."""
+    art = Image.open(ROOT / "data" / "images" / f"{ROOSTER}.png").convert("RGBA")
+    art = art.rotate(15, expand=True, fillcolor=(0, 0, 0, 0))
+    sheet = Image.new("RGBA", (art.width + 80, art.height + 80), (250, 232, 200, 255))
+    sheet.alpha_composite(art, (40, 40))
+    buffer = io.BytesIO()
+    sheet.convert("RGB").save(buffer, "JPEG", quality=40)
+    return buffer.getvalue()
+
+
+def multipart(data: bytes, name: str = "picture.jpg", **fields: str) -> tuple[bytes, str]:
+    """A multipart body with ``data`` as the ``image`` field, and its content type.
+
+    Encoded in memory: Werkzeug's test client would spool a large body to a temporary
+    file and leave it open when the app answers before reading it (a 413).
+    """
+    boundary, body = encode_multipart(
+        {"image": FileStorage(io.BytesIO(data), filename=name), **fields})
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def upload(client: FlaskClient, data: bytes, *, path: str = "/api/search/image",
+           name: str = "picture.jpg", **fields: str):
+    """POST ``data`` as the multipart ``image`` field, with extra form ``fields``."""
+    body, content_type = multipart(data, name, **fields)
+    return client.post(path, data=body, content_type=content_type)
+
+
+def csrf_token(client: FlaskClient) -> str:
+    """The CSRF token the home page's upload form carries for this client's session."""
+    page = client.get("/").text
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+# --- the API ----------------------------------------------------------------------------
+def test_a_photo_of_the_rooster_finds_the_rooster_through_the_api(client) -> None:
+    response = upload(client, rooster_photo())
+    assert response.status_code == 200, response.text
+    body = response.json
+    assert set(body) == {"query", "total", "page", "results", "took_ms"}
+    assert body["query"] == "" and body["page"] == 1 and body["total"] >= 24
+    ids = [hit["id"] for hit in body["results"]]
+    assert ROOSTER in ids[:5]
+    first = body["results"][0]
+    assert set(first) == {"id", "title", "category", "price", "currency", "image_url", "score",
+                          "why"}
+    assert "image-efficientnet-lite0" in first["why"]["signals"]
+    scores = [hit["score"] for hit in body["results"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_the_demo_artwork_itself_comes_first_and_its_neighbours_are_birds(client) -> None:
+    art = (ROOT / "data" / "images" / f"{ROOSTER}.png").read_bytes()
+    results = upload(client, art, name="rooster.png").json["results"]
+    assert results[0]["id"] == ROOSTER and results[0]["score"] > 0.99
+    assert [h["category"] for h in results[:8]].count("Животные и природа") >= 4
+
+
+def test_filters_sort_and_paging_are_those_of_text_search(client, demo_app: Flask) -> None:
+    photo = rooster_photo()
+    page1 = upload(client, photo, category="Еда и напитки", per_page="5").json
+    engine = demo_app.extensions["search"]
+    in_category = dict(engine.categories())["Еда и напитки"]
+    # filters are exact: the category's designs, as many as the picture search ranks
+    assert page1["total"] == min(in_category, demo_app.config["PICTURE_RESULTS"])
+    assert all(hit["category"] == "Еда и напитки" for hit in page1["results"])
+    page2 = upload(client, photo, category="Еда и напитки", per_page="5", page="2").json
+    assert not {h["id"] for h in page1["results"]} & {h["id"] for h in page2["results"]}
+    cheap = upload(client, photo, sort="price_asc", price_max="500").json["results"]
+    prices = [hit["price"] for hit in cheap]
+    assert prices == sorted(prices) and max(prices) <= 500
+    bad = upload(client, photo, price_min="9", price_max="1")
+    assert bad.status_code == 400 and bad.json["error"]["field"] == "price_max"
+
+
+def test_the_api_takes_no_csrf_token_and_the_query_vector_is_cached(demo_app: Flask,
+                                                                     client) -> None:
+    photo = rooster_photo()
+    engine = demo_app.extensions["search"]
+    misses = engine._pictures.info()["misses"]
+    assert upload(client, photo).status_code == 200
+    assert upload(client, photo).status_code == 200
+    assert engine._pictures.info()["misses"] - misses <= 1  # the second was a hit
+
+
+# --- bad uploads -------------------------------------------------------------------------
+def _bomb() -> bytes:
+    """A tiny PNG that claims 12,000 × 12,000 pixels (144 million): a decompression bomb."""
+    return png(Image.new("1", (12_000, 12_000)))
+
+
+def _truncated() -> bytes:
+    """The rooster's PNG cut in half."""
+    data = (ROOT / "data" / "images" / f"{ROOSTER}.png").read_bytes()
+    return data[: len(data) // 2]
+
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect/></svg>'
+BAD_UPLOADS = {
+    "empty": (b"", "выберите картинку"),
+    "text": ("петух на заборе".encode(), "это не картинка"),
+    "svg": (SVG, "это не картинка"),
+    "pdf": (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "это не картинка"),
+    "truncated": (_truncated(), "повреждена"),
+    "bomb": (_bomb(), "слишком большая"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_UPLOADS)
+def test_bad_uploads_get_a_400_with_a_russian_message(client, case: str) -> None:
+    data, message = BAD_UPLOADS[case]
+    response = upload(client, data, name=f"{case}.png")
+    assert response.status_code == 400, (case, response.text[:200])
+    assert response.json["error"]["field"] == "image"
+    assert message in response.json["error"]["message"].lower()
+
+
+def test_a_missing_image_field_is_a_400(client) -> None:
+    response = client.post("/api/search/image", data={"category": ""},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400 and response.json["error"]["field"] == "image"
+
+
+def test_an_upload_over_the_size_limit_is_a_413(demo_app: Flask, client) -> None:
+    too_big = b"\xff\xd8\xff" + b"\0" * demo_app.config["MAX_UPLOAD_BYTES"]
+    response = upload(client, too_big)
+    assert response.status_code == 413
+    assert "Слишком большой" in response.json["error"]["message"]
+
+
+def test_an_animated_gif_is_searched_by_its_first_frame(client) -> None:
+    art = Image.open(ROOT / "data" / "images" / f"{ROOSTER}.png").convert("RGBA")
+    first = Image.new("RGB", art.size, "white")
+    first.paste(art, mask=art)
+    frames = [first.convert("P"), Image.new("P", art.size, 7)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    ids = [h["id"] for h in upload(client, buffer.getvalue(), name="r.gif").json["results"]]
+    assert ROOSTER in ids[:3]
+
+
+def test_uploads_stay_in_memory(tmp_path: Path) -> None:
+    """Werkzeug spools uploads over 500 KB to a temporary file; ours never leave memory."""
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp_path),
+                      "WTF_CSRF_ENABLED": False})
+    seen: list[type] = []
+
+    @app.post("/probe")
+    def probe() -> str:
+        seen.append(type(request.files["image"].stream))
+        return "ok"
+
+    body, content_type = multipart(b"\xff" * (700 * 1024))  # over Werkzeug's 500 KB spool
+    response = app.test_client().post("/probe", data=body, content_type=content_type)
+    assert response.status_code == 200 and seen == [io.BytesIO]
+
+
+def test_uploads_have_a_lower_rate_limit_than_text_search(tmp_path: Path) -> None:
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp_path),
+                      "RATELIMIT_UPLOAD": "2 per minute"})
+    warm_up(app)
+    client = app.test_client()
+    statuses = [upload(client, rooster_photo()).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert client.get("/api/search?q=кот").status_code == 200  # text search is not spent
+
+
+# --- the pages ---------------------------------------------------------------------------
+def test_the_upload_form_finds_look_alikes_and_shows_the_picture(client) -> None:
+    token = csrf_token(client)
+    page = upload(client, rooster_photo(), path="/search/picture", csrf_token=token)
+    assert page.status_code == 200
+    html = page.text
+    assert 'src="data:image/jpeg;base64,' in html  # the shopper's picture, shown small
+    assert f'href="/product/{ROOSTER}"' in html
+    assert "не смысл" in html  # it says what it finds: look-alikes, not meanings
+    link = re.search(r'rel="next" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert "pv=" in link
+    assert client.get(link).status_code == 200  # page 2 is a plain GET: nothing was stored
+
+
+def test_the_upload_form_needs_its_csrf_token(client) -> None:
+    response = upload(client, rooster_photo(), path="/search/picture")
+    assert response.status_code == 400
+
+
+def test_a_bad_upload_on_the_page_gets_a_russian_notice(client) -> None:
+    response = upload(client, b"not a picture", path="/search/picture",
+                      csrf_token=csrf_token(client))
+    assert response.status_code == 400 and "Это не картинка" in response.text
+
+
+def test_find_similar_runs_from_the_designs_own_vector(client, rendered) -> None:
+    assert client.get(f"/search?like={ROOSTER}&per_page=12").status_code == 200
+    context = rendered[-1][1]
+    ids = [hit.product.id for hit in context["result"].hits]
+    assert ROOSTER not in ids and len(ids) == 12
+    assert [hit.product.subcategory for hit in context["result"].hits].count(BIRDS) >= 2
+    assert client.get("/search?like=nope").status_code == 400
+    assert client.get("/search?pv=broken!").status_code == 400
+
+
+def test_the_product_card_shows_look_alikes_and_read_alikes_apart(client) -> None:
+    html = client.get(f"/product/{ROOSTER}").text
+    assert 'data-space="image-efficientnet-lite0"' in html
+    assert 'data-space="text-use"' in html
+    assert "по картинке" in html and "по описанию" in html
+    assert f"/search?like={ROOSTER}" in html
+
+
+def test_a_vector_token_round_trips_within_int8_precision() -> None:
+    vector = np.random.default_rng(0).standard_normal(1280).astype(np.float32)
+    vector /= np.linalg.norm(vector)
+    back = token_vector(vector_token(vector), 1280)
+    assert float(back @ vector) > 0.999
+    with pytest.raises(ParamError):
+        token_vector(vector_token(vector), 512)
