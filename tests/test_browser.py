@@ -6,10 +6,14 @@ import re
 import shutil
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, expect, sync_playwright
 from werkzeug.serving import make_server
+
+from .conftest import ROOT
 
 pytestmark = pytest.mark.browser
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -43,7 +47,7 @@ def test_shopper_searches_opens_a_card_and_sees_the_price(browser: Browser, live
     page = browser.new_page()
     page.goto(live_url + "/")
     page.get_by_role("searchbox").fill("петух")
-    page.get_by_role("button", name="Найти").click()
+    page.get_by_role("button", name="Найти", exact=True).click()
     gallery = page.locator(".gallery .card")
     expect(gallery.first).to_be_visible()
     assert gallery.count() >= 2
@@ -60,3 +64,24 @@ def test_nothing_found_offers_categories(browser: Browser, live_url: str) -> Non
     page.goto(live_url + "/search?q=%D1%8B%D0%B2%D0%B0%D0%BF%D1%80%D0%BE%D0%BB%D0%B4")
     expect(page.get_by_role("heading", name="Ничего не найдено", exact=False)).to_be_visible()
     expect(page.locator(".nothing a").first).to_be_visible()
+
+
+def test_shopper_uploads_a_picture_and_gets_look_alikes(browser: Browser, live_url: str,
+                                                        tmp_path: Path) -> None:
+    photo = tmp_path / "мой петух.png"
+    art = Image.open(ROOT / "data" / "images" / "1f413.png").convert("RGBA")
+    sheet = Image.new("RGBA", (400, 300), (255, 240, 220, 255))
+    sheet.alpha_composite(art.rotate(12, expand=True), (60, 10))
+    sheet.convert("RGB").save(photo)
+    page = browser.new_page()
+    page.goto(live_url + "/")
+    page.set_input_files("input[name=image]", str(photo))
+    page.get_by_role("button", name="Найти похожие").click()
+    expect(page.locator(".picture-query img")).to_be_visible()
+    gallery = page.locator(".gallery .card")
+    expect(gallery.first).to_be_visible()
+    titles = gallery.locator(".card-title").all_inner_texts()[:5]
+    assert "Петух" in titles, titles
+    page.locator("a[rel=next]").click()  # page 2 is a plain link: nothing was stored
+    expect(page.locator(".gallery .card").first).to_be_visible()
+    expect(page.locator(".pager")).to_contain_text("страница 2")
