@@ -8,7 +8,7 @@ FLASK := $(BIN)/flask --app webapp
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install install-dev browser run serve reload postgres services load test bench eval catalog embeddings clean
+.PHONY: install install-dev browser run serve reload postgres services load test bench eval catalog embeddings train clean
 
 # --- installation -----------------------------------------------------------
 # ruclip 0.0.2 pins old deps; these steps are the ones verified in DESIGN.md.
@@ -41,6 +41,11 @@ catalog: install-dev
 
 embeddings: install
 	$(FLASK) embed
+
+# Cross-modal heads (docs/training.md): about a minute on 2 CPU cores; writes
+# embeddings/heads-<id>.pt, the xmodal cache and docs/training-curve.png.
+train: install-dev
+	$(FLASK) train-heads $(TRAIN_ARGS)
 
 # --- the two commands a newcomer runs ---------------------------------------
 run: install
