@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from .data import PairSet
@@ -42,7 +43,7 @@ class TrainConfig:
 class TrainResult:
     """The best heads and how the run went."""
 
-    heads: Heads
+    heads: nn.Module
     config: TrainConfig
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
@@ -65,13 +66,20 @@ def pick_device(device: str | None = None) -> torch.device:
 
 
 def train_heads(train: PairSet, val: PairSet, config: TrainConfig | None = None, *,
-                device: str | None = None, progress: bool = True) -> TrainResult:
-    """Fit fresh heads on ``train``; stop when ``val``'s canonical pairs stop improving."""
+                device: str | None = None, progress: bool = True,
+                heads: nn.Module | None = None) -> TrainResult:
+    """Fit heads on ``train``; stop when ``val``'s canonical pairs stop improving.
+
+    ``heads`` (any module with ``image``, ``text`` and ``loss``) is trained in place;
+    by default fresh :class:`Heads` of ``config``'s shape.
+    """
     config = config or TrainConfig()
     torch.manual_seed(config.seed)
     target = pick_device(device)
-    heads = Heads(HeadConfig(train.images.shape[1], train.texts.shape[1], config.out_dim,
-                             config.hidden, config.dropout)).to(target)
+    if heads is None:
+        heads = Heads(HeadConfig(train.images.shape[1], train.texts.shape[1], config.out_dim,
+                                 config.hidden, config.dropout))
+    heads = heads.to(target)
     optimiser = torch.optim.Adam(heads.parameters(), lr=config.lr,
                                  weight_decay=config.weight_decay)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -119,7 +127,7 @@ def train_heads(train: PairSet, val: PairSet, config: TrainConfig | None = None,
 
 
 @torch.no_grad()
-def validation_loss(heads: Heads, pairs: PairSet, device: torch.device) -> float:
+def validation_loss(heads: nn.Module, pairs: PairSet, device: torch.device) -> float:
     """InfoNCE of every held-out design's picture against every one's «title. tags»."""
     heads.eval()
     images = heads.image(torch.from_numpy(pairs.images).to(device))
