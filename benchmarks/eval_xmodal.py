@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import torch  # noqa: E402
+
 from webapp import create_app  # noqa: E402
 from webapp.catalog.embed import embed_catalog  # noqa: E402
 from webapp.catalog.products import read_catalog  # noqa: E402
@@ -42,7 +44,7 @@ from webapp.training.retrieval import evaluate_heads  # noqa: E402
 GRID = [("without xmodal", None, False, 0.0), ("w=1 keep≥3.5", 1.0, False, 3.5),
         ("w=1 keep≥2.5", 1.0, False, 2.5), ("w=2 keep≥2.5", 2.0, False, 2.5),
         ("w=3 keep≥2.5", 3.0, False, 2.5), ("w=2 keep≥2", 2.0, False, 2.0),
-        ("w=2 keep≥2.5 opens floor", 2.0, True, 2.5)]
+        ("w=1 keep≥2.5 opens floor (default)", 1.0, True, 2.5)]
 
 
 def ranking(weight: float | None, opens: bool, keep: float) -> RankingConfig:
@@ -137,6 +139,7 @@ def main() -> None:
     feats = image.vectors[[rows[p.id] for p in test]]
     use = load_sentence_encoder(trained.meta.get("text_encoder", "use"), threads=1)
     cfg = trained.heads.config
+    torch.manual_seed(0)  # the untrained baseline heads
     out: dict[str, object] = {"heads": trained.heads_id, "split_seed": split.seed,
                               "test_designs": len(test)}
     out["a_retrieval"] = {"random heads": evaluate_heads(Heads(HeadConfig(
