@@ -41,10 +41,11 @@ from webapp.training.heads import HeadConfig, Heads, find_heads, load_heads  # n
 from webapp.training.retrieval import evaluate_heads  # noqa: E402
 
 #: (label, xmodal weight, may xmodal open the floor?) — the grid of (b) and (d)
-GRID = [("without xmodal", None, False, 0.0), ("w=1 keep≥3.5", 1.0, False, 3.5),
-        ("w=1 keep≥2.5", 1.0, False, 2.5), ("w=2 keep≥2.5", 2.0, False, 2.5),
-        ("w=3 keep≥2.5", 3.0, False, 2.5), ("w=2 keep≥2", 2.0, False, 2.0),
-        ("w=1 keep≥2.5 opens floor (default)", 1.0, True, 2.5)]
+GRID = [("without xmodal", None, False, 0.0), ("w=0.5 keep≥2.5", 0.5, False, 2.5),
+        ("w=0.5 keep≥2.5 opens floor (default)", 0.5, True, 2.5),
+        ("w=1 keep≥3.5", 1.0, False, 3.5), ("w=1 keep≥2.5", 1.0, False, 2.5),
+        ("w=1 keep≥2.5 opens floor", 1.0, True, 2.5), ("w=2 keep≥2.5", 2.0, False, 2.5),
+        ("w=3 keep≥2.5", 3.0, False, 2.5)]
 
 
 def ranking(weight: float | None, opens: bool, keep: float) -> RankingConfig:
