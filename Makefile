@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 IMAGE_ONNX := models/efficientnet-lite0.onnx
 
-.PHONY: install install-dev browser run serve reload postgres services load lint test test-fast bench catalog embeddings clean
+.PHONY: install install-dev browser run serve reload postgres services load lint test test-fast bench catalog embeddings train clean
 
 # --- installation -----------------------------------------------------------
 # ruclip 0.0.2 pins old deps, so the order matters (README "Install notes").
@@ -53,6 +53,11 @@ embeddings: install $(IMAGE_ONNX)
 # without it the tower runs in torch, ≈4× slower.
 $(IMAGE_ONNX): $(BIN)/.installed
 	$(FLASK) export-image-model --out $@
+
+# Cross-modal heads (docs/training.md): about a minute on 2 CPU cores; writes
+# embeddings/heads-<id>.pt, the xmodal cache and docs/training-curve.png.
+train: install-dev
+	$(FLASK) train-heads $(TRAIN_ARGS)
 
 # --- the two commands a newcomer runs ---------------------------------------
 run: install $(IMAGE_ONNX)

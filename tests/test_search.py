@@ -39,7 +39,7 @@ def test_emoji_query_finds_its_motif(demo_app) -> None:
 def test_category_filter_and_paging_keep_totals_right(demo_app) -> None:
     with demo_app.app_context():
         engine = get_engine()
-        everything = engine.search(SearchRequest("животное", per_page=100))
+        everything = engine.search(SearchRequest("животное", per_page=1000))
         birds = engine.search(SearchRequest("животное", Filters(category="Животные и природа"),
                                             per_page=5, page=2))
     expected = [h.product.id for h in everything.hits

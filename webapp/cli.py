@@ -18,6 +18,7 @@ from .encoders.base import EncoderError
 from .encoders.spaces import configured_spaces
 from .search.filters import Filters
 from .search.results import SearchRequest
+from .training.command import train_heads_command
 
 
 @click.command("build-demo-catalog")
@@ -111,5 +112,5 @@ def init_app(app: Flask) -> None:
     from .encoders.ruclip_models import make_ruclip_model
 
     for command in (build_demo_catalog_command, embed_command, search_command, evaluate_command,
-                    make_ruclip_model, export_image_model_command):
+                    make_ruclip_model, export_image_model_command, train_heads_command):
         app.cli.add_command(command)

@@ -39,6 +39,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAX_PAGE_SIZE": 100,
         "MAX_PAGE": 500,
         "MAX_QUERY_LENGTH": 200,
+        # cross-modal heads (docs/training.md): a heads-<id>.pt in EMBEDDINGS_DIR, "auto" (the
+        # newest there, if any) or "" (off); the image features and text encoder they train on
+        "XMODAL_HEADS": "auto",
+        "XMODAL_IMAGE_SPACE": "image-efficientnet-lite0",
+        "XMODAL_TEXT_ENCODER": "use",
         "SIMILAR_COUNT": 12,
         # space for recommendations; "" = the richest configured (combined, else the
         # first text space, else image); product cards show picture and text rows apart

@@ -17,7 +17,15 @@ from tqdm import tqdm
 
 from ..encoders.base import l2_normalise
 from ..encoders.spaces import Space
-from .embedding_cache import CacheError, EmbeddingCache, cache_path, read_cache, save_cache
+from .embedding_cache import (
+    REBUILD_HINT,
+    TRAIN_HINT,
+    CacheError,
+    EmbeddingCache,
+    cache_path,
+    read_cache,
+    save_cache,
+)
 from .products import Catalog, Product
 
 
@@ -46,9 +54,10 @@ def embed_catalog(spaces: Sequence[Space], catalog: Catalog, data_dir: Path, cac
     """Bring every space's cache up to date with ``catalog``; return per-space stats."""
     stats: list[EmbedStats] = []
     built: dict[str, EmbeddingCache] = {}
-    for space in sorted(spaces, key=lambda s: s.kind == "combined"):
-        if space.kind == "combined":
-            cache = combine(space, [built[name] for name in space.parts])
+    for space in sorted(spaces, key=lambda s: s.kind in DERIVED):
+        if space.kind in DERIVED:
+            parts = [built.get(name) or _part(name, catalog, cache_dir) for name in space.parts]
+            cache = DERIVED[space.kind](space, parts)
             stats.append(EmbedStats(space.name, len(cache.ids), 0, len(cache.ids),
                                     save_cache(cache, cache_dir)))
         else:
@@ -110,6 +119,28 @@ def _reusable(path: Path, model_id: str) -> dict[tuple[str, str], np.ndarray]:
             for row, (pid, digest) in enumerate(zip(cache.ids, cache.item_digests, strict=True))}
 
 
+def _part(name: str, catalog: Catalog, cache_dir: Path) -> EmbeddingCache:
+    """An ingredient space's cache from disk (when that space is not configured itself,
+    e.g. the image features the cross-modal heads project), checked against the catalogue."""
+    cache = read_cache(cache_path(cache_dir, name))
+    if cache.catalog_fingerprint != catalog.fingerprint:
+        raise CacheError(f"{cache_path(cache_dir, name)} is stale: the catalogue changed; "
+                         f"configure its encoder and run `{REBUILD_HINT}`")
+    return cache
+
+
+def project(space: Space, parts: Sequence[EmbeddingCache]) -> EmbeddingCache:
+    """Items of a ``projected`` space: its image head over the image space's cached features."""
+    (source,) = parts
+    encoder = space.encoder
+    if source.model != encoder.image_model:
+        raise CacheError(f"{space.name}: heads were trained on {encoder.image_model!r} features "
+                         f"but {source.space} holds {source.model!r}; run `{TRAIN_HINT}`")
+    vectors = encoder.project_images(source.vectors)
+    return EmbeddingCache(space.name, space.model_id, "projected", encoder.dim, list(source.ids),
+                          vectors, source.catalog_fingerprint, list(source.item_digests))
+
+
 def combine(space: Space, parts: Sequence[EmbeddingCache]) -> EmbeddingCache:
     """The combined item vector ``normalise((f_image + f_text) / 2)`` of the source documents."""
     first = parts[0]
@@ -120,3 +151,8 @@ def combine(space: Space, parts: Sequence[EmbeddingCache]) -> EmbeddingCache:
                for d in zip(*(p.item_digests for p in parts), strict=True)]
     return EmbeddingCache(space.name, space.model_id, "combined", first.dim, list(first.ids),
                           mean, first.catalog_fingerprint, digests)
+
+
+#: spaces whose items are computed from other spaces' caches, by kind
+DERIVED: dict[str, Callable[[Space, Sequence[EmbeddingCache]], EmbeddingCache]] = {
+    "combined": combine, "projected": project}

@@ -21,7 +21,8 @@ import numpy as np
 FORMAT = "embroidery-search/embeddings"
 VERSION = 1
 REBUILD_HINT = "flask --app webapp embed"
-KINDS = ("text", "image", "combined")
+TRAIN_HINT = "flask --app webapp train-heads"  # for caches of trained heads
+KINDS = ("text", "image", "combined", "projected")
 
 # The only globals a numpy float32 array needs to unpickle (numpy 1.x and 2.x).
 _ALLOWED_GLOBALS = frozenset({

@@ -4,8 +4,10 @@ A space pairs a cache name with the encoder that embeds queries into it and
 the recipe that embeds catalogue items. The offline text space (one per name
 in ``TEXT_ENCODER``, e.g. ``text-use``) always exists; the offline image space
 ``image-efficientnet-lite0`` (``IMAGE_ENCODER``) has no text side, so text queries
-skip it; ruCLIP adds its image, text and combined spaces when ``RUCLIP_MODEL_DIR``
-is set. Nothing else in the core needs to know which model is behind a space.
+skip it; trained projection heads add the cross-modal space ``xmodal``
+(:mod:`.projected`), where words reach pictures; ruCLIP adds its image, text and
+combined spaces when ``RUCLIP_MODEL_DIR`` is set. Nothing else in the core needs to
+know which model is behind a space.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ class Space:
     """One embedding space: a cache file, its item recipe and its query encoder."""
 
     name: str
-    kind: str  # "text" | "image" | "combined"
-    #: encodes text queries into this space; None for an image-only space
+    kind: str  # "text" | "image" | "combined" | "projected"
+    #: encodes text queries into this space; None for a space that takes no text query
     encoder: TextEncoder | None
     image_encoder: ImageEncoder | None = None
-    #: for ``combined``: the names of the image and text spaces it averages.
+    #: for ``combined``: the names of the image and text spaces it averages;
+    #: for ``projected``: the image space whose cached features its heads project.
     parts: tuple[str, ...] = ()
     #: False for spaces that are embedded only as an ingredient of another one
     searchable: bool = True
@@ -84,6 +87,11 @@ def configured_spaces(config: Mapping[str, Any]) -> list[Space]:
     model_dir = config.get("RUCLIP_MODEL_DIR")
     if model_dir:
         spaces += ruclip_spaces(Path(model_dir), config)
+    if config.get("XMODAL_HEADS"):
+        from .projected import projected_spaces  # torch is imported only when heads are used
+
+        spaces += projected_spaces(config, [s.encoder for s in spaces if s.kind == "text"
+                                            and s.encoder is not None], threads=threads)
     return spaces
 
 

@@ -30,7 +30,7 @@ class RankingConfig:
     fusion: str = "weighted"
     weights: Mapping[str, float] = field(default_factory=lambda: {
         "lexical": 2.0, "emoji": 10.0,
-        "ruclip-image": 0.5, "ruclip-text": 0.5, "ruclip-combined": 0.5})
+        "ruclip-image": 0.5, "ruclip-text": 0.5, "ruclip-combined": 0.5, "xmodal": 0.5})
     candidates: int = 100  # per signal
     #: a query is answered only if some vector hit stands this many σ above the catalogue
     #: mean (or a lexical/emoji match exists); nonsense stays below it
@@ -38,8 +38,15 @@ class RankingConfig:
     #: once a query is answered, vector-only hits down to this z are kept
     min_item_z: float = 3.5
     min_coverage: float = 0.5  # share of query terms a lexical hit must contain
-    #: spaces whose z-scores the floor was calibrated on (the offline text encoders)
-    floor_prefix: str = "text-"
+    #: spaces whose z-scores may open the floor (calibrated on the offline text encoders;
+    #: the cross-modal space joins them, measured in docs/training.md)
+    floor_prefix: str | tuple[str, ...] = ("text-", "xmodal")
+    #: spaces whose z-scores may keep a vector-only hit (at ``min_item_z``) once the query
+    #: is answered
+    keep_prefix: str | tuple[str, ...] = "text-"
+    #: further spaces that may keep a hit, each at its own z: the cross-modal space finds
+    #: designs whose words say nothing, at a lower z than text matches (docs/training.md)
+    keep_z: Mapping[str, float] = field(default_factory=lambda: {"xmodal": 2.5})
 
 
 class Ranker:
@@ -89,11 +96,11 @@ class Ranker:
             signals += self._emoji_signal(parsed)
         with timer.stage("fuse"):
             fused = FUSERS[self.config.fusion](signals, self.config.weights)
-            evidence = [self._evidence(f, groups) for f in fused]
-            if not any(e >= self.config.min_query_z for e in evidence):
+            floor = self.config.floor_prefix
+            if not any(self._evidence(f, groups, floor) >= self.config.min_query_z
+                       for f in fused):
                 return []
-            kept = [f for f, e in zip(fused, evidence, strict=True)
-                    if e >= self.config.min_item_z]
+            kept = [f for f in fused if self._keeps(f, groups)]
             return self._attach_terms(kept, groups)
 
     def _vector_signals(self, parsed: ParsedQuery, timer: Timer) -> list[Signal]:
@@ -147,11 +154,12 @@ class Ranker:
         ones = np.ones(len(rows), np.float32)
         return [Signal("emoji", rows, ones, ones)] if len(rows) else []
 
-    def _evidence(self, item: Fused, groups: Sequence[tuple[str, ...]]) -> float:
+    def _evidence(self, item: Fused, groups: Sequence[tuple[str, ...]],
+                  prefixes: str | tuple[str, ...]) -> float:
         """The strongest evidence for a candidate, on the vector z-score scale.
 
         An exact emoji or a lexical match covering enough of the query counts as
-        certain; otherwise it is the best z-score among the vector spaces.
+        certain; otherwise it is the best z-score among the spaces named by ``prefixes``.
         """
         evidence = item.evidence
         if "emoji" in evidence:
@@ -160,7 +168,15 @@ class Ranker:
                                       >= self.config.min_coverage):
             return float("inf")
         return max((calibrated for name, (_, calibrated, _) in evidence.items()
-                    if name.startswith(self.config.floor_prefix)), default=float("-inf"))
+                    if name.startswith(prefixes)), default=float("-inf"))
+
+    def _keeps(self, item: Fused, groups: Sequence[tuple[str, ...]]) -> bool:
+        """Whether an answered query keeps ``item``: text evidence at ``min_item_z``, or a
+        ``keep_z`` space's z-score at that space's own threshold."""
+        if self._evidence(item, groups, self.config.keep_prefix) >= self.config.min_item_z:
+            return True
+        return any(item.evidence[name][1] >= z for name, z in self.config.keep_z.items()
+                   if name in item.evidence)
 
     def _attach_terms(self, fused: list[Fused],
                       groups: Sequence[tuple[str, ...]]) -> list[Fused]:
