@@ -17,32 +17,31 @@ import csv
 import dataclasses
 import json
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
+import torch
+
+from webapp import create_app
+from webapp.catalog.embed import embed_catalog
+from webapp.catalog.products import read_catalog
+from webapp.encoders.sentence import load_sentence_encoder
+from webapp.encoders.spaces import configured_spaces
+from webapp.evaluation import harness
+from webapp.evaluation.queries import EvalQuery, load_queries
+from webapp.lifecycle import warm_up
+from webapp.search.ranking import RankingConfig
+from webapp.search.results import SearchRequest
+from webapp.training.data import Split, split_products
+from webapp.training.heads import HeadConfig, Heads, find_heads, load_heads
+from webapp.training.retrieval import evaluate_heads
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-from webapp import create_app  # noqa: E402
-from webapp.catalog.embed import embed_catalog  # noqa: E402
-from webapp.catalog.products import read_catalog  # noqa: E402
-from webapp.encoders.sentence import load_sentence_encoder  # noqa: E402
-from webapp.encoders.spaces import configured_spaces  # noqa: E402
-from webapp.evaluation import harness  # noqa: E402
-from webapp.evaluation.queries import EvalQuery, load_queries  # noqa: E402
-from webapp.lifecycle import warm_up  # noqa: E402
-from webapp.search.ranking import RankingConfig  # noqa: E402
-from webapp.search.results import SearchRequest  # noqa: E402
-from webapp.training.data import Split, split_products  # noqa: E402
-from webapp.training.heads import HeadConfig, Heads, find_heads, load_heads  # noqa: E402
-from webapp.training.retrieval import evaluate_heads  # noqa: E402
 
 #: (label, xmodal weight, may xmodal open the floor?) — the grid of (b) and (d)
-GRID = [("without xmodal", None, False, 0.0), ("w=0.5 keep≥2.5", 0.5, False, 2.5),
-        ("w=0.5 keep≥2.5 opens floor (default)", 0.5, True, 2.5),
+GRID = [("without xmodal", None, False, 0.0),
+        ("w=0.2 keep≥2.5 opens floor (default)", 0.2, True, 2.5),
+        ("w=0.5 keep≥2.5", 0.5, False, 2.5), ("w=0.5 keep≥2.5 opens floor", 0.5, True, 2.5),
         ("w=1 keep≥3.5", 1.0, False, 3.5), ("w=1 keep≥2.5", 1.0, False, 2.5),
         ("w=1 keep≥2.5 opens floor", 1.0, True, 2.5), ("w=2 keep≥2.5", 2.0, False, 2.5),
         ("w=3 keep≥2.5", 3.0, False, 2.5)]

@@ -30,7 +30,7 @@ class RankingConfig:
     fusion: str = "weighted"
     weights: Mapping[str, float] = field(default_factory=lambda: {
         "lexical": 2.0, "emoji": 10.0,
-        "ruclip-image": 0.5, "ruclip-text": 0.5, "ruclip-combined": 0.5, "xmodal": 0.5})
+        "ruclip-image": 0.5, "ruclip-text": 0.5, "ruclip-combined": 0.5, "xmodal": 0.2})
     candidates: int = 100  # per signal
     #: a query is answered only if some vector hit stands this many σ above the catalogue
     #: mean (or a lexical/emoji match exists); nonsense stays below it
