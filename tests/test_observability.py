@@ -67,7 +67,7 @@ def test_the_openapi_document_describes_the_api_with_the_parsers_own_limits(demo
                                                                              client) -> None:
     spec = client.get("/api/openapi.json").json
     assert spec["openapi"].startswith("3.")
-    assert set(spec["paths"]) == {"/api/search", "/api/products/{product_id}"}
+    assert set(spec["paths"]) == {"/api/search", "/api/search/image", "/api/products/{product_id}"}
     params = {p["name"]: p["schema"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}
     assert params["per_page"]["anyOf"][0]["maximum"] == demo_app.config["MAX_PAGE_SIZE"]
     categories = [name for name, _ in demo_app.extensions["search"].categories()]

@@ -20,8 +20,9 @@ from werkzeug.test import encode_multipart
 
 from webapp import create_app
 from webapp.lifecycle import warm_up
+from webapp.search.picture import PictureQuery
 from webapp.web.params import ParamError
-from webapp.web.uploads import token_vector, vector_token
+from webapp.web.uploads import picture_token, token_picture
 
 from .conftest import ROOT, database_url
 
@@ -120,6 +121,27 @@ def test_the_api_takes_no_csrf_token_and_the_query_vector_is_cached(demo_app: Fl
     assert upload(client, photo).status_code == 200
     assert upload(client, photo).status_code == 200
     assert engine._pictures.info()["misses"] - misses <= 1  # the second was a hit
+
+
+def test_a_photo_of_a_cat_finds_cats_through_its_classes_in_words(client) -> None:
+    """A real photo (scikit-image's Chelsea, CC0) does not look like flat art; its ImageNet
+    classes, put into words, bring the cat designs up."""
+    photo = (ROOT / "data" / "eval" / "photos" / "cat_chelsea.jpg").read_bytes()
+    results = upload(client, photo).json["results"]
+    cats = {"1f431", "1f408", "1f408-200d-2b1b", "1f63a", "1f638", "1f639", "1f63b", "1f63c",
+            "1f63d", "1f640", "1f63f", "1f63e"}
+    assert cats & {hit["id"] for hit in results[:5]}
+    assert "photo-words" in results[0]["why"]["signals"]
+    assert any("cat" in term for term in results[0]["why"]["terms"])
+
+
+def test_flat_art_is_searched_by_its_look_alone(demo_app: Flask) -> None:
+    engine = demo_app.extensions["search"]
+    art = Image.open(ROOT / "data" / "images" / f"{ROOSTER}.png")
+    query = engine.picture_query("rooster-art", lambda: art)
+    assert query.photo == 0.0 and query.words_weight == 0.0
+    photo = Image.open(ROOT / "data" / "eval" / "photos" / "cat_chelsea.jpg")
+    assert engine.picture_query("chelsea", lambda: photo).photo == 1.0
 
 
 # --- bad uploads -------------------------------------------------------------------------
@@ -247,10 +269,16 @@ def test_the_product_card_shows_look_alikes_and_read_alikes_apart(client) -> Non
     assert f"/search?like={ROOSTER}" in html
 
 
-def test_a_vector_token_round_trips_within_int8_precision() -> None:
+def test_a_picture_token_round_trips_within_int8_precision() -> None:
     vector = np.random.default_rng(0).standard_normal(1280).astype(np.float32)
     vector /= np.linalg.norm(vector)
-    back = token_vector(vector_token(vector), 1280)
-    assert float(back @ vector) > 0.999
+    query = PictureQuery(vector, ((281, 0.62), (285, 0.2)), photo=0.8)
+    back = token_picture(picture_token(query), 1280)
+    assert float(back.vector @ vector) > 0.999
+    assert [i for i, _ in back.classes] == [281, 285]
+    assert abs(back.classes[0][1] - 0.62) < 1e-4 and abs(back.photo - 0.8) < 0.01
+    for broken in (picture_token(query)[:-8], "AAAA", picture_token(PictureQuery(vector))[5:]):
+        with pytest.raises(ParamError):
+            token_picture(broken, 1280)
     with pytest.raises(ParamError):
-        token_vector(vector_token(vector), 512)
+        token_picture(picture_token(query), 512)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+from PIL import Image
 
 
 class EncoderError(RuntimeError):
@@ -39,13 +40,17 @@ class TextEncoder(Protocol):
 
 @runtime_checkable
 class ImageEncoder(Protocol):
-    """Encodes images into the same space as its text side (CLIP-style)."""
+    """Encodes images into a vector space (its own, or shared with a text side, CLIP-style)."""
 
     model_id: str
     dim: int
 
     def encode_images(self, paths: Sequence[Path], *, batch_size: int = 32) -> np.ndarray:
         """Encode image files as an (n, dim) float32 unit-norm matrix."""
+        ...
+
+    def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Encode decoded pictures (a shopper's uploads) as an (n, dim) unit-norm matrix."""
         ...
 
 

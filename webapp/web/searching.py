@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
 from flask import current_app, request
 
 from ..analytics import get_analytics
 from ..catalog.products import Product
 from ..lifecycle import get_engine
 from ..observability import annotate_request
+from ..search.picture import PictureQuery
 from ..search.results import SearchRequest, SearchResult
 from . import uploads
 from .params import ParamError, parse_search
@@ -43,43 +43,42 @@ def run(req: SearchRequest) -> SearchResult:
 
 
 @dataclass(frozen=True)
-class PictureQuery:
-    """A search by picture: the query vector and what the results page shows about it."""
+class PictureRequest:
+    """A search by picture: the query and what the results page shows about it."""
 
-    vector: np.ndarray
-    token: str  # the vector as a URL token, carried by paging and filter links
+    query: PictureQuery
+    token: str  # the query as a URL token, carried by paging and filter links
     like: Product | None = None  # «найти похожие» from this design
     thumbnail: str | None = None  # the shopper's own upload, as a data: URL
     exclude: tuple[str, ...] = ()
 
 
-def picture_from_args(args: Mapping[str, str]) -> PictureQuery | None:
+def picture_from_args(args: Mapping[str, str]) -> PictureRequest | None:
     """The picture search that ``like=<id>`` or ``pv=<token>`` asks for, if any."""
     engine = get_engine()
     if args.get("like"):
         product = engine.product(args["like"].strip().lower()[:64])
         if product is None:
             raise ParamError("like", "Такого дизайна нет в каталоге.")
-        vector = engine.item_vectors([product.id], engine.picture_space)[0]
-        return PictureQuery(vector, uploads.vector_token(vector), like=product,
-                            exclude=(product.id,))
+        query = PictureQuery(engine.item_vectors([product.id], engine.picture_space)[0])
+        return PictureRequest(query, uploads.picture_token(query), like=product,
+                              exclude=(product.id,))
     if args.get("pv"):
         dim = engine.describe()["spaces"][engine.picture_space]["dim"]
-        vector = uploads.token_vector(args["pv"], dim)
-        return PictureQuery(vector, args["pv"])
+        return PictureRequest(uploads.token_picture(args["pv"], dim), args["pv"])
     return None
 
 
-def picture_from_upload() -> PictureQuery:
+def picture_from_upload() -> PictureRequest:
     """The picture search for the uploaded ``image`` field (validated, never stored)."""
     upload = uploads.read_upload(request.files.get("image"),
                                  max_pixels=int(current_app.config["MAX_UPLOAD_PIXELS"]))
-    vector = get_engine().picture_vector(upload.digest, lambda: upload.image)
-    return PictureQuery(vector, uploads.vector_token(vector), thumbnail=upload.thumbnail)
+    query = get_engine().picture_query(upload.digest, lambda: upload.image)
+    return PictureRequest(query, uploads.picture_token(query), thumbnail=upload.thumbnail)
 
 
-def run_picture(picture: PictureQuery, req: SearchRequest) -> SearchResult:
+def run_picture(picture: PictureRequest, req: SearchRequest) -> SearchResult:
     """Answer a search by picture with ``req``'s filters, sort and page; log its stages."""
-    result = get_engine().search_by_vector(picture.vector, req, exclude=picture.exclude)
+    result = get_engine().search_by_picture(picture.query, req, exclude=picture.exclude)
     annotate_request(result.timings, query="", picture=True, total=result.total)
     return result

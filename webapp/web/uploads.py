@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 from werkzeug.datastructures import FileStorage
 
 from ..encoders.base import l2_normalise
+from ..search.picture import TOP_CLASSES, PictureQuery
 from .params import ParamError
 
 #: Raster formats a shopper's photo, scan or screenshot comes in (what Pillow names them).
@@ -105,24 +106,41 @@ def thumbnail(image: Image.Image) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def vector_token(vector: np.ndarray) -> str:
-    """A compact URL-safe token of a unit vector (int8 per component, ≈1.3 bytes each).
+def picture_token(query: PictureQuery) -> str:
+    """A compact URL-safe token of a picture query: its vector (int8 per component) and
+    its top classes (index, probability), ≈1.3 characters per vector component.
 
     Paging and filtering a picture search are plain GET links carrying this token,
     so nothing about the upload is kept on the server.
     """
-    peak = float(np.abs(vector).max()) or 1.0
-    quantised = np.round(np.asarray(vector, np.float32) * (127.0 / peak)).astype(np.int8)
-    return base64.urlsafe_b64encode(quantised.tobytes()).decode("ascii").rstrip("=")
+    peak = float(np.abs(query.vector).max()) or 1.0
+    quantised = np.round(np.asarray(query.vector, np.float32) * (127.0 / peak)).astype(np.int8)
+    classes = np.array([(i, round(p * 60000)) for i, p in query.classes], ">u2").reshape(-1)
+    photo = np.array([round(query.photo * 255)], np.uint8)
+    raw = quantised.tobytes() + photo.tobytes() + classes.tobytes()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def token_vector(token: str, dim: int) -> np.ndarray:
-    """The unit vector of a :func:`vector_token`; ParamError when it is not one of ``dim``."""
+def token_picture(token: str, dim: int) -> PictureQuery:
+    """The :class:`PictureQuery` of a :func:`picture_token` for a ``dim``-d space;
+    ParamError when the token is not one."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError):
         raw = b""
-    vector = np.frombuffer(raw, np.int8).astype(np.float32) if len(raw) == dim else None
-    if vector is None or not vector.any():
-        raise ParamError("pv", "Ссылка на поиск по картинке повреждена: загрузите картинку заново.")
-    return l2_normalise(vector)
+    extra = len(raw) - dim - 1
+    if extra < 0 or extra % 4 or extra > 4 * TOP_CLASSES:
+        raise _bad_token()
+    vector = np.frombuffer(raw[:dim], np.int8).astype(np.float32)
+    if not vector.any():
+        raise _bad_token()
+    pairs = np.frombuffer(raw[dim + 1:], ">u2").reshape(-1, 2)
+    if (pairs[:, 0] >= 1000).any():
+        raise _bad_token()
+    classes = tuple((int(i), float(p) / 60000) for i, p in pairs)
+    return PictureQuery(l2_normalise(vector), classes, raw[dim] / 255)
+
+
+def _bad_token() -> ParamError:
+    """The error for a picture-search link that was cut or altered."""
+    return ParamError("pv", "Ссылка на поиск по картинке повреждена: загрузите картинку заново.")
