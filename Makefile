@@ -81,7 +81,7 @@ lint: install-dev
 instance/secret_key:
 	mkdir -p instance && umask 077 && $(PY) -c 'import secrets; print(secrets.token_hex(32))' > $@
 
-serve: install instance/secret_key
+serve: install instance/secret_key $(IMAGE_ONNX)
 	APP_ENV=$${APP_ENV:-production} SECRET_KEY="$${SECRET_KEY:-$$(cat instance/secret_key)}" \
 	  HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
