@@ -47,8 +47,9 @@ limit_request_line = 8190  # a 200-character Cyrillic query is ~1.2 kB URL-encod
 accesslog = _env("GUNICORN_ACCESS_LOG", "-")  # stdout
 errorlog = "-"  # stderr, together with the app's JSON logs
 loglevel = _env("GUNICORN_LOG_LEVEL", "info")
-access_log_format = ('%(h)s - - %(t)s "%(r)s" %(s)s %(B)s "%(f)s" "%(a)s" '
-                     '%(M)sms rid=%({x-request-id}o)s pid=%(p)s')
+access_log_format = (
+    '%(h)s - - %(t)s "%(r)s" %(s)s %(B)s "%(f)s" "%(a)s" %(M)sms rid=%({x-request-id}o)s pid=%(p)s'
+)
 proc_name = "stezhok"
 # gunicorn's control socket (gunicornc) is off unless a path is given: its default lives in
 # $HOME, which two servers on one machine would fight over. Signals do the same jobs.

@@ -50,7 +50,7 @@ def colour_histograms(paths: list[Path], bins: int = 8) -> np.ndarray:
         pixels = np.asarray(transforms.load_rgb(path).resize((64, 64)), np.int32).reshape(-1, 3)
         pixels = pixels[(pixels < 245).any(axis=1)]
         codes = (pixels // (256 // bins)) @ np.array([bins * bins, bins, 1])
-        hist = np.sqrt(np.bincount(codes, minlength=bins ** 3).astype(np.float32))
+        hist = np.sqrt(np.bincount(codes, minlength=bins**3).astype(np.float32))
         rows.append(hist / max(float(np.linalg.norm(hist)), 1e-9))
     return np.stack(rows)
 
@@ -89,17 +89,28 @@ def perturb(path: Path, n: int) -> Image.Image:
     return transforms.decode(buffer.getvalue())
 
 
-def robustness(tower: EfficientNetLiteEncoder, cache_vectors: np.ndarray, ids: list[str],
-               rows: list[int], paths: list[Path]) -> dict[str, float]:
+def robustness(
+    tower: EfficientNetLiteEncoder,
+    cache_vectors: np.ndarray,
+    ids: list[str],
+    rows: list[int],
+    paths: list[Path],
+) -> dict[str, float]:
     """Share of perturbed pictures whose top K holds the original, per query strategy."""
     found = {"whole picture": 0, "crop_to_content": 0, "best of 3 crops": 0}
     for n, row in enumerate(rows):
         picture = perturb(paths[row], n)
-        crops = [picture, transforms.crop_to_content(picture),
-                 transforms.crop_to_content(picture, margin=0.15)]
+        crops = [
+            picture,
+            transforms.crop_to_content(picture),
+            transforms.crop_to_content(picture, margin=0.15),
+        ]
         sims = tower.encode_pil(crops) @ cache_vectors.T
-        for name, scores in (("whole picture", sims[0]), ("crop_to_content", sims[1]),
-                             ("best of 3 crops", sims.max(axis=0))):
+        for name, scores in (
+            ("whole picture", sims[0]),
+            ("crop_to_content", sims[1]),
+            ("best of 3 crops", sims.max(axis=0)),
+        ):
             found[name] += row in np.argpartition(-scores, K)[:K]
     return {name: hits / len(rows) for name, hits in found.items()}
 
@@ -113,14 +124,16 @@ def speed(towers: dict[str, EfficientNetLiteEncoder], paths: list[Path]) -> dict
     for rep in range(12):
         for name, tower in towers.items():
             start = time.perf_counter()
-            tower.encode_pil(images[rep % 32:rep % 32 + 1])
+            tower.encode_pil(images[rep % 32 : rep % 32 + 1])
             times.setdefault(f"{name} batch 1 ms/image", []).append(
-                (time.perf_counter() - start) * 1e3)
+                (time.perf_counter() - start) * 1e3
+            )
             if rep % 3 == 0:
                 start = time.perf_counter()
                 tower.encode_pil(images)
                 times.setdefault(f"{name} batch 32 ms/image", []).append(
-                    (time.perf_counter() - start) * 1e3 / 32)
+                    (time.perf_counter() - start) * 1e3 / 32
+                )
     out = {label: statistics.median(values) for label, values in times.items()}
     for name, tower in towers.items():
         start = time.perf_counter()
@@ -129,11 +142,14 @@ def speed(towers: dict[str, EfficientNetLiteEncoder], paths: list[Path]) -> dict
     return out
 
 
-def print_speed(towers: dict[str, EfficientNetLiteEncoder], paths: list[Path],
-                threads: int | None) -> None:
+def print_speed(
+    towers: dict[str, EfficientNetLiteEncoder], paths: list[Path], threads: int | None
+) -> None:
     """Print the speed section as a markdown table."""
-    print(f"\n## Speed (medians, {threads or 'default'} thread(s), same run)\n\n"
-          "| measure | value |\n|---|---|")
+    print(
+        f"\n## Speed (medians, {threads or 'default'} thread(s), same run)\n\n"
+        "| measure | value |\n|---|---|"
+    )
     for label, value in speed(towers, paths).items():
         print(f"| {label} | {value:.1f} |")
 
@@ -141,20 +157,29 @@ def print_speed(towers: dict[str, EfficientNetLiteEncoder], paths: list[Path],
 def main() -> None:
     """Run every measurement and print a markdown report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sample", type=int, default=300,
-                        help="designs perturbed for robustness (0 = all)")
+    parser.add_argument(
+        "--sample", type=int, default=300, help="designs perturbed for robustness (0 = all)"
+    )
     parser.add_argument("--grid", type=Path, default=None, help="write a neighbour grid PNG")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="intra-op threads of both runtimes (0 = library default)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="intra-op threads of both runtimes (0 = library default)",
+    )
     parser.add_argument("--speed-only", action="store_true", help="only the speed section")
     args = parser.parse_args()
     onnx, threads = ROOT / "models" / ONNX_FILE, args.threads or None
-    towers = {"onnxruntime": EfficientNetLiteEncoder(onnx_path=onnx, runtime="onnxruntime",
-                                                     threads=threads),
-              "torch": EfficientNetLiteEncoder(runtime="torch", threads=threads)}
+    towers = {
+        "onnxruntime": EfficientNetLiteEncoder(
+            onnx_path=onnx, runtime="onnxruntime", threads=threads
+        ),
+        "torch": EfficientNetLiteEncoder(runtime="torch", threads=threads),
+    }
     if args.speed_only:
-        return print_speed(towers, [DATA / p.image for p in
-                                    read_catalog(DATA / "catalog.csv").products], threads)
+        return print_speed(
+            towers, [DATA / p.image for p in read_catalog(DATA / "catalog.csv").products], threads
+        )
 
     products = read_catalog(DATA / "catalog.csv").products
     paths = [DATA / p.image for p in products]
@@ -167,21 +192,28 @@ def main() -> None:
 
     print(f"## Neighbours: share of the top {K} in the same label ({len(products)} designs)\n")
     print("| vectors | subcategory | category |\n|---|---|---|")
-    for name, vectors in (("EfficientNet-Lite0 (image)", image.vectors),
-                          (f"colour histogram ({hist_ms:.1f} ms/image)", hist),
-                          ("text-use (titles, tags)", text.vectors)):
+    for name, vectors in (
+        ("EfficientNet-Lite0 (image)", image.vectors),
+        (f"colour histogram ({hist_ms:.1f} ms/image)", hist),
+        ("text-use (titles, tags)", text.vectors),
+    ):
         shares = neighbour_shares(vectors, products)
         print(f"| {name} | {shares['subcategory']:.3f} | {shares['category']:.3f} |")
     base = chance(products)
     print(f"| chance | {base['subcategory']:.3f} | {base['category']:.3f} |\n")
 
     rng = np.random.default_rng(0)
-    rows = sorted(rng.choice(len(products), args.sample, replace=False).tolist()) \
-        if 0 < args.sample < len(products) else list(range(len(products)))
+    rows = (
+        sorted(rng.choice(len(products), args.sample, replace=False).tolist())
+        if 0 < args.sample < len(products)
+        else list(range(len(products)))
+    )
     start = time.perf_counter()
     found = robustness(towers["onnxruntime"], image.vectors, image.ids, rows, paths)
-    print(f"## Robustness: perturbed design finds its original in the top {K} "
-          f"({len(rows)} designs, {time.perf_counter() - start:.0f} s)\n")
+    print(
+        f"## Robustness: perturbed design finds its original in the top {K} "
+        f"({len(rows)} designs, {time.perf_counter() - start:.0f} s)\n"
+    )
     print("| query | share |\n|---|---|")
     for name, share in found.items():
         print(f"| {name} | {share:.3f} |")
@@ -189,8 +221,9 @@ def main() -> None:
     print_speed(towers, paths, threads)
 
     if args.grid:
-        queries = [(p, None) for p in GRID_QUERIES] + [("1f413", perturb(DATA / "images"
-                                                                           / "1f413.png", 1))]
+        queries = [(p, None) for p in GRID_QUERIES] + [
+            ("1f413", perturb(DATA / "images" / "1f413.png", 1))
+        ]
         neighbour_grid(queries, image, products, towers["onnxruntime"], DATA).save(args.grid)
         print(f"\ngrid: {args.grid}")
 

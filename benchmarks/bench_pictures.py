@@ -35,8 +35,23 @@ from webapp.search.picture import PictureQuery
 from webapp.search.results import SearchRequest
 
 ROOT = Path(__file__).resolve().parent.parent
-QUERIES = ["петух", "котёнок", "ёлка", "пасхальный кролик", "якорь", "цветы", "машинка",
-           "сердце", "луна", "собака", "гитара", "торт", "бабочка", "самолёт", "грибы"]
+QUERIES = [
+    "петух",
+    "котёнок",
+    "ёлка",
+    "пасхальный кролик",
+    "якорь",
+    "цветы",
+    "машинка",
+    "сердце",
+    "луна",
+    "собака",
+    "гитара",
+    "торт",
+    "бабочка",
+    "самолёт",
+    "грибы",
+]
 
 
 def top_ids(engine: Any, query: PictureQuery, k: int = 5) -> list[str]:
@@ -95,8 +110,11 @@ def speed(app: Any, rounds: int) -> dict[str, list[float]]:
             data = io.BytesIO()
             base.save(data, "JPEG", quality=90)
             start = time.perf_counter()
-            response = client.post("/search/picture", data={"image": (io.BytesIO(
-                data.getvalue()), "cat.jpg")}, content_type="multipart/form-data")
+            response = client.post(
+                "/search/picture",
+                data={"image": (io.BytesIO(data.getvalue()), "cat.jpg")},
+                content_type="multipart/form-data",
+            )
             samples["picture"].append((time.perf_counter() - start) * 1e3)
             assert response.status_code == 200, response.status_code
             engine.clear_caches()
@@ -113,8 +131,14 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=200, help="transformed designs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
-                          "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False})
+        app = create_app(
+            {
+                "TESTING": True,
+                "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
+                "RATELIMIT_ENABLED": False,
+                "WTF_CSRF_ENABLED": False,
+            }
+        )
         engine = warm_up(app)
         print("photos: a design of the object in the top 5")
         for name, hits in photos(engine).items():
@@ -122,9 +146,11 @@ def main() -> None:
         print(f"transformed designs: original in the top 5 {designs(engine, args.sample):.3f}")
         samples = speed(app, args.rounds)
         p50 = {name: statistics.median(values) for name, values in samples.items()}
-        print(f"speed (p50 of {len(samples['text'])}): picture upload page {p50['picture']:.1f} "
-              f"ms, uncached text search page {p50['text']:.1f} ms, "
-              f"ratio {p50['picture'] / p50['text']:.2f}")
+        print(
+            f"speed (p50 of {len(samples['text'])}): picture upload page {p50['picture']:.1f} "
+            f"ms, uncached text search page {p50['text']:.1f} ms, "
+            f"ratio {p50['picture'] / p50['text']:.2f}"
+        )
         with app.app_context():
             get_analytics().flush()  # before the temporary database goes away
 

@@ -82,8 +82,9 @@ def query_paths(plain: RuCLIPEncoder, quant: RuCLIPEncoder) -> dict[str, Callabl
     }
 
 
-def bench_queries(plain: RuCLIPEncoder, quant: RuCLIPEncoder, queries: list[str],
-                  rounds: int) -> dict[str, list[float]]:
+def bench_queries(
+    plain: RuCLIPEncoder, quant: RuCLIPEncoder, queries: list[str], rounds: int
+) -> dict[str, list[float]]:
     """Time every path on every query, interleaved so they share the machine's noise."""
     paths = query_paths(plain, quant)
     for q in queries[:5]:  # warm-up: allocator, thread pool, oneDNN/fbgemm kernels
@@ -99,8 +100,9 @@ def bench_queries(plain: RuCLIPEncoder, quant: RuCLIPEncoder, queries: list[str]
     return samples
 
 
-def agreement(plain: RuCLIPEncoder, quant: RuCLIPEncoder,
-              queries: list[str]) -> tuple[float, float]:
+def agreement(
+    plain: RuCLIPEncoder, quant: RuCLIPEncoder, queries: list[str]
+) -> tuple[float, float]:
     """Max |trimmed − naive| and min cosine(int8, exact) over ``queries``."""
     worst, cosine = 0.0, 1.0
     for q in queries:
@@ -128,8 +130,11 @@ def bench_images(encoder: RuCLIPEncoder, count: int, batch: int) -> dict[str, fl
         prep = timed(lambda: [encoder.preprocess(encoder.load_image(p)) for p in paths]) / count
         full = timed(lambda: encoder.encode_images(paths, batch_size=batch)) / count
         one = statistics.median(timed(lambda p=p: encoder.encode_images([p])) for p in paths[:8])
-    return {"load+preprocess": prep, f"encode_images, batch {batch}": full,
-            "encode_images, batch 1": one}
+    return {
+        "load+preprocess": prep,
+        f"encode_images, batch {batch}": full,
+        "encode_images, batch 1": one,
+    }
 
 
 def ensure_model(model_dir: Path | None) -> Path:
@@ -163,16 +168,25 @@ def main() -> None:
     args = parser.parse_args()
     folder = ensure_model(args.model_dir)
     plain = RuCLIPEncoder.load(folder, device=args.device, threads=args.threads)
-    quant = RuCLIPEncoder(plain.model, plain.processor, model_id=plain.model_id,
-                          device=plain.device, quantize=plain.device.type == "cpu")
+    quant = RuCLIPEncoder(
+        plain.model,
+        plain.processor,
+        model_id=plain.model_id,
+        device=plain.device,
+        quantize=plain.device.type == "cpu",
+    )
     queries = [q.strip() for q in QUERIES.split(";") if q.strip()]
     lengths = [len(plain.tokenize(q)) for q in queries]
-    print(f"model {plain.model_id} on {plain.device}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} thread(s), load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"model {plain.model_id} on {plain.device}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} thread(s), load average {os.getloadavg()[0]:.2f}"
+    )
     for name, size in folder_sizes(folder).items():
         print(f"  {name:<18} {size / 2**20:>8.2f} MiB")
-    print(f"{len(queries)} queries × {args.rounds} rounds; tokens incl. BOS/EOS: "
-          f"median {statistics.median(lengths)}, max {max(lengths)} (ruclip pads all to 77)")
+    print(
+        f"{len(queries)} queries × {args.rounds} rounds; tokens incl. BOS/EOS: "
+        f"median {statistics.median(lengths)}, max {max(lengths)} (ruclip pads all to 77)"
+    )
     report(bench_queries(plain, quant, queries, args.rounds), "naive 77-token encode_text")
     worst, cosine = agreement(plain, quant, queries)
     print(f"\ntrimmed vs naive: max |diff| {worst:.2e}; int8 vs exact: min cosine {cosine:.5f}")

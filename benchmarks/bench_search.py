@@ -86,11 +86,11 @@ def knn_what_if(workdir: Path, count: int, hnsw: bool) -> list[tuple[str, float,
         if kind == "flat":
             index = faiss.IndexFlatIP(dim)
         elif kind == "sq8":
-            index = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit,
-                                               faiss.METRIC_INNER_PRODUCT)
+            index = faiss.IndexScalarQuantizer(
+                dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            )
         elif kind == "ivf":
-            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, 256,
-                                       faiss.METRIC_INNER_PRODUCT)
+            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, 256, faiss.METRIC_INNER_PRODUCT)
             index.nprobe = 16
         else:
             index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
@@ -99,28 +99,46 @@ def knn_what_if(workdir: Path, count: int, hnsw: bool) -> list[tuple[str, float,
         index.add(vectors)
         return index
 
-    def measure(indexes: Sequence[Any], search: Callable[[np.ndarray], object]) -> tuple[float,
-                                                                                        float]:
+    def measure(
+        indexes: Sequence[Any], search: Callable[[np.ndarray], object]
+    ) -> tuple[float, float]:
         ms = [timed(lambda q=q: search(q)) for q in queries]
-        found = [len(t & set(i.search(q[None], 100)[1][0].tolist())) / 100
-                 for q, sets in zip(queries, truth, strict=True)
-                 for i, t in zip(indexes, sets, strict=True)]
+        found = [
+            len(t & set(i.search(q[None], 100)[1][0].tolist())) / 100
+            for q, sets in zip(queries, truth, strict=True)
+            for i, t in zip(indexes, sets, strict=True)
+        ]
         return statistics.median(ms), statistics.mean(found)
 
     exact = [build("flat", m) for m in matrices]
     truth = [[set(i.search(q[None], 100)[1][0].tolist()) for i in exact] for q in queries]
-    rows = [("Flat (exact: the app's)",
-             *measure(exact, lambda q: [i.search(q[None], 100) for i in exact]), "")]
+    rows = [
+        (
+            "Flat (exact: the app's)",
+            *measure(exact, lambda q: [i.search(q[None], 100) for i in exact]),
+            "",
+        )
+    ]
     with ThreadPoolExecutor(2) as pool:
-        rows.append(("Flat, the 4 searches on 2 threads", *measure(
-            exact, lambda q: list(pool.map(lambda i: i.search(q[None], 100), exact))), ""))
+        rows.append(
+            (
+                "Flat, the 4 searches on 2 threads",
+                *measure(exact, lambda q: list(pool.map(lambda i: i.search(q[None], 100), exact))),
+                "",
+            )
+        )
     kinds = [("sq8", "SQ8 (8-bit scalar quantiser)"), ("ivf", "IVF256,Flat nprobe=16")]
     for kind, label in kinds + ([("hnsw", "HNSW32 efSearch=128")] if hnsw else []):
         started = time.perf_counter()
         indexes = [build(kind, m) for m in matrices]
         note = f"build {time.perf_counter() - started:.1f}s"
-        rows.append((label, *measure(indexes, lambda q, ix=indexes: [i.search(q[None], 100)
-                                                                     for i in ix]), note))
+        rows.append(
+            (
+                label,
+                *measure(indexes, lambda q, ix=indexes: [i.search(q[None], 100) for i in ix]),
+                note,
+            )
+        )
     return rows
 
 
@@ -131,17 +149,30 @@ def run_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
     out.mkdir(parents=True, exist_ok=True)
     for config in args.configs:
         target = out / f"{config.replace(':', '-t')}.json"
-        command = [sys.executable, str(Path(__file__).resolve()), "--worker", config,
-                   "--result", str(target), "--queries", str(args.queries),
-                   "--cached-repeats", str(args.cached_repeats),
-                   "--workdir", str(args.workdir), "--model-dir", str(args.model_dir)]
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            config,
+            "--result",
+            str(target),
+            "--queries",
+            str(args.queries),
+            "--cached-repeats",
+            str(args.cached_repeats),
+            "--workdir",
+            str(args.workdir),
+            "--model-dir",
+            str(args.model_dir),
+        ]
         log = target.with_suffix(".log")  # the app's JSON request log, one line a request
         with log.open("wb") as stderr:
             done = subprocess.run(command, cwd=ROOT, stderr=stderr, check=False)
         if done.returncode:
             tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-30:]
-            raise SystemExit(f"worker {config} failed ({done.returncode}); {log}:\n"
-                             + "\n".join(tail))
+            raise SystemExit(
+                f"worker {config} failed ({done.returncode}); {log}:\n" + "\n".join(tail)
+            )
         results.append(json.loads(target.read_text(encoding="utf-8")))
         report_worker(results[-1])
     return results
@@ -149,29 +180,41 @@ def run_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def _commit() -> str:
     """The checked-out commit (``+`` when the tree has changes), for the record."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                              check=False).stdout.strip()
-    return (git("rev-parse", "--short", "HEAD") or "?") + ("+" if git("status", "--porcelain",
-                                                                      "--", "webapp") else "")
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    return (git("rev-parse", "--short", "HEAD") or "?") + (
+        "+" if git("status", "--porcelain", "--", "webapp") else ""
+    )
 
 
 def main() -> None:
     """Parse options; set up the artefacts and run every configuration (or be one worker)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 30 queries, 1 cached repeat, int8:1 and fp32:1 only")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 30 queries, 1 cached repeat, int8:1 and fp32:1 only",
+    )
     parser.add_argument("--queries", type=int, default=None, help="distinct queries [120]")
-    parser.add_argument("--cached-repeats", type=int, default=None,
-                        help="cached requests per query [3]")
-    parser.add_argument("--configs", default=None,
-                        help=f"tower:threads list [{','.join(CONFIGS)}]")
+    parser.add_argument(
+        "--cached-repeats", type=int, default=None, help="cached requests per query [3]"
+    )
+    parser.add_argument("--configs", default=None, help=f"tower:threads list [{','.join(CONFIGS)}]")
     parser.add_argument("--items", type=int, default=ITEMS, help=f"catalogue size [{ITEMS}]")
     parser.add_argument("--workdir", type=Path, default=WORKDIR)
-    parser.add_argument("--model-dir", type=Path, default=None,
-                        help="ruCLIP folder [build/models/base-384, generated if missing]")
-    parser.add_argument("--hnsw", action="store_true",
-                        help="add HNSW to the kNN what-if table (≈1 min to build)")
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        default=None,
+        help="ruCLIP folder [build/models/base-384, generated if missing]",
+    )
+    parser.add_argument(
+        "--hnsw", action="store_true", help="add HNSW to the kNN what-if table (≈1 min to build)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, default=None, help="also write all results here")
@@ -188,21 +231,26 @@ def main() -> None:
         return
     started = time.perf_counter()
     args.model_dir = ensure_model(args.model_dir).resolve()
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU(s), "
-          f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-          f"load average {os.getloadavg()[0]:.2f}, commit {_commit()}")
-    print("every process runs as gunicorn.conf.py runs a worker: "
-          + " ".join(f"{var}={os.environ[var]}" for var in MATH_THREAD_VARS))
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU(s), "
+        f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"load average {os.getloadavg()[0]:.2f}, commit {_commit()}"
+    )
+    print(
+        "every process runs as gunicorn.conf.py runs a worker: "
+        + " ".join(f"{var}={os.environ[var]}" for var in MATH_THREAD_VARS)
+    )
     prepare(args.workdir, args.model_dir, args.items)
     print(f"\n{'artefact':<32} {'MiB':>9}")
     for name, size in artefact_sizes(args.workdir, args.model_dir).items():
         print(f"{name:<32} {size / 2**20:>9.2f}")
     results = run_configs(args)
-    print(f"\nkNN what-if: the 4 spaces' top-100 with other FAISS indexes "
-          f"({20 if args.quick else 50} random unit queries; not used by the app)")
+    print(
+        f"\nkNN what-if: the 4 spaces' top-100 with other FAISS indexes "
+        f"({20 if args.quick else 50} random unit queries; not used by the app)"
+    )
     print(f"{'index':<36} {'ms (4 spaces)':>13} {'recall@100':>11}")
-    for label, ms, recall, note in knn_what_if(args.workdir, 20 if args.quick else 50,
-                                               args.hnsw):
+    for label, ms, recall, note in knn_what_if(args.workdir, 20 if args.quick else 50, args.hnsw):
         print(f"{label:<36} {ms:>13.2f} {recall:>11.3f}  {note}")
     report_summary(results)
     if args.json:

@@ -39,12 +39,17 @@ from webapp.training.retrieval import evaluate_heads
 ROOT = Path(__file__).resolve().parent.parent
 
 #: (label, xmodal weight, may xmodal open the floor?) — the grid of (b) and (d)
-GRID = [("without xmodal", None, False, 0.0),
-        ("w=0.2 keep≥2.5 opens floor (default)", 0.2, True, 2.5),
-        ("w=0.5 keep≥2.5", 0.5, False, 2.5), ("w=0.5 keep≥2.5 opens floor", 0.5, True, 2.5),
-        ("w=1 keep≥3.5", 1.0, False, 3.5), ("w=1 keep≥2.5", 1.0, False, 2.5),
-        ("w=1 keep≥2.5 opens floor", 1.0, True, 2.5), ("w=2 keep≥2.5", 2.0, False, 2.5),
-        ("w=3 keep≥2.5", 3.0, False, 2.5)]
+GRID = [
+    ("without xmodal", None, False, 0.0),
+    ("w=0.2 keep≥2.5 opens floor (default)", 0.2, True, 2.5),
+    ("w=0.5 keep≥2.5", 0.5, False, 2.5),
+    ("w=0.5 keep≥2.5 opens floor", 0.5, True, 2.5),
+    ("w=1 keep≥3.5", 1.0, False, 3.5),
+    ("w=1 keep≥2.5", 1.0, False, 2.5),
+    ("w=1 keep≥2.5 opens floor", 1.0, True, 2.5),
+    ("w=2 keep≥2.5", 2.0, False, 2.5),
+    ("w=3 keep≥2.5", 3.0, False, 2.5),
+]
 
 
 def ranking(weight: float | None, opens: bool, keep: float) -> RankingConfig:
@@ -59,25 +64,35 @@ def ranking(weight: float | None, opens: bool, keep: float) -> RankingConfig:
 
 def make_engine(data_dir: Path, embeddings: Path, heads: Path, tmp: Path):
     """An engine over ``data_dir`` whose caches are (re)built into ``embeddings``."""
-    app = create_app({"DATA_DIR": str(data_dir), "EMBEDDINGS_DIR": str(embeddings),
-                      "XMODAL_HEADS": str(heads.resolve()), "TESTING": True,
-                      "DATABASE_URL": f"sqlite:///{tmp / 'eval.sqlite3'}",
-                      "RELOAD_POLL_SECONDS": 0, "LOG_FORMAT": ""})
+    app = create_app(
+        {
+            "DATA_DIR": str(data_dir),
+            "EMBEDDINGS_DIR": str(embeddings),
+            "XMODAL_HEADS": str(heads.resolve()),
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp / 'eval.sqlite3'}",
+            "RELOAD_POLL_SECONDS": 0,
+            "LOG_FORMAT": "",
+        }
+    )
     with app.app_context():
         catalog = read_catalog(data_dir / app.config["CATALOG_CSV"])
-        embed_catalog(configured_spaces(app.config), catalog, data_dir, embeddings,
-                      progress=False)
+        embed_catalog(configured_spaces(app.config), catalog, data_dir, embeddings, progress=False)
         return warm_up(app)
 
 
 def dev_run(engine, queries: list[EvalQuery], config: RankingConfig) -> dict[str, float]:
     """nP@5, MRR@10 and the nonsense nothing-found rate of ``queries`` under ``config``."""
     engine.ranker.config = config
-    report = harness.evaluate(queries, lambda q: [
-        h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits])
+    report = harness.evaluate(
+        queries, lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits]
+    )
     agg = report.overall
-    return {"nP@5": agg.means["nP@5"], "MRR@10": agg.means["MRR@10"],
-            "nonsense": agg.nothing_found_rate or 0.0}
+    return {
+        "nP@5": agg.means["nP@5"],
+        "MRR@10": agg.means["MRR@10"],
+        "nonsense": agg.nothing_found_rate or 0.0,
+    }
 
 
 def anonymise(src: Path, dst: Path, ids: set[str]) -> None:
@@ -109,15 +124,21 @@ def plain_word(engine, products, config: RankingConfig) -> dict[str, float]:
     engine.ranker.config = config
     found = single = single_found = 0
     for product in products:
-        ids = [h.product.id for h in engine.search(
-            SearchRequest(product.title.lower(), per_page=10)).hits]
+        ids = [
+            h.product.id
+            for h in engine.search(SearchRequest(product.title.lower(), per_page=10)).hits
+        ]
         hit = product.id in ids
         found += hit
         if len(product.title.split()) == 1:
             single += 1
             single_found += hit
-    return {"all": found / len(products), "n": len(products),
-            "one-word titles": single_found / max(single, 1), "n1": single}
+    return {
+        "all": found / len(products),
+        "n": len(products),
+        "one-word titles": single_found / max(single, 1),
+        "n1": single,
+    }
 
 
 def main() -> None:
@@ -140,11 +161,17 @@ def main() -> None:
     use = load_sentence_encoder(trained.meta.get("text_encoder", "use"), threads=1)
     cfg = trained.heads.config
     torch.manual_seed(0)  # the untrained baseline heads
-    out: dict[str, object] = {"heads": trained.heads_id, "split_seed": split.seed,
-                              "test_designs": len(test)}
-    out["a_retrieval"] = {"random heads": evaluate_heads(Heads(HeadConfig(
-        cfg.image_dim, cfg.text_dim, cfg.out_dim)).eval(), test, feats, use),
-        "trained heads": evaluate_heads(trained.heads, test, feats, use)}
+    out: dict[str, object] = {
+        "heads": trained.heads_id,
+        "split_seed": split.seed,
+        "test_designs": len(test),
+    }
+    out["a_retrieval"] = {
+        "random heads": evaluate_heads(
+            Heads(HeadConfig(cfg.image_dim, cfg.text_dim, cfg.out_dim)).eval(), test, feats, use
+        ),
+        "trained heads": evaluate_heads(trained.heads, test, feats, use),
+    }
     queries = load_queries(args.queries)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -153,24 +180,29 @@ def main() -> None:
         for name in ("text-use", trained.image_space):
             shutil.copy(ROOT / "embeddings" / f"{name}.pkl", full)
         engine = make_engine(ROOT / "data", full, args.heads, tmp)
-        out["d_dev_full"] = {label: dev_run(engine, queries, ranking(w, o, k))
-                             for label, w, o, k in GRID}
+        out["d_dev_full"] = {
+            label: dev_run(engine, queries, ranking(w, o, k)) for label, w, o, k in GRID
+        }
         anon_ids = set(split.test)
         anonymise(ROOT / "data", tmp / "anon", anon_ids)
         poor = tmp / "anon-emb"
         shutil.copytree(full, poor)
         restamp(poor / f"{trained.image_space}.pkl", read_catalog(tmp / "anon/catalog.csv"))
         engine = make_engine(tmp / "anon", poor, args.heads, tmp)
-        anon_queries = [dataclasses.replace(q, relevant=tuple(r for r in q.relevant
-                                                             if r in anon_ids))
-                        for q in queries if anon_ids & set(q.relevant)]
+        anon_queries = [
+            dataclasses.replace(q, relevant=tuple(r for r in q.relevant if r in anon_ids))
+            for q in queries
+            if anon_ids & set(q.relevant)
+        ]
         out["b_poor_shop"] = {"dev queries touching anonymised designs": len(anon_queries)}
         for label, w, o, k in GRID:
-            out["b_poor_shop"][label] = {"anonymised": dev_run(engine, anon_queries,
-                                                               ranking(w, o, k)),
-                                         "all dev": dev_run(engine, queries, ranking(w, o, k))}
-        out["c_plain_word"] = {label: plain_word(engine, test, ranking(w, o, k))
-                               for label, w, o, k in GRID}
+            out["b_poor_shop"][label] = {
+                "anonymised": dev_run(engine, anon_queries, ranking(w, o, k)),
+                "all dev": dev_run(engine, queries, ranking(w, o, k)),
+            }
+        out["c_plain_word"] = {
+            label: plain_word(engine, test, ranking(w, o, k)) for label, w, o, k in GRID
+        }
     print(json.dumps(out, ensure_ascii=False, indent=1))
 
 

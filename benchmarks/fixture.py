@@ -24,23 +24,49 @@ ITEMS = 25_000
 PAGE = 24
 WORKDIR = ROOT / "build" / "bench"
 #: ways a design is varied into more designs (variant 0 is the demo design itself)
-STYLES = ("", "акварелью", "в рамке", "с бантиком", "в венке из листьев", "контурный",
-          "гладью", "крестиком", "аппликация", "в шляпе", "мини", "крупный", "винтажный",
-          "для детской одежды", "с надписью", "в круге", "на полотенце", "в горошек")
+STYLES = (
+    "",
+    "акварелью",
+    "в рамке",
+    "с бантиком",
+    "в венке из листьев",
+    "контурный",
+    "гладью",
+    "крестиком",
+    "аппликация",
+    "в шляпе",
+    "мини",
+    "крупный",
+    "винтажный",
+    "для детской одежды",
+    "с надписью",
+    "в круге",
+    "на полотенце",
+    "в горошек",
+)
 
 
-def bench_config(workdir: Path, model_dir: Path, *, quantize: bool = False,
-                 threads: int = 0) -> dict[str, Any]:
+def bench_config(
+    workdir: Path, model_dir: Path, *, quantize: bool = False, threads: int = 0
+) -> dict[str, Any]:
     """The app configuration of the benchmark (everything under ``workdir``)."""
-    return {"TESTING": False, "DATA_DIR": str(workdir / "data"), "CATALOG_CSV": "catalog.csv",
-            "EMBEDDINGS_DIR": str(workdir / "embeddings"), "TEXT_ENCODER": "use",
-            "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-            # text queries never search the image-only space; leave its 25k×1280 index out
-            "IMAGE_ENCODER": "",
-            "RUCLIP_MODEL_DIR": str(model_dir), "RUCLIP_QUANTIZE": quantize,
-            "TORCH_THREADS": threads, "DEVICE": "cpu", "PAGE_SIZE": PAGE,
-            # one client asks everything: the per-IP rate limit would answer 429
-            "RATELIMIT_ENABLED": False}
+    return {
+        "TESTING": False,
+        "DATA_DIR": str(workdir / "data"),
+        "CATALOG_CSV": "catalog.csv",
+        "EMBEDDINGS_DIR": str(workdir / "embeddings"),
+        "TEXT_ENCODER": "use",
+        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+        # text queries never search the image-only space; leave its 25k×1280 index out
+        "IMAGE_ENCODER": "",
+        "RUCLIP_MODEL_DIR": str(model_dir),
+        "RUCLIP_QUANTIZE": quantize,
+        "TORCH_THREADS": threads,
+        "DEVICE": "cpu",
+        "PAGE_SIZE": PAGE,
+        # one client asks everything: the per-IP rate limit would answer 429
+        "RATELIMIT_ENABLED": False,
+    }
 
 
 def synthetic_rows(items: int) -> Iterator[dict[str, str]]:
@@ -54,16 +80,27 @@ def synthetic_rows(items: int) -> Iterator[dict[str, str]]:
         donor = demo[(i * 7919 + 13) % len(demo)]
         pid = base.id if variant == 0 else f"{base.id}-v{variant}"
         title = f"{base.title} {style}".strip()
-        tags = list(dict.fromkeys([*base.tags, *(donor.tags[:2] if variant else ()),
-                                   *([style] if style else [])]))
+        tags = list(
+            dict.fromkeys(
+                [*base.tags, *(donor.tags[:2] if variant else ()), *([style] if style else [])]
+            )
+        )
         section = " / ".join(s.lower() for s in (base.category, base.subcategory) if s)
         words = ", ".join(tags[:-1]) + (f" и {tags[-1]}" if len(tags) > 1 else "".join(tags))
         price = 100 + 10 * (int(hashlib.sha1(pid.encode()).hexdigest()[:8], 16) % 290)
-        yield {"id": pid, "title": title, "category": base.category,
-               "subcategory": base.subcategory, "tags": "; ".join(tags),
-               "description": (f"Дизайн машинной вышивки «{title.lower()}» из раздела «{section}». "
-                               f"Цветной мотив в стиле эмодзи. Ключевые слова: {words}."),
-               "price": str(price), "image": base.image}
+        yield {
+            "id": pid,
+            "title": title,
+            "category": base.category,
+            "subcategory": base.subcategory,
+            "tags": "; ".join(tags),
+            "description": (
+                f"Дизайн машинной вышивки «{title.lower()}» из раздела «{section}». "
+                f"Цветной мотив в стиле эмодзи. Ключевые слова: {words}."
+            ),
+            "price": str(price),
+            "image": base.image,
+        }
 
 
 def write_catalog(workdir: Path, items: int) -> Path:
@@ -103,8 +140,9 @@ def write_caches(app: Any, seed: int = 0) -> list[str]:
     for number, space in enumerate(sorted(spaces, key=lambda s: s.kind == "combined")):
         path = cache_path(out, space.name)
         try:
-            built[space.name] = load_cache(path, model=space.model_id,
-                                           catalog_fingerprint=catalog.fingerprint)
+            built[space.name] = load_cache(
+                path, model=space.model_id, catalog_fingerprint=catalog.fingerprint
+            )
             continue
         except CacheError:
             rebuilt.append(space.name)
@@ -112,11 +150,19 @@ def write_caches(app: Any, seed: int = 0) -> list[str]:
             cache = combine(space, [built[name] for name in space.parts])
         else:
             rng = np.random.default_rng(seed + number)
-            vectors = l2_normalise(rng.standard_normal((len(catalog.products), space.dim),
-                                                       dtype=np.float32))
-            cache = EmbeddingCache(space.name, space.model_id, space.kind, space.dim,
-                                   catalog.ids(), vectors, catalog.fingerprint,
-                                   [item_digest(space, p, data) for p in catalog.products])
+            vectors = l2_normalise(
+                rng.standard_normal((len(catalog.products), space.dim), dtype=np.float32)
+            )
+            cache = EmbeddingCache(
+                space.name,
+                space.model_id,
+                space.kind,
+                space.dim,
+                catalog.ids(),
+                vectors,
+                catalog.fingerprint,
+                [item_digest(space, p, data) for p in catalog.products],
+            )
         save_cache(cache, out)
         built[space.name] = cache
     return rebuilt
@@ -136,8 +182,10 @@ def prepare(workdir: Path, model_dir: Path, items: int) -> None:
         raise SystemExit(f"synthetic catalogue has bad rows: {catalog.report()[:500]}")
     app.extensions["store"].sync(catalog)
     rebuilt = write_caches(app)
-    print(f"artefacts ready in {time.perf_counter() - started:.1f}s "
-          f"({len(catalog.products)} items; caches rebuilt: {', '.join(rebuilt) or 'none'})")
+    print(
+        f"artefacts ready in {time.perf_counter() - started:.1f}s "
+        f"({len(catalog.products)} items; caches rebuilt: {', '.join(rebuilt) or 'none'})"
+    )
 
 
 def artefact_sizes(workdir: Path, model_dir: Path) -> dict[str, int]:

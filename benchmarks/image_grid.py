@@ -35,9 +35,13 @@ def _tile(picture: Image.Image, caption: str, *, query: bool) -> Image.Image:
     return tile
 
 
-def neighbour_grid(queries: Sequence[tuple[str, Image.Image | None]], cache: EmbeddingCache,
-                   products: Sequence[Product], tower: EfficientNetLiteEncoder,
-                   data_dir: Path) -> Image.Image:
+def neighbour_grid(
+    queries: Sequence[tuple[str, Image.Image | None]],
+    cache: EmbeddingCache,
+    products: Sequence[Product],
+    tower: EfficientNetLiteEncoder,
+    data_dir: Path,
+) -> Image.Image:
     """Rows of (query, top neighbours). A query is a catalogue id, or an id with a
     picture of it (e.g. a perturbed photo), which is then encoded and searched."""
     by_id = {p.id: p for p in products}
@@ -51,10 +55,11 @@ def neighbour_grid(queries: Sequence[tuple[str, Image.Image | None]], cache: Emb
             vector = tower.encode_pil([transforms.crop_to_content(picture)])[0]
             shown, caption = picture, "фото: " + by_id[pid].title
         order = [cache.ids[i] for i in np.argsort(-(cache.vectors @ vector))]
-        near = [i for i in order if i != pid or picture is not None][:COLUMNS - 1]
+        near = [i for i in order if i != pid or picture is not None][: COLUMNS - 1]
         tiles = [_tile(shown, caption, query=True)] + [
             _tile(transforms.decode(data_dir / by_id[i].image), by_id[i].title, query=False)
-            for i in near]
+            for i in near
+        ]
         for column, tile in enumerate(tiles):
             grid.paste(tile, (GAP + column * (TILE + GAP), GAP + line * (TILE + LABEL + GAP)))
     return grid

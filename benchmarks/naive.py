@@ -41,10 +41,13 @@ def naive_blueprint(engine: Any, clip: Any) -> Any:
             distances, rows = index.search(vector, PAGE)
         with timer.stage("lookup"):
             products = engine.lookup([engine.products[r].id for r in rows[0].tolist()])
-        hits = [Hit(p, round(float(d), 4), {"signals": {"ruclip-image": {"score": float(d)}}})
-                for p, d in zip(products, distances[0].tolist(), strict=True)]
+        hits = [
+            Hit(p, round(float(d), 4), {"signals": {"ruclip-image": {"score": float(d)}}})
+            for p, d in zip(products, distances[0].tolist(), strict=True)
+        ]
         result = SearchResult(req, None, len(hits), hits, timer.stages)
-        return render_template("search.html", req=req, result=result, error=None,
-                               categories=engine.store.categories())
+        return render_template(
+            "search.html", req=req, result=result, error=None, categories=engine.store.categories()
+        )
 
     return bp

@@ -18,21 +18,29 @@ def fmt(values: Sequence[float]) -> str:
 
 def report_worker(result: dict[str, Any]) -> None:
     """Print one configuration's per-stage and end-to-end tables."""
-    print(f"\n=== {result['config']}: {result['tower']} query tower, TORCH_THREADS="
-          f"{result['threads']} (torch uses {result['torch_threads']}), start-up "
-          f"{result['startup_s']}s, {result['queries']} queries, "
-          f"{result['answered']:.0%} answered with results, load avg {result['load_average']:.2f}")
+    print(
+        f"\n=== {result['config']}: {result['tower']} query tower, TORCH_THREADS="
+        f"{result['threads']} (torch uses {result['torch_threads']}), start-up "
+        f"{result['startup_s']}s, {result['queries']} queries, "
+        f"{result['answered']:.0%} answered with results, load avg {result['load_average']:.2f}"
+    )
     stages = result["stages"]
-    print(f"{'stage (in-request), ms: median / p95':<40} {'ours uncached':>19} "
-          f"{'ours cached':>19} {'naive':>19}")
+    print(
+        f"{'stage (in-request), ms: median / p95':<40} {'ours uncached':>19} "
+        f"{'ours cached':>19} {'naive':>19}"
+    )
     names = list(dict.fromkeys([*stages["uncached"], *stages["naive"]]))
     for name in names:
-        cells = [fmt(stages[k][name]) if name in stages[k] else f"{'—':>19}"
-                 for k in ("uncached", "cached", "naive")]
+        cells = [
+            fmt(stages[k][name]) if name in stages[k] else f"{'—':>19}"
+            for k in ("uncached", "cached", "naive")
+        ]
         print(f"{name:<40} {cells[0]:>19} {cells[1]:>19} {cells[2]:>19}")
     e2e = result["e2e"]
-    print(f"{'GET /search end to end':<40} {fmt(e2e['uncached']):>19} {fmt(e2e['cached']):>19} "
-          f"{fmt(e2e['naive']):>19}")
+    print(
+        f"{'GET /search end to end':<40} {fmt(e2e['uncached']):>19} {fmt(e2e['cached']):>19} "
+        f"{fmt(e2e['naive']):>19}"
+    )
     print(f"{'GET /api/search (JSON), end to end':<40} {'':>19} {fmt(e2e['api cached']):>19}")
     print(f"{'GET /healthz (framework floor)':<40} {fmt(e2e['healthz']):>19}")
     print(f"{'stage (cold, outside a request), ms':<40} {'median / p95':>19}")
@@ -54,20 +62,33 @@ def ratios(result: dict[str, Any]) -> dict[str, float]:
 
 def report_summary(results: Sequence[dict[str, Any]]) -> None:
     """The comparison table across configurations, with the targets checked."""
-    print("\nsummary: GET /search through the Flask test client, ms (p50 / p95); "
-          "× = naive ÷ ours, same run")
-    print(f"{'config':<8} {'uncached':>15} {'cached':>13} {'naive':>13} {'× uncached':>13} "
-          f"{'× cached':>13}  targets (uncached, cached, ×)")
+    print(
+        "\nsummary: GET /search through the Flask test client, ms (p50 / p95); "
+        "× = naive ÷ ours, same run"
+    )
+    print(
+        f"{'config':<8} {'uncached':>15} {'cached':>13} {'naive':>13} {'× uncached':>13} "
+        f"{'× cached':>13}  targets (uncached, cached, ×)"
+    )
     for result in results:
         r = ratios(result)
-        met = [r["uncached_p50"] <= TARGET_UNCACHED_MS, r["cached_p50"] <= TARGET_CACHED_MS,
-               r["ratio_uncached_p50"] >= TARGET_RATIO]
-        cells = [f"{r['uncached_p50']:.1f} / {r['uncached_p95']:.0f}",
-                 f"{r['cached_p50']:.1f} / {r['cached_p95']:.1f}",
-                 f"{r['naive_p50']:.0f} / {r['naive_p95']:.0f}",
-                 f"{r['ratio_uncached_p50']:.1f} / {r['ratio_uncached_p95']:.1f}",
-                 f"{r['ratio_cached_p50']:.0f} / {r['ratio_cached_p95']:.0f}"]
-        print(f"{result['config']:<8} {cells[0]:>15} {cells[1]:>13} {cells[2]:>13} "
-              f"{cells[3]:>13} {cells[4]:>13}  " + " ".join("ok" if ok else "MISS" for ok in met))
-    print(f"targets: uncached p50 ≤ {TARGET_UNCACHED_MS:g} ms · cached p50 ≤ "
-          f"{TARGET_CACHED_MS:g} ms · naive ÷ ours (uncached p50) ≥ {TARGET_RATIO:g}×")
+        met = [
+            r["uncached_p50"] <= TARGET_UNCACHED_MS,
+            r["cached_p50"] <= TARGET_CACHED_MS,
+            r["ratio_uncached_p50"] >= TARGET_RATIO,
+        ]
+        cells = [
+            f"{r['uncached_p50']:.1f} / {r['uncached_p95']:.0f}",
+            f"{r['cached_p50']:.1f} / {r['cached_p95']:.1f}",
+            f"{r['naive_p50']:.0f} / {r['naive_p95']:.0f}",
+            f"{r['ratio_uncached_p50']:.1f} / {r['ratio_uncached_p95']:.1f}",
+            f"{r['ratio_cached_p50']:.0f} / {r['ratio_cached_p95']:.0f}",
+        ]
+        print(
+            f"{result['config']:<8} {cells[0]:>15} {cells[1]:>13} {cells[2]:>13} "
+            f"{cells[3]:>13} {cells[4]:>13}  " + " ".join("ok" if ok else "MISS" for ok in met)
+        )
+    print(
+        f"targets: uncached p50 ≤ {TARGET_UNCACHED_MS:g} ms · cached p50 ≤ "
+        f"{TARGET_CACHED_MS:g} ms · naive ÷ ours (uncached p50) ≥ {TARGET_RATIO:g}×"
+    )

@@ -64,8 +64,11 @@ class RenderClock:
 
 def micro_stages(engine: Any, queries: Sequence[str]) -> dict[str, list[float]]:
     """Per-space encode and kNN, and both tokenisers, on cold caches, outside a request."""
-    spaces = [engine.space(name) for name, described in engine.describe()["spaces"].items()
-              if described["text_queries"] and engine.space(name).searchable]
+    spaces = [
+        engine.space(name)
+        for name, described in engine.describe()["spaces"].items()
+        if described["text_queries"] and engine.space(name).searchable
+    ]
     clip = next(s.encoder for s in spaces if s.name.startswith("ruclip"))
     out: dict[str, list[float]] = {}
 
@@ -83,15 +86,20 @@ def micro_stages(engine: Any, queries: Sequence[str]) -> dict[str, list[float]]:
                 continue  # one encoder behind several spaces: encoded once per query
             encoder = space.encoder
             tower = "int8" if getattr(encoder, "quantized", False) else "fp32"
-            label = (f"encode: ruclip query tower ({tower})" if encoder is clip
-                     else f"encode: {space.name}")
+            label = (
+                f"encode: ruclip query tower ({tower})"
+                if encoder is clip
+                else f"encode: {space.name}"
+            )
             start = time.perf_counter()
             vectors[encoder.model_id] = encoder.encode_query(text)
             out.setdefault(label, []).append((time.perf_counter() - start) * 1e3)
         for space in spaces:
             vector = vectors[space.encoder.model_id]
-            add(f"kNN: {space.name} (FlatIP, k=100)",
-                lambda name=space.name, v=vector: engine.nearest(v, 100, space=name))
+            add(
+                f"kNN: {space.name} (FlatIP, k=100)",
+                lambda name=space.name, v=vector: engine.nearest(v, 100, space=name),
+            )
     return out
 
 
@@ -105,8 +113,9 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     tower, threads = args.worker.split(":")
     started = time.perf_counter()
     os.environ.setdefault("INSTANCE_PATH", str(args.workdir / "instance"))
-    app = create_app(bench_config(args.workdir, args.model_dir, quantize=tower == "int8",
-                                  threads=int(threads)))
+    app = create_app(
+        bench_config(args.workdir, args.model_dir, quantize=tower == "int8", threads=int(threads))
+    )
     engine = warm_up(app)
     startup = time.perf_counter() - started
     clip = engine.space("ruclip-image").encoder
@@ -117,7 +126,9 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
         clock.get(client, "/search", q)
         clock.get(client, "/naive-search", q)
     samples: dict[str, list[Sample]] = {
-        "uncached": [], "cached": [], "naive": [],
+        "uncached": [],
+        "cached": [],
+        "naive": [],
         "api cached": [],  # GET /api/search, same query again: JSON, no template
         "healthz": [],  # GET /healthz: the per-request floor of Flask and its middleware
     }
@@ -131,9 +142,13 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
         samples["api cached"].append(clock.get(client, "/api/search", q))
         samples["healthz"].append(clock.get(client, "/healthz", q))
     return {
-        "config": args.worker, "tower": tower, "threads": int(threads),
-        "torch_threads": torch.get_num_threads(), "quantized": bool(clip.quantized),
-        "startup_s": round(startup, 1), "queries": len(queries),
+        "config": args.worker,
+        "tower": tower,
+        "threads": int(threads),
+        "torch_threads": torch.get_num_threads(),
+        "quantized": bool(clip.quantized),
+        "startup_s": round(startup, 1),
+        "queries": len(queries),
         "load_average": os.getloadavg()[0],
         "e2e": {k: [s.total for s in v] for k, v in samples.items()},
         "stages": {k: _stage_lists(v) for k, v in samples.items()},

@@ -58,8 +58,9 @@ def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     """The app over the committed demo catalogue and embeddings, loaded once per session."""
     tmp = tmp_path_factory.mktemp("demo")
     # Rate limits have their own tests (test_security.py); here they would trip the fuzzers.
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp),
-                      "RATELIMIT_ENABLED": False})
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": database_url(tmp), "RATELIMIT_ENABLED": False}
+    )
     warm_up(app)
     return app
 
@@ -92,16 +93,46 @@ def rendered(demo_app: Flask) -> Iterator[list[tuple[object, dict[str, object]]]
 
 
 MINI_ROWS: list[dict[str, object]] = [
-    {"id": "a1", "title": "Петух на заборе", "category": "Птицы", "tags": "петух; птица",
-     "description": "Яркий петух с красным гребнем.", "price": 500},
-    {"id": "a2", "title": "Бабочка-махаон", "category": "Насекомые", "tags": "бабочка; крылья",
-     "description": "Лёгкая бабочка с узорными крыльями.", "price": 300},
-    {"id": "a3", "title": "Котёнок в шляпе", "category": "Животные", "tags": "кот; котёнок; шляпа",
-     "description": "Милый котёнок в соломенной шляпе.", "price": 900},
-    {"id": "a4", "title": "<script>alert(1)</script> Ёлка", "category": "Праздники",
-     "tags": "ёлка; новый год", "description": "Новогодняя ёлка с игрушками.", "price": 700},
-    {"id": "a5", "title": "Танк", "category": "Техника", "tags": "танк; армия; военный",
-     "description": "Военная техника для мальчика.", "price": 1200},
+    {
+        "id": "a1",
+        "title": "Петух на заборе",
+        "category": "Птицы",
+        "tags": "петух; птица",
+        "description": "Яркий петух с красным гребнем.",
+        "price": 500,
+    },
+    {
+        "id": "a2",
+        "title": "Бабочка-махаон",
+        "category": "Насекомые",
+        "tags": "бабочка; крылья",
+        "description": "Лёгкая бабочка с узорными крыльями.",
+        "price": 300,
+    },
+    {
+        "id": "a3",
+        "title": "Котёнок в шляпе",
+        "category": "Животные",
+        "tags": "кот; котёнок; шляпа",
+        "description": "Милый котёнок в соломенной шляпе.",
+        "price": 900,
+    },
+    {
+        "id": "a4",
+        "title": "<script>alert(1)</script> Ёлка",
+        "category": "Праздники",
+        "tags": "ёлка; новый год",
+        "description": "Новогодняя ёлка с игрушками.",
+        "price": 700,
+    },
+    {
+        "id": "a5",
+        "title": "Танк",
+        "category": "Техника",
+        "tags": "танк; армия; военный",
+        "description": "Военная техника для мальчика.",
+        "price": 1200,
+    },
 ]
 
 
@@ -110,9 +141,14 @@ def mini_app(tmp_path: Path) -> Iterator[Flask]:
     """An app over a five-product catalogue, embedded for real by the CLI."""
     data = tmp_path / "data"
     write_catalog(data, [dict(r) for r in MINI_ROWS])
-    app = create_app({"TESTING": True, "DATA_DIR": str(data),
-                      "EMBEDDINGS_DIR": str(tmp_path / "embeddings"),
-                      "DATABASE_URL": database_url(tmp_path)})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(data),
+            "EMBEDDINGS_DIR": str(tmp_path / "embeddings"),
+            "DATABASE_URL": database_url(tmp_path),
+        }
+    )
     result = app.test_cli_runner().invoke(args=["embed"])
     assert result.exit_code == 0, result.output
     yield app

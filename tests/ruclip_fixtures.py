@@ -30,8 +30,13 @@ def make_model(folder: Path, *, seed: int = 0) -> Path:
     return generate_model(folder, "tiny", corpus=BUILTIN_CORPUS.splitlines(), seed=seed)
 
 
-def draw_motif(path: Path, colour: tuple[int, int, int], *, size: tuple[int, int] = (64, 64),
-               mode: str = "RGBA") -> Path:
+def draw_motif(
+    path: Path,
+    colour: tuple[int, int, int],
+    *,
+    size: tuple[int, int] = (64, 64),
+    mode: str = "RGBA",
+) -> Path:
     """A small emoji-like PNG: a coloured disc on a transparent (or white) background."""
     background = (0, 0, 0, 0) if mode == "RGBA" else (255, 255, 255)
     image = Image.new(mode, size, background)
@@ -47,7 +52,16 @@ def make_catalog(data_dir: Path) -> list[dict[str, str]]:
     rows = []
     for pid, title, tags, description, colour in DESIGNS:
         draw_motif(data_dir / "images" / f"{pid}.png", colour)
-        rows.append({"id": pid, "title": title, "category": "Тест", "tags": tags,
-                     "description": description, "price": "500", "image": f"images/{pid}.png"})
+        rows.append(
+            {
+                "id": pid,
+                "title": title,
+                "category": "Тест",
+                "tags": tags,
+                "description": description,
+                "price": "500",
+                "image": f"images/{pid}.png",
+            }
+        )
     write_catalog(data_dir, rows)
     return rows

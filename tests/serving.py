@@ -71,24 +71,39 @@ class Server:
 def server_env(tmp: Path, database_url: str, **extra: str) -> dict[str, str]:
     """Environment for a production-like server over the demo catalogue."""
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    env.update({"APP_ENV": "production", "SECRET_KEY": "test-" + "k" * 40,
-                "DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp / "instance"),
-                "RATELIMIT_ENABLED": "0", "RELOAD_POLL_SECONDS": "1",
-                "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4", "PYTHONPATH": str(ROOT)})
+    env.update(
+        {
+            "APP_ENV": "production",
+            "SECRET_KEY": "test-" + "k" * 40,
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": str(tmp / "instance"),
+            "RATELIMIT_ENABLED": "0",
+            "RELOAD_POLL_SECONDS": "1",
+            "WEB_CONCURRENCY": "2",
+            "GUNICORN_THREADS": "4",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     env.update(extra)
     return env
 
 
 @contextmanager
-def gunicorn(tmp: Path, env: dict[str, str], *, wait_ready: bool = True,
-             boot_timeout: float = 90) -> Iterator[Server]:
+def gunicorn(
+    tmp: Path, env: dict[str, str], *, wait_ready: bool = True, boot_timeout: float = 90
+) -> Iterator[Server]:
     """Run ``gunicorn -c gunicorn.conf.py wsgi:app`` on a free loopback port; stop it after."""
     port = free_port()
     log = tmp / f"gunicorn-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(GUNICORN), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     server = Server(process, port, log)
     try:
         if wait_ready:
@@ -104,8 +119,9 @@ def wait_until_ready(server: Server, timeout: float) -> None:
     ready_streak = 0
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise AssertionError(f"gunicorn exited {server.process.returncode}:\n"
-                                 f"{server.output()[-4000:]}")
+            raise AssertionError(
+                f"gunicorn exited {server.process.returncode}:\n{server.output()[-4000:]}"
+            )
         status, _ = get(server, "/readyz", timeout=2)
         ready_streak = ready_streak + 1 if status == 200 else 0
         if ready_streak >= 6:  # several answers in a row: both workers are up
@@ -163,8 +179,9 @@ class Traffic:
 
 
 @contextmanager
-def hammer(server: Server, paths: list[str], *, threads: int = 4,
-           max_seconds: float = 60) -> Iterator[Traffic]:
+def hammer(
+    server: Server, paths: list[str], *, threads: int = 4, max_seconds: float = 60
+) -> Iterator[Traffic]:
     """Send GETs over ``paths`` from ``threads`` threads until the block ends (bounded)."""
     traffic = Traffic()
     stop_at = [time.monotonic() + max_seconds]

@@ -44,14 +44,21 @@ def test_staff_page_is_hidden_from_other_hosts_without_a_password(client) -> Non
 
 
 def test_staff_page_stays_closed_in_production_without_a_password(tmp_path: Path) -> None:
-    app = create_app({"TESTING": True, "APP_ENV": "production", "SECRET_KEY": "x" * 40,
-                      "DATABASE_URL": database_url(tmp_path)})
+    app = create_app(
+        {
+            "TESTING": True,
+            "APP_ENV": "production",
+            "SECRET_KEY": "x" * 40,
+            "DATABASE_URL": database_url(tmp_path),
+        }
+    )
     assert app.test_client().get("/staff/").status_code == 404
 
 
 def test_staff_password_is_required_when_set(tmp_path: Path) -> None:
-    app = create_app({"TESTING": True, "STAFF_PASSWORD": "s3cret",
-                      "DATABASE_URL": database_url(tmp_path)})
+    app = create_app(
+        {"TESTING": True, "STAFF_PASSWORD": "s3cret", "DATABASE_URL": database_url(tmp_path)}
+    )
     client = app.test_client()
     assert client.get("/staff/").status_code == 401
     assert client.get("/staff/", auth=("staff", "wrong")).status_code == 401

@@ -22,14 +22,21 @@ def test_search_follows_the_contract(client) -> None:
     assert "signals" in first["why"]
 
 
-@pytest.mark.parametrize("args,field", [
-    ({"q": ""}, "q"), ({"q": "   "}, "q"), ({}, "q"),
-    ({"q": "кот", "page": "x"}, "page"), ({"q": "кот", "page": "-3"}, "page"),
-    ({"q": "кот", "k": "0"}, "k"), ({"q": "кот", "k": "1e9"}, "k"),
-    ({"q": "кот", "price_min": "дёшево"}, "price_min"),
-    ({"q": "кот", "price_max": "99999999999999"}, "price_max"),
-    ({"q": "кот", "sort": "best"}, "sort"),
-])
+@pytest.mark.parametrize(
+    "args,field",
+    [
+        ({"q": ""}, "q"),
+        ({"q": "   "}, "q"),
+        ({}, "q"),
+        ({"q": "кот", "page": "x"}, "page"),
+        ({"q": "кот", "page": "-3"}, "page"),
+        ({"q": "кот", "k": "0"}, "k"),
+        ({"q": "кот", "k": "1e9"}, "k"),
+        ({"q": "кот", "price_min": "дёшево"}, "price_min"),
+        ({"q": "кот", "price_max": "99999999999999"}, "price_max"),
+        ({"q": "кот", "sort": "best"}, "sort"),
+    ],
+)
 def test_bad_parameters_get_400_with_a_message(client, args, field) -> None:
     response = client.get("/api/search", query_string=args)
     assert response.status_code == 400

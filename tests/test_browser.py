@@ -16,9 +16,15 @@ from werkzeug.serving import make_server
 from .conftest import ROOT
 
 pytestmark = pytest.mark.browser
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +43,9 @@ def browser() -> Iterator[Browser]:
     executable = shutil.which("chromium")
     assert executable, "Chromium is missing: run `make browser` (apt-get install chromium)"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True,
-                                             args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_FLAGS
+        )
         yield browser
         browser.close()
 
@@ -66,8 +73,9 @@ def test_nothing_found_offers_categories(browser: Browser, live_url: str) -> Non
     expect(page.locator(".nothing a").first).to_be_visible()
 
 
-def test_shopper_uploads_a_picture_and_gets_look_alikes(browser: Browser, live_url: str,
-                                                        tmp_path: Path) -> None:
+def test_shopper_uploads_a_picture_and_gets_look_alikes(
+    browser: Browser, live_url: str, tmp_path: Path
+) -> None:
     photo = tmp_path / "мой петух.png"
     art = Image.open(ROOT / "data" / "images" / "1f413.png").convert("RGBA")
     sheet = Image.new("RGBA", (400, 300), (255, 240, 220, 255))

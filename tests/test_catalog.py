@@ -19,15 +19,18 @@ def write(tmp_path: Path, body: str) -> Path:
 
 
 def test_bad_rows_are_reported_by_line_and_good_rows_kept(tmp_path: Path) -> None:
-    path = write(tmp_path, (
-        "1f413,Петух,Птицы,,петух; птица,Описание,700,images/1f413.png\n"   # line 2: good
-        "1f414,Курица,Птицы,,курица,Описание,дорого,images/1f414.png\n"     # line 3: bad price
-        ",Без id,Птицы,,,Описание,100,images/x.png\n"                        # line 4: no id
-        "1f98b,Бабочка,Насекомые,,бабочка,Описание,200,images/1f98b.png\n"   # line 5: good
-        "1f413,Петух-2,Птицы,,,Описание,100,images/1f413.png\n"             # line 6: duplicate
-        "1f400,Крыса,Звери,,,Описание,-5,images/1f400.png\n"                # line 7: negative
-        "1f401,Мышь,Звери,,,Описание,100,../../etc/passwd\n"                # line 8: traversal
-    ))
+    path = write(
+        tmp_path,
+        (
+            "1f413,Петух,Птицы,,петух; птица,Описание,700,images/1f413.png\n"  # line 2: good
+            "1f414,Курица,Птицы,,курица,Описание,дорого,images/1f414.png\n"  # line 3: bad price
+            ",Без id,Птицы,,,Описание,100,images/x.png\n"  # line 4: no id
+            "1f98b,Бабочка,Насекомые,,бабочка,Описание,200,images/1f98b.png\n"  # line 5: good
+            "1f413,Петух-2,Птицы,,,Описание,100,images/1f413.png\n"  # line 6: duplicate
+            "1f400,Крыса,Звери,,,Описание,-5,images/1f400.png\n"  # line 7: negative
+            "1f401,Мышь,Звери,,,Описание,100,../../etc/passwd\n"  # line 8: traversal
+        ),
+    )
     catalog = read_catalog(path)
     assert catalog.ids() == ["1f413", "1f98b"]
     assert [line for line, _ in catalog.problems] == [3, 4, 6, 7, 8]
@@ -38,10 +41,13 @@ def test_bad_rows_are_reported_by_line_and_good_rows_kept(tmp_path: Path) -> Non
 
 
 def test_quoted_multiline_fields_keep_line_numbers_meaningful(tmp_path: Path) -> None:
-    path = write(tmp_path, (
-        '1f413,Петух,Птицы,,петух,"Строка один, с запятой",700,images/1f413.png\n'
-        "1f98b,Бабочка,Насекомые,,бабочка,Описание,NaN,images/1f98b.png\n"
-    ))
+    path = write(
+        tmp_path,
+        (
+            '1f413,Петух,Птицы,,петух,"Строка один, с запятой",700,images/1f413.png\n'
+            "1f98b,Бабочка,Насекомые,,бабочка,Описание,NaN,images/1f98b.png\n"
+        ),
+    )
     catalog = read_catalog(path)
     assert catalog.ids() == ["1f413"]
     assert catalog.problems[0][0] == 3
@@ -81,8 +87,10 @@ def test_store_mirrors_the_catalogue_and_reimports_only_on_change(tmp_path: Path
 
 
 def test_category_counts_follow_a_resync(tmp_path: Path) -> None:
-    rows = ["1f413,Петух,Птицы,,петух,Описание,700,images/1f413.png\n",
-            "1f98b,Бабочка,Насекомые,,бабочка,Описание,500,images/1f98b.png\n"]
+    rows = [
+        "1f413,Петух,Птицы,,петух,Описание,700,images/1f413.png\n",
+        "1f98b,Бабочка,Насекомые,,бабочка,Описание,500,images/1f98b.png\n",
+    ]
     store = CatalogStore(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     store.sync(read_catalog(write(tmp_path, rows[0])))
     assert store.categories() == [("Птицы", 1)]  # computed once, then kept

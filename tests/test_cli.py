@@ -25,15 +25,21 @@ def test_embed_is_incremental(mini_app) -> None:
     again = runner.invoke(args=["embed"])
     assert "5 items, 0 encoded, 5 reused" in again.output
     csv = Path(mini_app.config["DATA_DIR"]) / "catalog.csv"
-    csv.write_text(csv.read_text(encoding="utf-8").replace("Яркий петух", "Гордый петух"),
-                   encoding="utf-8")
+    csv.write_text(
+        csv.read_text(encoding="utf-8").replace("Яркий петух", "Гордый петух"), encoding="utf-8"
+    )
     changed = runner.invoke(args=["embed"])
     assert "5 items, 1 encoded, 4 reused" in changed.output
 
 
 def test_embed_without_a_cache_reports_a_clear_error_in_search(tmp_path: Path) -> None:
-    app = create_app({"TESTING": True, "EMBEDDINGS_DIR": str(tmp_path),
-                      "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "EMBEDDINGS_DIR": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        }
+    )
     result = app.test_cli_runner().invoke(args=["search", "петух"])
     assert result.exit_code != 0
     assert "flask --app webapp embed" in result.output
@@ -44,7 +50,8 @@ def test_build_demo_catalog_sample(tmp_path: Path) -> None:
     app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data")})
     cache = Path(__file__).resolve().parent.parent / "build" / "npm"
     result = app.test_cli_runner().invoke(
-        args=["build-demo-catalog", "--limit", "12", "--cache-dir", str(cache)])
+        args=["build-demo-catalog", "--limit", "12", "--cache-dir", str(cache)]
+    )
     assert result.exit_code == 0, result.output
     catalog = read_catalog(tmp_path / "data" / "catalog.csv")
     assert len(catalog.products) == 12 and not catalog.problems

@@ -37,7 +37,14 @@ def test_header_is_exactly_the_contract() -> None:
         header = next(csv.reader(f))
     assert header == list(COLUMNS)
     assert header == [
-        "id", "title", "category", "subcategory", "tags", "description", "price", "image"
+        "id",
+        "title",
+        "category",
+        "subcategory",
+        "tags",
+        "description",
+        "price",
+        "image",
     ]
 
 
@@ -118,8 +125,12 @@ def test_sample_of_images_are_large_pngs(rows: list[dict[str, str]]) -> None:
 
 def test_licences_are_shipped() -> None:
     """The upstream licence texts and the attribution README are committed."""
-    for name in ("emojibase-data-LICENSE", "twemoji-svg-LICENSE",
-                 "twemoji-graphics-CC-BY-4.0", "unicode-LICENSE-V3"):
+    for name in (
+        "emojibase-data-LICENSE",
+        "twemoji-svg-LICENSE",
+        "twemoji-graphics-CC-BY-4.0",
+        "unicode-LICENSE-V3",
+    ):
         assert (DATA / "LICENSES" / name).is_file(), name
     readme = (DATA / "README.md").read_text(encoding="utf-8")
     assert "CC-BY 4.0" in readme and "synthetic" in readme.lower()

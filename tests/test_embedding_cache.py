@@ -21,8 +21,9 @@ from webapp.catalog.embedding_cache import (
 
 def sample(space: str = "text", model: str = "model-a", fingerprint: str = "fp1") -> EmbeddingCache:
     vectors = np.eye(3, 4, dtype=np.float32)
-    return EmbeddingCache(space, model, "text", 4, ["a", "b", "c"], vectors, fingerprint,
-                          ["d1", "d2", "d3"])
+    return EmbeddingCache(
+        space, model, "text", 4, ["a", "b", "c"], vectors, fingerprint, ["d1", "d2", "d3"]
+    )
 
 
 class FileCreator:

@@ -19,8 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DEV_QUERIES = ROOT / "data" / "eval" / "dev_queries.jsonl"
 CATALOG = ROOT / "data" / "catalog.csv"
 KINDS = (
-    "single_word", "descriptive", "synonym", "morphology", "english",
-    "emoji", "wrong_layout", "case_punct", "nonsense",
+    "single_word",
+    "descriptive",
+    "synonym",
+    "morphology",
+    "english",
+    "emoji",
+    "wrong_layout",
+    "case_punct",
+    "nonsense",
 )
 
 # Shared example: relevant = {a, b, c, d} (4 items); ranked = a x b y c
@@ -204,12 +211,17 @@ def _write_lines(path: Path, lines: list[str]) -> Path:
 
 
 def test_load_queries_reads_valid_lines(tmp_path: Path) -> None:
-    path = _write_lines(tmp_path / "q.jsonl", [
-        json.dumps({"query": "кот", "kind": "single_word", "relevant": ["1f431"], "note": "n"},
-                   ensure_ascii=False),
-        "",
-        json.dumps({"query": "qwzx", "kind": "nonsense", "relevant": []}),
-    ])
+    path = _write_lines(
+        tmp_path / "q.jsonl",
+        [
+            json.dumps(
+                {"query": "кот", "kind": "single_word", "relevant": ["1f431"], "note": "n"},
+                ensure_ascii=False,
+            ),
+            "",
+            json.dumps({"query": "qwzx", "kind": "nonsense", "relevant": []}),
+        ],
+    )
     queries = load_queries(path)
     assert queries == [
         EvalQuery("кот", "single_word", ("1f431",), "n"),

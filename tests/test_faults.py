@@ -20,8 +20,18 @@ from webapp.lifecycle import warm_up
 from .conftest import ROOT, database_url
 from .serving import get, gunicorn, hammer, result_ids, search_path, server_env
 
-QUERIES = ["петух", "котёнок в шляпе", "новогодний узор", "цветок", "машина", "🐓", "gtne[",
-           "пасхальный кролик", "что-нибудь военное для мальчика", "сердце"]
+QUERIES = [
+    "петух",
+    "котёнок в шляпе",
+    "новогодний узор",
+    "цветок",
+    "машина",
+    "🐓",
+    "gtne[",
+    "пасхальный кролик",
+    "что-нибудь военное для мальчика",
+    "сердце",
+]
 PATHS = [search_path(q, k=10) for q in QUERIES]
 
 pytestmark = pytest.mark.faults
@@ -43,8 +53,19 @@ def _write_caches(dst: Path, spaces: list[str], shift: int) -> None:
     for space in spaces:
         cache = read_cache(ROOT / "embeddings" / f"{space}.pkl")
         vectors = np.ascontiguousarray(np.roll(cache.vectors, shift, axis=0))
-        save_cache(EmbeddingCache(cache.space, cache.model, cache.kind, cache.dim, cache.ids,
-                                  vectors, cache.catalog_fingerprint, cache.item_digests), dst)
+        save_cache(
+            EmbeddingCache(
+                cache.space,
+                cache.model,
+                cache.kind,
+                cache.dim,
+                cache.ids,
+                vectors,
+                cache.catalog_fingerprint,
+                cache.item_digests,
+            ),
+            dst,
+        )
 
 
 def _touch(stamp: Path) -> None:
@@ -76,13 +97,20 @@ def test_killing_a_worker_mid_load_only_fails_requests_in_flight(tmp_path: Path)
 
 
 def test_replacing_caches_and_reloading_while_serving_never_shows_a_half_loaded_index(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     caches, stamp = tmp_path / "embeddings", tmp_path / "reload.stamp"
     spaces = ["text-use", "text-e5"]  # two spaces: a half-swapped engine would rank differently
     _write_caches(caches, spaces, 0)
-    env = server_env(tmp_path, database_url(tmp_path), EMBEDDINGS_DIR=str(caches),
-                     TEXT_ENCODER="use,e5", IMAGE_ENCODER="", RELOAD_STAMP=str(stamp),
-                     RELOAD_POLL_SECONDS="0.3")
+    env = server_env(
+        tmp_path,
+        database_url(tmp_path),
+        EMBEDDINGS_DIR=str(caches),
+        TEXT_ENCODER="use,e5",
+        IMAGE_ENCODER="",
+        RELOAD_STAMP=str(stamp),
+        RELOAD_POLL_SECONDS="0.3",
+    )
     with gunicorn(tmp_path, env) as server:
         master_maps = Path(f"/proc/{server.process.pid}/maps").read_text()
         worker_maps = Path(f"/proc/{server.worker_pids()[0]}/maps").read_text()
@@ -104,8 +132,10 @@ def test_replacing_caches_and_reloading_while_serving_never_shows_a_half_loaded_
             (caches / f"{space}.pkl").write_bytes(b"garbage")
         _touch(stamp)
         deadline = time.monotonic() + 30
-        while (server.output().count("reload failed, still serving") < 2
-               and time.monotonic() < deadline):
+        while (
+            server.output().count("reload failed, still serving") < 2
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.2)
         still = [get(server, p) for p in PATHS]
         ready = get(server, "/readyz")[0]
@@ -119,17 +149,22 @@ def test_replacing_caches_and_reloading_while_serving_never_shows_a_half_loaded_
     torn = [(p, ids) for p, body in traffic.bodies if (ids := result_ids(body)) not in allowed[p]]
     assert not torn, torn[:3]
     changing = [p for p in PATHS if len(allowed[p]) == 2]
-    assert changing and {result_ids(b) for p, b in traffic.bodies if p == changing[0]} == \
-        allowed[changing[0]]  # both versions were served during the traffic: reloads happened
+    assert (
+        changing
+        and {result_ids(b) for p, b in traffic.bodies if p == changing[0]} == allowed[changing[0]]
+    )  # both versions were served during the traffic: reloads happened
     assert [status for status, _ in still] == [200] * len(PATHS) and ready == 200
     assert [result_ids(body) for _, body in still] == [final[p] for p in PATHS]
     assert _metric_sum(metrics, "search_engine_reloads_total", outcome="failed") >= 1
     assert log.count("reload failed, still serving the previous engine") == 2  # each worker
 
 
-def _stable_answers(server, differing_from: dict[str, tuple[str, ...]] | None = None,
-                    wanted: dict[str, tuple[str, ...]] | None = None,
-                    timeout: float = 60) -> dict[str, tuple[str, ...]]:
+def _stable_answers(
+    server,
+    differing_from: dict[str, tuple[str, ...]] | None = None,
+    wanted: dict[str, tuple[str, ...]] | None = None,
+    timeout: float = 60,
+) -> dict[str, tuple[str, ...]]:
     """Each query's ranked ids once both workers agree (several rounds in a row), and
     they differ from ``differing_from`` or equal ``wanted`` when given."""
     deadline = time.monotonic() + timeout
@@ -140,8 +175,9 @@ def _stable_answers(server, differing_from: dict[str, tuple[str, ...]] | None = 
             status, body = get(server, path)
             assert status == 200, body[:300]
             answers[path] = result_ids(body)
-        fresh = ((differing_from is None or answers != differing_from)
-                 and (wanted is None or answers == wanted))
+        fresh = (differing_from is None or answers != differing_from) and (
+            wanted is None or answers == wanted
+        )
         streak = streak + 1 if answers == last and fresh else 0
         last = answers
         if streak >= 3:
@@ -150,12 +186,16 @@ def _stable_answers(server, differing_from: dict[str, tuple[str, ...]] | None = 
     raise AssertionError("workers never agreed on one engine")
 
 
-@pytest.mark.parametrize(("damage", "message"), [
-    ("corrupt", "is corrupt"),
-    ("missing", "is missing; build it with"),
-])
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("corrupt", "is corrupt"),
+        ("missing", "is missing; build it with"),
+    ],
+)
 def test_a_broken_cache_stops_gunicorn_with_the_fix_instead_of_a_crash_loop(
-        tmp_path: Path, damage: str, message: str) -> None:
+    tmp_path: Path, damage: str, message: str
+) -> None:
     caches = tmp_path / "embeddings"
     _write_caches(caches, ["image-efficientnet-lite0", "text-use"], 0)  # the default spaces
     if damage == "corrupt":
@@ -180,8 +220,14 @@ def test_a_missing_image_file_is_a_404_for_that_image_and_nothing_else(tmp_path:
     (data / "images").mkdir(parents=True)
     shutil.copy(ROOT / "data" / "catalog.csv", data / "catalog.csv")
     shutil.copy(ROOT / "data" / "images" / "1f98b.png", data / "images" / "1f98b.png")
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp_path),
-                      "DATA_DIR": str(data), "RATELIMIT_ENABLED": False})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url(tmp_path),
+            "DATA_DIR": str(data),
+            "RATELIMIT_ENABLED": False,
+        }
+    )
     warm_up(app)
     client = app.test_client()
     assert client.get("/media/images/1f413.png").status_code == 404

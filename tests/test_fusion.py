@@ -8,8 +8,9 @@ from webapp.search.fusion import Signal, SpaceStats, reciprocal_rank_fusion, wei
 
 
 def signal(name: str, rows: list[int], calibrated: list[float]) -> Signal:
-    return Signal(name, np.array(rows), np.array(calibrated, np.float32),
-                  np.array(calibrated, np.float32))
+    return Signal(
+        name, np.array(rows), np.array(calibrated, np.float32), np.array(calibrated, np.float32)
+    )
 
 
 # Semantic search prefers row 1 then 2; BM25 only knows row 3, strongly.

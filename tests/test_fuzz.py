@@ -22,11 +22,25 @@ from schemathesis.checks import positive_data_acceptance
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-FUZZ = settings(max_examples=150, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
-WORDS = ["петух", "котёнок в шляпе", "новогодний узор", "gtne[", "🐓", "🐓🎄", "ёлка",
-         "что-нибудь военное для мальчика", "Ёжик", "ＡＢＣ", "‮RTL", "\u00a0", "a\u0301"]
+WORDS = [
+    "петух",
+    "котёнок в шляпе",
+    "новогодний узор",
+    "gtne[",
+    "🐓",
+    "🐓🎄",
+    "ёлка",
+    "что-нибудь военное для мальчика",
+    "Ёжик",
+    "ＡＢＣ",
+    "‮RTL",
+    "\u00a0",
+    "a\u0301",
+]
 texts = st.one_of(
     st.sampled_from(WORDS),
     st.text(),  # any Unicode except surrogates: Cyrillic, emoji, controls, NUL
@@ -38,16 +52,24 @@ numbers = st.one_of(
     st.integers(-(10**30), 10**30).map(str),
     st.integers(-5, 600).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(str),
-    st.sampled_from(["", " ", "1e9", "0x10", "١٢", "٣", "+5", "--1", "9" * 400, "1\x00",
-                     "NaN", "-0"]),
+    st.sampled_from(
+        ["", " ", "1e9", "0x10", "١٢", "٣", "+5", "--1", "9" * 400, "1\x00", "NaN", "-0"]
+    ),
     st.text(alphabet=string.printable + "١٢٣", max_size=20),
 )
-params = st.fixed_dictionaries({}, optional={
-    "q": texts, "category": st.one_of(texts, st.just("Животные и природа")),
-    "price_min": numbers, "price_max": numbers, "page": numbers, "per_page": numbers,
-    "k": numbers, "sort": st.one_of(texts, st.sampled_from(["relevance", "price_asc",
-                                                            "price_desc"])),
-})
+params = st.fixed_dictionaries(
+    {},
+    optional={
+        "q": texts,
+        "category": st.one_of(texts, st.just("Животные и природа")),
+        "price_min": numbers,
+        "price_max": numbers,
+        "page": numbers,
+        "per_page": numbers,
+        "k": numbers,
+        "sort": st.one_of(texts, st.sampled_from(["relevance", "price_asc", "price_desc"])),
+    },
+)
 
 
 @FUZZ
@@ -69,8 +91,11 @@ def test_the_search_page_never_answers_5xx(demo_app: Flask, args: dict[str, str]
 
 
 @FUZZ
-@given(product_id=st.one_of(st.text(max_size=300), st.sampled_from(["1f413", "1F413",
-                                                                    "../1f413", "%00"])))
+@given(
+    product_id=st.one_of(
+        st.text(max_size=300), st.sampled_from(["1f413", "1F413", "../1f413", "%00"])
+    )
+)
 def test_product_lookups_never_answer_5xx(demo_app: Flask, product_id: str) -> None:
     for prefix in ("/api/products/", "/product/"):
         response = demo_app.test_client().get(prefix + product_id.replace("/", "%2F"))
@@ -89,19 +114,26 @@ uploads = st.one_of(
     st.binary(max_size=2048),  # anything at all
     st.sampled_from(PICTURES),
     st.builds(lambda pic, cut: pic[:cut], st.sampled_from(PICTURES), st.integers(0, 400)),
-    st.builds(lambda pic, at, byte: pic[:at] + bytes([byte]) + pic[at + 1:],  # one bad byte
-              st.sampled_from(PICTURES), st.integers(0, 300), st.integers(0, 255)),
+    st.builds(
+        lambda pic, at, byte: pic[:at] + bytes([byte]) + pic[at + 1 :],  # one bad byte
+        st.sampled_from(PICTURES),
+        st.integers(0, 300),
+        st.integers(0, 255),
+    ),
 )
 
 
 @FUZZ
 @given(data=uploads, name=texts, args=params)
-def test_the_picture_upload_never_answers_5xx(demo_app: Flask, data: bytes, name: str,
-                                              args: dict[str, str]) -> None:
-    boundary, body = encode_multipart({"image": FileStorage(io.BytesIO(data), filename=name),
-                                       **args})
+def test_the_picture_upload_never_answers_5xx(
+    demo_app: Flask, data: bytes, name: str, args: dict[str, str]
+) -> None:
+    boundary, body = encode_multipart(
+        {"image": FileStorage(io.BytesIO(data), filename=name), **args}
+    )
     response = demo_app.test_client().post(
-        "/api/search/image", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+        "/api/search/image", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
     assert response.status_code in {200, 400}, (args, response.text[:300])
     assert response.is_json
     if response.status_code == 400:
@@ -129,14 +161,16 @@ CONTRACT = [
 
 
 @pytest.mark.parametrize(("label", "mode"), CONTRACT, ids=[f"{op} {m.value}" for op, m in CONTRACT])
-def test_the_api_keeps_its_openapi_contract(api_operations, label: str,
-                                            mode: GenerationMode) -> None:
+def test_the_api_keeps_its_openapi_contract(
+    api_operations, label: str, mode: GenerationMode
+) -> None:
     # schemathesis' own pytest plugin does not run on pytest 9 yet, so hypothesis drives it
     assert set(api_operations) == {label for label, _ in CONTRACT}
     statuses: list[int] = []
 
-    @settings(max_examples=150, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(case=api_operations[label].as_strategy(generation_mode=mode))
     def check(case: schemathesis.Case) -> None:
         response = case.call_and_validate(excluded_checks=[positive_data_acceptance])

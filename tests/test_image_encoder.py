@@ -66,12 +66,14 @@ def rooster_rgba() -> Image.Image:
     return transforms.decode(DATA / "images" / f"{ROOSTER}.png").convert("RGBA")
 
 
-def on_background(image: Image.Image, colour: tuple[int, int, int],
-                  size: tuple[int, int] | None = None) -> Image.Image:
+def on_background(
+    image: Image.Image, colour: tuple[int, int, int], size: tuple[int, int] | None = None
+) -> Image.Image:
     """``image`` centred on a ``size`` canvas of ``colour``, as RGB."""
     canvas = Image.new("RGBA", size or image.size, (*colour, 255))
-    canvas.alpha_composite(image, ((canvas.width - image.width) // 2,
-                                   (canvas.height - image.height) // 2))
+    canvas.alpha_composite(
+        image, ((canvas.width - image.width) // 2, (canvas.height - image.height) // 2)
+    )
     return canvas.convert("RGB")
 
 
@@ -151,19 +153,27 @@ def test_crop_to_content_trims_a_flat_background_and_keeps_a_busy_one() -> None:
 
 def test_the_batch_follows_the_models_preprocess_config() -> None:
     """White is (255 − 127) / 128 at the configured size, channels first."""
-    batch = transforms.to_batch([Image.new("RGBA", (30, 90), (0, 0, 0, 0))],
-                                EfficientNetLiteEncoder.preprocess)
+    batch = transforms.to_batch(
+        [Image.new("RGBA", (30, 90), (0, 0, 0, 0))], EfficientNetLiteEncoder.preprocess
+    )
     assert batch.shape == (1, 3, 224, 224) and batch.dtype == np.float32
     assert np.allclose(batch, 128 / 128)
 
 
 # --- the tower --------------------------------------------------------------------
 def test_encode_pil_gives_unit_1280_vectors_for_any_mode_and_shape(
-        torch_tower: EfficientNetLiteEncoder) -> None:
+    torch_tower: EfficientNetLiteEncoder,
+) -> None:
     """Every kind of picture a shopper might upload becomes one unit-norm 1280-d row."""
     rooster = rooster_rgba()
-    images = [rooster, rooster.convert("P"), rooster.convert("LA"), rooster.convert("CMYK"),
-              rooster.resize((300, 40)), Image.new("1", (17, 230), 0)]
+    images = [
+        rooster,
+        rooster.convert("P"),
+        rooster.convert("LA"),
+        rooster.convert("CMYK"),
+        rooster.resize((300, 40)),
+        Image.new("1", (17, 230), 0),
+    ]
     vectors = torch_tower.encode_pil(images)
     assert isinstance(torch_tower, ImageEncoder)
     assert vectors.shape == (6, 1280) and vectors.dtype == np.float32
@@ -171,8 +181,9 @@ def test_encode_pil_gives_unit_1280_vectors_for_any_mode_and_shape(
     assert torch_tower.encode_pil([]).shape == (0, 1280)
 
 
-def test_onnx_runtime_equals_torch(torch_tower: EfficientNetLiteEncoder,
-                                   ort_tower: EfficientNetLiteEncoder) -> None:
+def test_onnx_runtime_equals_torch(
+    torch_tower: EfficientNetLiteEncoder, ort_tower: EfficientNetLiteEncoder
+) -> None:
     """The exported graph gives torch's vectors, at batch 1 and in a batch of 5."""
     paths = sorted((DATA / "images").glob("1f4*.png"))[:5]
     assert ort_tower.session.runtime == "onnxruntime"
@@ -195,16 +206,18 @@ def test_an_export_of_other_weights_is_not_used(onnx_file: Path, tmp_path: Path)
         _ = EfficientNetLiteEncoder(onnx_path=path, runtime="onnxruntime").session
 
 
-def test_model_id_names_the_weights_not_the_runtime(torch_tower: EfficientNetLiteEncoder,
-                                                    ort_tower: EfficientNetLiteEncoder) -> None:
+def test_model_id_names_the_weights_not_the_runtime(
+    torch_tower: EfficientNetLiteEncoder, ort_tower: EfficientNetLiteEncoder
+) -> None:
     """Package version and a hash of the .pth bytes; the same for torch and ORT."""
     assert torch_tower.model_id == ort_tower.model_id
     name, package_version, digest = torch_tower.model_id.split("/")
     assert (name, package_version, len(digest)) == ("efficientnet-lite0", "0.1.0", 16)
 
 
-def test_committed_cache_is_this_models_vectors(torch_tower: EfficientNetLiteEncoder,
-                                                demo_vectors: EmbeddingCache) -> None:
+def test_committed_cache_is_this_models_vectors(
+    torch_tower: EfficientNetLiteEncoder, demo_vectors: EmbeddingCache
+) -> None:
     """The demo cache carries this model's id and the vectors it computes today."""
     assert demo_vectors.model == torch_tower.model_id and demo_vectors.kind == "image"
     assert demo_vectors.vectors.shape == (1601, 1280)
@@ -215,7 +228,8 @@ def test_committed_cache_is_this_models_vectors(torch_tower: EfficientNetLiteEnc
 
 # --- what it sees ------------------------------------------------------------------
 def test_the_roosters_visual_neighbours_are_animals_and_many_birds(
-        demo_vectors: EmbeddingCache) -> None:
+    demo_vectors: EmbeddingCache,
+) -> None:
     """Birds are 21 of 1,601 designs (1.3 %), yet half of the rooster's ten nearest."""
     products = {p.id: p for p in read_catalog(DATA / "catalog.csv").products}
     row = demo_vectors.ids.index(ROOSTER)
@@ -227,8 +241,8 @@ def test_the_roosters_visual_neighbours_are_animals_and_many_birds(
 
 @pytest.mark.parametrize("variant", ["rotated", "jpeg", "coloured", "small", "all"])
 def test_a_transformed_rooster_still_finds_the_rooster(
-        variant: str, ort_tower: EfficientNetLiteEncoder,
-        demo_vectors: EmbeddingCache) -> None:
+    variant: str, ort_tower: EfficientNetLiteEncoder, demo_vectors: EmbeddingCache
+) -> None:
     """Rotated 15°, JPEG q40, on a coloured field, scaled down on a white canvas, or all
     of it at once: the original rooster is among the top 5 (query cropped to content)."""
     rooster, white = rooster_rgba(), (255, 255, 255)
@@ -237,8 +251,11 @@ def test_a_transformed_rooster_still_finds_the_rooster(
         "jpeg": jpeg(on_background(rooster, white)),
         "coloured": on_background(rooster, (120, 170, 230)),
         "small": on_background(rooster.resize((96, 96)), white, (400, 400)),
-        "all": jpeg(on_background(rooster.rotate(-15, expand=True).resize((120, 120)),
-                                  (230, 200, 120), (360, 300))),
+        "all": jpeg(
+            on_background(
+                rooster.rotate(-15, expand=True).resize((120, 120)), (230, 200, 120), (360, 300)
+            )
+        ),
     }
     query = transforms.crop_to_content(pictures[variant])
     assert ROOSTER in top_ids(demo_vectors, ort_tower.encode_pil([query])[0], 5)
@@ -246,7 +263,8 @@ def test_a_transformed_rooster_still_finds_the_rooster(
 
 # --- the space in the product ------------------------------------------------------
 def test_a_cache_from_another_model_is_refused_and_rebuilt(
-        torch_tower: EfficientNetLiteEncoder, tmp_path: Path) -> None:
+    torch_tower: EfficientNetLiteEncoder, tmp_path: Path
+) -> None:
     """Loading checks the model id; embedding re-encodes every item of a foreign cache."""
     data = tmp_path / "data"
     (data / "images").mkdir(parents=True)
@@ -255,14 +273,16 @@ def test_a_cache_from_another_model_is_refused_and_rebuilt(
     (data / "catalog.csv").write_text(
         "id,title,category,tags,description,price,image\n"
         "1f413,Петух,Птицы,,,100,images/1f413.png\n1f414,Курица,Птицы,,,100,images/1f414.png\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     catalog = read_catalog(data / "catalog.csv")
     space = Space(SPACE, "image", None, image_encoder=torch_tower)
     cache_dir = tmp_path / "embeddings"
     [first] = embed_catalog([space], catalog, data, cache_dir, progress=False)
     built = read_cache(first.path)
-    save_cache(EmbeddingCache(**{**built.__dict__, "model": "efficientnet-lite0/0.0.0/other"}),
-               cache_dir)
+    save_cache(
+        EmbeddingCache(**{**built.__dict__, "model": "efficientnet-lite0/0.0.0/other"}), cache_dir
+    )
     with pytest.raises(CacheError, match="built by model"):
         load_cache(first.path, model=space.model_id, catalog_fingerprint=catalog.fingerprint)
     [again] = embed_catalog([space], catalog, data, cache_dir, progress=False)
@@ -293,8 +313,9 @@ def test_text_search_skips_the_image_only_space(demo_app: Flask) -> None:
     assert engine.cosines("петух", [ROOSTER])[0] > 0.3
 
 
-def test_export_command_stamps_the_weights_identity(onnx_file: Path,
-                                                    torch_tower: EfficientNetLiteEncoder) -> None:
+def test_export_command_stamps_the_weights_identity(
+    onnx_file: Path, torch_tower: EfficientNetLiteEncoder
+) -> None:
     """``flask export-image-model`` writes an ONNX file carrying the model id."""
     props = {p.key: p.value for p in onnx.load(str(onnx_file)).metadata_props}
     assert props["model_id"] == torch_tower.model_id

@@ -62,8 +62,10 @@ def mixed_paths(queries: list[str]) -> list[str]:
         if i % 5 == 0:
             paths.append("/search?" + urllib.parse.urlencode({"q": q}))
         elif i % 7 == 0:
-            paths.append("/api/search?" + urllib.parse.urlencode(
-                {"q": q, "sort": "price_asc", "price_max": 1500, "k": 12}))
+            paths.append(
+                "/api/search?"
+                + urllib.parse.urlencode({"q": q, "sort": "price_asc", "price_max": 1500, "k": 12})
+            )
         else:
             paths.append("/api/search?" + urllib.parse.urlencode({"q": q}))
     return paths
@@ -77,24 +79,40 @@ def unique_queries(count: int, seed: int = 5) -> list[str]:
     return pairs[:count]
 
 
-def run_wrk(tmp: Path, base: str, paths: list[str], *, seconds: int, connections: int = 16,
-            threads: int = 1) -> dict[str, float]:
+def run_wrk(
+    tmp: Path, base: str, paths: list[str], *, seconds: int, connections: int = 16, threads: int = 1
+) -> dict[str, float]:
     """Run wrk for ``seconds`` over ``paths``; return its summary."""
     wrk = require_tool("wrk")
     paths_file = tmp / f"paths-{len(paths)}-{seconds}.txt"
     paths_file.write_text("\n".join(paths) + "\n")
     script = tmp / "mixed.lua"
     script.write_text(WRK_SCRIPT % {"paths": paths_file})
-    out = subprocess.run([wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s",
-                          "--timeout", "10s", "-s", str(script), base],
-                         capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    out = subprocess.run(
+        [
+            wrk,
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            base,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    ).stdout
     line = next(line for line in out.splitlines() if line.startswith("RESULT "))
     return json.loads(line.removeprefix("RESULT "))
 
 
 @pytest.mark.load
 def test_gunicorn_sustains_a_minute_of_mixed_search_traffic_without_errors(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     seconds = int(os.environ.get("LOAD_SECONDS", "60"))
     require_tool("wrk")
     env = server_env(tmp_path, database_url(tmp_path), GUNICORN_ACCESS_LOG=str(tmp_path / "a.log"))
@@ -104,23 +122,34 @@ def test_gunicorn_sustains_a_minute_of_mixed_search_traffic_without_errors(
             assert get(server, path)[0] == 200, path
         cached = run_wrk(tmp_path, server.base, cached_paths, seconds=seconds)
         fresh = unique_queries(int(seconds * 400))
-        uncached = run_wrk(tmp_path, server.base,
-                           ["/api/search?" + urllib.parse.urlencode({"q": q}) for q in fresh],
-                           seconds=max(5, seconds // 3))
+        uncached = run_wrk(
+            tmp_path,
+            server.base,
+            ["/api/search?" + urllib.parse.urlencode({"q": q}) for q in fresh],
+            seconds=max(5, seconds // 3),
+        )
         assert server.process.poll() is None  # no worker died, the master still runs
         metrics = get(server, "/metrics")[1].decode()
 
-    report = {"cached": cached, "uncached": uncached, "workers": env["WEB_CONCURRENCY"],
-              "threads": env["GUNICORN_THREADS"], "connections": 16, "cpus": os.cpu_count()}
+    report = {
+        "cached": cached,
+        "uncached": uncached,
+        "workers": env["WEB_CONCURRENCY"],
+        "threads": env["GUNICORN_THREADS"],
+        "connections": 16,
+        "cpus": os.cpu_count(),
+    }
     out = ROOT / "reports" / "load"
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     with capsys.disabled():
         for name in ("cached", "uncached"):
             r = report[name]
-            print(f"\nload {name:>8}: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, "
-                  f"p95 {r['p95_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms over {r['requests']} "
-                  f"requests ({r['non_2xx']} non-2xx, {r['socket_errors']} socket errors)")
+            print(
+                f"\nload {name:>8}: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, "
+                f"p95 {r['p95_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms over {r['requests']} "
+                f"requests ({r['non_2xx']} non-2xx, {r['socket_errors']} socket errors)"
+            )
 
     for name in ("cached", "uncached"):
         assert report[name]["requests"] > 0

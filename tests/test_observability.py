@@ -17,8 +17,9 @@ from .metrics import metric
 
 
 def test_metrics_count_requests_and_time_every_stage_of_a_search(client) -> None:
-    before = metric(client.get("/metrics").text, "http_requests_total",
-                     endpoint="api.search", status="200")
+    before = metric(
+        client.get("/metrics").text, "http_requests_total", endpoint="api.search", status="200"
+    )
     unique = uuid.uuid4().hex[:6]  # a query no cache has seen runs every stage
     client.get(f"/api/search?q=котёнок в шляпе {unique}")
     client.get(f"/search?q=петух {unique}")
@@ -58,13 +59,14 @@ def test_each_request_is_logged_as_one_structured_record(client, caplog) -> None
 
 
 def test_a_malformed_request_id_is_replaced(client) -> None:
-    response = client.get("/healthz", headers={"X-Request-ID": "x\"; DROP TABLE" + "z" * 100})
+    response = client.get("/healthz", headers={"X-Request-ID": 'x"; DROP TABLE' + "z" * 100})
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
 
 
 # --- OpenAPI -----------------------------------------------------------------------------------
-def test_the_openapi_document_describes_the_api_with_the_parsers_own_limits(demo_app,
-                                                                             client) -> None:
+def test_the_openapi_document_describes_the_api_with_the_parsers_own_limits(
+    demo_app, client
+) -> None:
     spec = client.get("/api/openapi.json").json
     assert spec["openapi"].startswith("3.")
     assert set(spec["paths"]) == {"/api/search", "/api/search/image", "/api/products/{product_id}"}

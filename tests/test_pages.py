@@ -25,9 +25,18 @@ def test_empty_query_shows_the_showcase(client, query: str) -> None:
     assert "Витрина" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("args", [{"page": "abc"}, {"page": "0"}, {"price_min": "-1"},
-                                  {"price_min": "500", "price_max": "100"}, {"sort": "random"},
-                                  {"per_page": "100000"}, {"category": "Нет такой"}])
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"page": "abc"},
+        {"page": "0"},
+        {"price_min": "-1"},
+        {"price_min": "500", "price_max": "100"},
+        {"sort": "random"},
+        {"per_page": "100000"},
+        {"category": "Нет такой"},
+    ],
+)
 def test_bad_parameters_get_a_gentle_message_not_a_500(client, args: dict[str, str]) -> None:
     response = client.get("/search", query_string={"q": "кот", **args})
     assert response.status_code == 400
@@ -54,8 +63,9 @@ def test_unknown_page_gets_a_friendly_404(client) -> None:
     assert "Страница не найдена" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("path", ["/media/../webapp/__init__.py", "/media/%2e%2e/wsgi.py",
-                                  "/media/images/../../wsgi.py"])
+@pytest.mark.parametrize(
+    "path", ["/media/../webapp/__init__.py", "/media/%2e%2e/wsgi.py", "/media/images/../../wsgi.py"]
+)
 def test_path_traversal_in_media_is_404(client, path: str) -> None:
     assert client.get(path).status_code == 404
 

@@ -55,12 +55,19 @@ def multipart(data: bytes, name: str = "picture.jpg", **fields: str) -> tuple[by
     file and leave it open when the app answers before reading it (a 413).
     """
     boundary, body = encode_multipart(
-        {"image": FileStorage(io.BytesIO(data), filename=name), **fields})
+        {"image": FileStorage(io.BytesIO(data), filename=name), **fields}
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def upload(client: FlaskClient, data: bytes, *, path: str = "/api/search/image",
-           name: str = "picture.jpg", **fields: str):
+def upload(
+    client: FlaskClient,
+    data: bytes,
+    *,
+    path: str = "/api/search/image",
+    name: str = "picture.jpg",
+    **fields: str,
+):
     """POST ``data`` as the multipart ``image`` field, with extra form ``fields``."""
     body, content_type = multipart(data, name, **fields)
     return client.post(path, data=body, content_type=content_type)
@@ -82,8 +89,16 @@ def test_a_photo_of_the_rooster_finds_the_rooster_through_the_api(client) -> Non
     ids = [hit["id"] for hit in body["results"]]
     assert ROOSTER in ids[:5]
     first = body["results"][0]
-    assert set(first) == {"id", "title", "category", "price", "currency", "image_url", "score",
-                          "why"}
+    assert set(first) == {
+        "id",
+        "title",
+        "category",
+        "price",
+        "currency",
+        "image_url",
+        "score",
+        "why",
+    }
     assert "image-efficientnet-lite0" in first["why"]["signals"]
     scores = [hit["score"] for hit in body["results"]]
     assert scores == sorted(scores, reverse=True)
@@ -113,8 +128,9 @@ def test_filters_sort_and_paging_are_those_of_text_search(client, demo_app: Flas
     assert bad.status_code == 400 and bad.json["error"]["field"] == "price_max"
 
 
-def test_the_api_takes_no_csrf_token_and_the_query_vector_is_cached(demo_app: Flask,
-                                                                     client) -> None:
+def test_the_api_takes_no_csrf_token_and_the_query_vector_is_cached(
+    demo_app: Flask, client
+) -> None:
     photo = rooster_photo()
     engine = demo_app.extensions["search"]
     misses = engine._pictures.info()["misses"]
@@ -128,8 +144,20 @@ def test_a_photo_of_a_cat_finds_cats_through_its_classes_in_words(client) -> Non
     classes, put into words, bring the cat designs up."""
     photo = (ROOT / "data" / "eval" / "photos" / "cat_chelsea.jpg").read_bytes()
     results = upload(client, photo).json["results"]
-    cats = {"1f431", "1f408", "1f408-200d-2b1b", "1f63a", "1f638", "1f639", "1f63b", "1f63c",
-            "1f63d", "1f640", "1f63f", "1f63e"}
+    cats = {
+        "1f431",
+        "1f408",
+        "1f408-200d-2b1b",
+        "1f63a",
+        "1f638",
+        "1f639",
+        "1f63b",
+        "1f63c",
+        "1f63d",
+        "1f640",
+        "1f63f",
+        "1f63e",
+    }
     assert cats & {hit["id"] for hit in results[:5]}
     assert "photo-words" in results[0]["why"]["signals"]
     assert any("cat" in term for term in results[0]["why"]["terms"])
@@ -177,8 +205,9 @@ def test_bad_uploads_get_a_400_with_a_russian_message(client, case: str) -> None
 
 
 def test_a_missing_image_field_is_a_400(client) -> None:
-    response = client.post("/api/search/image", data={"category": ""},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/api/search/image", data={"category": ""}, content_type="multipart/form-data"
+    )
     assert response.status_code == 400 and response.json["error"]["field"] == "image"
 
 
@@ -202,8 +231,9 @@ def test_an_animated_gif_is_searched_by_its_first_frame(client) -> None:
 
 def test_uploads_stay_in_memory(tmp_path: Path) -> None:
     """Werkzeug spools uploads over 500 KB to a temporary file; ours never leave memory."""
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp_path),
-                      "WTF_CSRF_ENABLED": False})
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": database_url(tmp_path), "WTF_CSRF_ENABLED": False}
+    )
     seen: list[type] = []
 
     @app.post("/probe")
@@ -217,8 +247,13 @@ def test_uploads_stay_in_memory(tmp_path: Path) -> None:
 
 
 def test_uploads_have_a_lower_rate_limit_than_text_search(tmp_path: Path) -> None:
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp_path),
-                      "RATELIMIT_UPLOAD": "2 per minute"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url(tmp_path),
+            "RATELIMIT_UPLOAD": "2 per minute",
+        }
+    )
     warm_up(app)
     client = app.test_client()
     statuses = [upload(client, rooster_photo()).status_code for _ in range(3)]
@@ -246,8 +281,9 @@ def test_the_upload_form_needs_its_csrf_token(client) -> None:
 
 
 def test_a_bad_upload_on_the_page_gets_a_russian_notice(client) -> None:
-    response = upload(client, b"not a picture", path="/search/picture",
-                      csrf_token=csrf_token(client))
+    response = upload(
+        client, b"not a picture", path="/search/picture", csrf_token=csrf_token(client)
+    )
     assert response.status_code == 400 and "Это не картинка" in response.text
 
 

@@ -15,14 +15,27 @@ from webapp.search.query import (
     replace_emoji,
 )
 
-TABLE = emoji_table([("1f413", "Петух"), ("1f98b", "Бабочка"), ("1f44d", "Палец вверх"),
-                     ("1f468-200d-1f373", "Повар"), ("2764-fe0f", "Красное сердце")])
+TABLE = emoji_table(
+    [
+        ("1f413", "Петух"),
+        ("1f98b", "Бабочка"),
+        ("1f44d", "Палец вверх"),
+        ("1f468-200d-1f373", "Повар"),
+        ("2764-fe0f", "Красное сердце"),
+    ]
+)
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("ПЕТУХ!!!", "петух"), ("  кот   в  шляпе ", "кот в шляпе"), ("Ёлочка", "елочка"),
-    ("что-то, для «малыша»?", "что-то для малыша"), ("—кот—", "кот"),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("ПЕТУХ!!!", "петух"),
+        ("  кот   в  шляпе ", "кот в шляпе"),
+        ("Ёлочка", "елочка"),
+        ("что-то, для «малыша»?", "что-то для малыша"),
+        ("—кот—", "кот"),
+    ],
+)
 def test_normalise_folds_case_yo_punctuation_and_spaces(raw: str, expected: str) -> None:
     assert normalise(raw) == expected
 
@@ -33,13 +46,16 @@ def test_clean_drops_control_characters_and_truncates() -> None:
     assert truncated and len(text) <= 20 and text == text.strip()
 
 
-@pytest.mark.parametrize("query,ids,names", [
-    ("🐓", ["1f413"], ["петух"]),
-    ("🦋 бабочка", ["1f98b"], ["бабочка"]),
-    ("👍🏽", ["1f44d"], ["палец вверх"]),          # skin tone stripped
-    ("👨🏿‍🍳", ["1f468-200d-1f373"], ["повар"]),  # ZWJ sequence with a tone
-    ("❤", ["2764-fe0f"], ["красное сердце"]),     # without the variation selector
-])
+@pytest.mark.parametrize(
+    "query,ids,names",
+    [
+        ("🐓", ["1f413"], ["петух"]),
+        ("🦋 бабочка", ["1f98b"], ["бабочка"]),
+        ("👍🏽", ["1f44d"], ["палец вверх"]),  # skin tone stripped
+        ("👨🏿‍🍳", ["1f468-200d-1f373"], ["повар"]),  # ZWJ sequence with a tone
+        ("❤", ["2764-fe0f"], ["красное сердце"]),  # without the variation selector
+    ],
+)
 def test_emoji_become_their_russian_names(query: str, ids: list[str], names: list[str]) -> None:
     _, found_names, found_ids = replace_emoji(query, TABLE)
     assert found_ids == ids and found_names == names
@@ -51,9 +67,15 @@ def test_digits_and_letters_are_never_taken_for_emoji() -> None:
     assert names == [] and "2024 1" in rest
 
 
-@pytest.mark.parametrize("typed,meant", [
-    ("rjn", "кот"), ("gtne[", "петух"), (",f,jxrf", "бабочка"), ("vbksq rjn", "милый кот"),
-])
+@pytest.mark.parametrize(
+    "typed,meant",
+    [
+        ("rjn", "кот"),
+        ("gtne[", "петух"),
+        (",f,jxrf", "бабочка"),
+        ("vbksq rjn", "милый кот"),
+    ],
+)
 def test_wrong_keyboard_layout_is_repaired(typed: str, meant: str) -> None:
     assert fix_layout(typed) == (meant, True)
 
@@ -65,7 +87,12 @@ def test_real_english_nonsense_and_russian_are_left_alone(text: str) -> None:
 
 def test_lemmatisation_unifies_russian_forms() -> None:
     assert lemmatise(["котики", "петуха", "бабочками", "елочки", "dinosaur"]) == (
-        "котик", "петух", "бабочка", "елочка", "dinosaur")
+        "котик",
+        "петух",
+        "бабочка",
+        "елочка",
+        "dinosaur",
+    )
 
 
 def test_parse_runs_every_step_and_keeps_content_terms() -> None:
@@ -80,8 +107,16 @@ def test_parse_of_punctuation_only_is_empty() -> None:
     assert QueryUnderstanding(TABLE).parse("?!… —").empty
 
 
-@pytest.mark.parametrize("lemma,bases", [("совушка", ("сова",)), ("грибочек", ("гриб",)),
-                                         ("котик", ("кот",)), ("лошадка", ("лошадь",)),
-                                         ("сердечко", ("сердце",)), ("собака", ())])
+@pytest.mark.parametrize(
+    "lemma,bases",
+    [
+        ("совушка", ("сова",)),
+        ("грибочек", ("гриб",)),
+        ("котик", ("кот",)),
+        ("лошадка", ("лошадь",)),
+        ("сердечко", ("сердце",)),
+        ("собака", ()),
+    ],
+)
 def test_diminutives_lead_back_to_their_base_nouns(lemma: str, bases: tuple[str, ...]) -> None:
     assert diminutive_bases(lemma)[: len(bases)] == bases

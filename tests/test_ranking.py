@@ -27,8 +27,10 @@ def test_nonsense_finds_nothing_and_no_made_up_suggestion(demo_app, query: str) 
     assert result.suggestions == []
 
 
-@pytest.mark.parametrize("typo,found", [("бабчка", "1f98b"), ("жираффф", "1f992"),
-                                        ("петкх", "1f413"), ("черепашки", "1f422")])
+@pytest.mark.parametrize(
+    "typo,found",
+    [("бабчка", "1f98b"), ("жираффф", "1f992"), ("петкх", "1f413"), ("черепашки", "1f422")],
+)
 def test_typos_and_diminutives_still_find_the_design(demo_app, typo: str, found: str) -> None:
     assert search(demo_app, typo).hits[0].product.id == found
 
@@ -41,8 +43,13 @@ def test_a_badly_misspelt_query_gets_a_did_you_mean(demo_app, client) -> None:
 
 
 def test_the_floor_keeps_the_real_hits(demo_app) -> None:
-    for query, expected in [("петух", "1f413"), ("rooster", "1f413"), ("заяц", "1f407"),
-                            ("gtne[", "1f413"), ("🦋", "1f98b")]:
+    for query, expected in [
+        ("петух", "1f413"),
+        ("rooster", "1f413"),
+        ("заяц", "1f407"),
+        ("gtne[", "1f413"),
+        ("🦋", "1f98b"),
+    ]:
         ids = [h.product.id for h in search(demo_app, query).hits]
         assert expected in ids[:3], (query, ids[:5])
 
@@ -55,10 +62,17 @@ def test_wrong_layout_query_still_finds_the_rooster(demo_app, client) -> None:
 def test_price_filter_sort_and_paging_have_exact_totals(demo_app) -> None:
     everything = search(demo_app, "кот", per_page=100)
     cheap = [h for h in everything.hits if 300 <= h.product.price <= 900]
-    page1 = search(demo_app, "кот", filters=Filters(price_min=300, price_max=900),
-                   sort="price_asc", per_page=3)
-    page2 = search(demo_app, "кот", filters=Filters(price_min=300, price_max=900),
-                   sort="price_asc", per_page=3, page=2)
+    page1 = search(
+        demo_app, "кот", filters=Filters(price_min=300, price_max=900), sort="price_asc", per_page=3
+    )
+    page2 = search(
+        demo_app,
+        "кот",
+        filters=Filters(price_min=300, price_max=900),
+        sort="price_asc",
+        per_page=3,
+        page=2,
+    )
     assert page1.total == page2.total == len(cheap)
     prices = [h.product.price for h in page1.hits + page2.hits]
     assert prices == sorted(prices) and all(300 <= p <= 900 for p in prices)
@@ -77,7 +91,8 @@ def test_quality_floor_on_the_development_set(demo_app) -> None:
         engine = get_engine()
         report = harness.evaluate(
             load_queries(DEV_SET),
-            lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits])
+            lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits],
+        )
     assert report.overall.means["nP@5"] >= 0.85
     assert report.overall.means["MRR@10"] >= 0.90
     assert report.overall.nothing_found_rate >= 0.9
@@ -98,7 +113,8 @@ def test_a_repeated_query_is_ranked_once_and_answered_the_same(demo_app) -> None
         first = engine.search(SearchRequest("весёлый петух"))
         again = engine.search(SearchRequest("  Весёлый   петух "))  # understood the same
         assert "knn" in first.timings and "knn" not in again.timings  # from the ranked LRU
-        assert [(h.product.id, h.score, h.why) for h in again.hits] == \
-            [(h.product.id, h.score, h.why) for h in first.hits]
+        assert [(h.product.id, h.score, h.why) for h in again.hits] == [
+            (h.product.id, h.score, h.why) for h in first.hits
+        ]
         engine.clear_caches()
         assert "knn" in engine.search(SearchRequest("весёлый петух")).timings

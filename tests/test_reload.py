@@ -33,9 +33,19 @@ def _write_variant(src: Path, dst: Path, shift: int) -> None:
     for path in CACHES:
         cache = read_cache(path)
         vectors = np.roll(cache.vectors, shift, axis=0) if shift else cache.vectors
-        save_cache(EmbeddingCache(cache.space, cache.model, cache.kind, cache.dim, cache.ids,
-                                  np.ascontiguousarray(vectors), cache.catalog_fingerprint,
-                                  cache.item_digests), dst)
+        save_cache(
+            EmbeddingCache(
+                cache.space,
+                cache.model,
+                cache.kind,
+                cache.dim,
+                cache.ids,
+                np.ascontiguousarray(vectors),
+                cache.catalog_fingerprint,
+                cache.item_digests,
+            ),
+            dst,
+        )
 
 
 def _ids(engine, query: str) -> tuple[str, ...]:
@@ -45,8 +55,14 @@ def _ids(engine, query: str) -> tuple[str, ...]:
 def test_concurrent_searches_never_see_a_half_loaded_index_during_reloads(tmp_path) -> None:
     caches = tmp_path / "embeddings"
     _write_variant(ROOT / "embeddings", caches, 0)
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp_path),
-                      "EMBEDDINGS_DIR": str(caches), "RATELIMIT_ENABLED": False})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url(tmp_path),
+            "EMBEDDINGS_DIR": str(caches),
+            "RATELIMIT_ENABLED": False,
+        }
+    )
     queries = ["котёнок", "цветок", "машина", "праздник"]
     engine_a = warm_up(app)
     _write_variant(ROOT / "embeddings", caches, 7)
@@ -87,9 +103,15 @@ def test_concurrent_searches_never_see_a_half_loaded_index_during_reloads(tmp_pa
 def test_a_failed_reload_keeps_serving_the_previous_engine(tmp_path, caplog) -> None:
     caches = tmp_path / "embeddings"
     _write_variant(ROOT / "embeddings", caches, 0)
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp_path),
-                      "EMBEDDINGS_DIR": str(caches), "RELOAD_POLL_SECONDS": 0.2,
-                      "RELOAD_STAMP": str(tmp_path / "reload.stamp")})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url(tmp_path),
+            "EMBEDDINGS_DIR": str(caches),
+            "RELOAD_POLL_SECONDS": 0.2,
+            "RELOAD_STAMP": str(tmp_path / "reload.stamp"),
+        }
+    )
     engine = warm_up(app)
     for cache in caches.glob("*.pkl"):
         cache.write_bytes(b"\x80\x05 not a pickle at all")
@@ -104,19 +126,34 @@ def test_a_failed_reload_keeps_serving_the_previous_engine(tmp_path, caplog) -> 
     assert "reload failed" in caplog.text and "corrupt" in caplog.text
     assert app.extensions["search"] is engine
     assert app.test_client().get("/api/search?q=петух").status_code == 200
-    assert metric(app.test_client().get("/metrics").text, "search_engine_reloads_total",
-                   outcome="failed") >= 1
+    assert (
+        metric(
+            app.test_client().get("/metrics").text, "search_engine_reloads_total", outcome="failed"
+        )
+        >= 1
+    )
 
 
 # --- gunicorn configuration ------------------------------------------------------------------
 def _gunicorn_settings(**env: str) -> dict[str, object]:
     """The settings gunicorn.conf.py yields under ``env`` (read in a clean subprocess)."""
-    code = ("import json, runpy; c = runpy.run_path('gunicorn.conf.py'); "
-            "print(json.dumps({k: v for k, v in c.items() if isinstance(v, (int, str, bool))}))")
-    clean = {k: v for k, v in os.environ.items()
-             if k not in {"PROMETHEUS_MULTIPROC_DIR", "HOST", "PORT", "WEB_CONCURRENCY"}}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**clean, **env},
-                         capture_output=True, text=True, check=True).stdout
+    code = (
+        "import json, runpy; c = runpy.run_path('gunicorn.conf.py'); "
+        "print(json.dumps({k: v for k, v in c.items() if isinstance(v, (int, str, bool))}))"
+    )
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PROMETHEUS_MULTIPROC_DIR", "HOST", "PORT", "WEB_CONCURRENCY"}
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return json.loads(out)
 
 
@@ -129,6 +166,11 @@ def test_gunicorn_binds_loopback_5000_and_never_preloads_the_models() -> None:
 
 
 def test_gunicorn_settings_follow_the_environment() -> None:
-    settings = _gunicorn_settings(HOST="0.0.0.0", PORT="8080", WEB_CONCURRENCY="3",
-                                  GUNICORN_THREADS="2", PROMETHEUS_MULTIPROC_DIR="/tmp/x")
+    settings = _gunicorn_settings(
+        HOST="0.0.0.0",
+        PORT="8080",
+        WEB_CONCURRENCY="3",
+        GUNICORN_THREADS="2",
+        PROMETHEUS_MULTIPROC_DIR="/tmp/x",
+    )
     assert (settings["bind"], settings["workers"], settings["threads"]) == ("0.0.0.0:8080", 3, 2)

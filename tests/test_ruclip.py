@@ -83,8 +83,9 @@ def test_generated_folder_says_it_is_random_and_loads_through_ruclip(model_dir: 
     assert (model_dir / "pytorch_model.bin").stat().st_size < 5 * 2**20
 
 
-def test_encoder_gives_512d_unit_vectors_for_text_and_images(encoder: RuCLIPEncoder,
-                                                             tmp_path: Path) -> None:
+def test_encoder_gives_512d_unit_vectors_for_text_and_images(
+    encoder: RuCLIPEncoder, tmp_path: Path
+) -> None:
     """Queries, catalogue texts and images all land in the shared 512-d space, unit-norm."""
     assert isinstance(encoder, TextEncoder) and isinstance(encoder, ImageEncoder)
     assert isinstance(encoder.model, CLIP) and encoder.dim == 512
@@ -103,7 +104,7 @@ def test_trimmed_query_equals_the_77_token_path(encoder: RuCLIPEncoder, text: st
     """Only the real tokens are encoded, yet the vector is ruclip's padded one."""
     tokens = encoder.tokenize(text)
     padded = encoder.processor(text=[text])["input_ids"][0].tolist()
-    assert padded[:len(tokens)] == tokens and set(padded[len(tokens):]) <= {0}
+    assert padded[: len(tokens)] == tokens and set(padded[len(tokens) :]) <= {0}
     assert np.abs(encoder.encode_query(text) - naive_query(encoder, text)).max() <= 1e-4
 
 
@@ -127,8 +128,11 @@ def test_query_vectors_come_from_the_core_lru_cache(encoder: RuCLIPEncoder) -> N
     first = cache.encode(encoder, "пасхальный кролик")
     with pytest.raises(ValueError):
         first[:] = 0  # shared between requests: read-only
-    assert np.allclose(cache.encode(encoder, "пасхальный кролик"),
-                       naive_query(encoder, "пасхальный кролик"), atol=1e-4)
+    assert np.allclose(
+        cache.encode(encoder, "пасхальный кролик"),
+        naive_query(encoder, "пасхальный кролик"),
+        atol=1e-4,
+    )
     cache.encode(encoder, "ёлка")
     cache.encode(encoder, "якорь")  # evicts «пасхальный кролик»
     cache.encode(encoder, "пасхальный кролик")
@@ -136,8 +140,9 @@ def test_query_vectors_come_from_the_core_lru_cache(encoder: RuCLIPEncoder) -> N
     assert not hasattr(encoder, "cache_info")
 
 
-def test_int8_query_tower_stays_close_to_the_exact_one(model_dir: Path,
-                                                        encoder: RuCLIPEncoder) -> None:
+def test_int8_query_tower_stays_close_to_the_exact_one(
+    model_dir: Path, encoder: RuCLIPEncoder
+) -> None:
     """Dynamic int8 quantisation of the text tower is an approximation, but a close one."""
     quantized = RuCLIPEncoder.load(model_dir, device="cpu", quantize=True)
     assert quantized.quantized
@@ -151,8 +156,13 @@ def test_int8_query_tower_stays_close_to_the_exact_one(model_dir: Path,
 
 def sample_images(tmp_path: Path) -> list[Image.Image]:
     """Square, landscape, portrait, transparent, grey and palette images."""
-    specs = [((256, 256), "RGB"), ((300, 200), "RGB"), ((120, 333), "RGB"),
-             ((256, 256), "RGBA"), ((97, 410), "RGBA")]
+    specs = [
+        ((256, 256), "RGB"),
+        ((300, 200), "RGB"),
+        ((120, 333), "RGB"),
+        ((256, 256), "RGBA"),
+        ((97, 410), "RGBA"),
+    ]
     images = []
     for n, (size, mode) in enumerate(specs):
         path = draw_motif(tmp_path / f"img{n}.png", (200, 40 * n, 90), size=size, mode=mode)
@@ -162,11 +172,13 @@ def sample_images(tmp_path: Path) -> list[Image.Image]:
     return images
 
 
-def test_image_preprocessing_equals_ruclips_processor(encoder: RuCLIPEncoder,
-                                                      tmp_path: Path) -> None:
+def test_image_preprocessing_equals_ruclips_processor(
+    encoder: RuCLIPEncoder, tmp_path: Path
+) -> None:
     """Same tensors as RuCLIPProcessor, for the composited images and for raw RGBA."""
-    raw = RuCLIPEncoder(encoder.model, encoder.processor, model_id="raw", device=encoder.device,
-                        background=None)
+    raw = RuCLIPEncoder(
+        encoder.model, encoder.processor, model_id="raw", device=encoder.device, background=None
+    )
     for image in sample_images(tmp_path):
         composited = to_rgb(image)  # what encode_images hands to both paths
         ours = encoder.preprocess(composited)
@@ -177,8 +189,9 @@ def test_image_preprocessing_equals_ruclips_processor(encoder: RuCLIPEncoder,
         assert torch.allclose(as_is, theirs, atol=1e-6)
 
 
-def test_transparent_pixels_become_white_before_encoding(encoder: RuCLIPEncoder,
-                                                         tmp_path: Path) -> None:
+def test_transparent_pixels_become_white_before_encoding(
+    encoder: RuCLIPEncoder, tmp_path: Path
+) -> None:
     """A transparent emoji background reads as white, not as the hidden black."""
     path = draw_motif(tmp_path / "motif.png", (200, 30, 30))
     image = encoder.load_image(path)
@@ -216,10 +229,9 @@ def test_bad_model_folders_get_a_clear_error(model_dir: Path, tmp_path: Path) ->
         assert str(folder) in message
 
 
-def test_model_identity_is_stable_and_differs_between_models(model_dir: Path,
-                                                             other_model_dir: Path,
-                                                             encoder: RuCLIPEncoder,
-                                                             tmp_path: Path) -> None:
+def test_model_identity_is_stable_and_differs_between_models(
+    model_dir: Path, other_model_dir: Path, encoder: RuCLIPEncoder, tmp_path: Path
+) -> None:
     """Two seeds, two ids; the same files give the same id wherever they live."""
     other = RuCLIPEncoder.load(other_model_dir, device="cpu")
     assert encoder.model_id.startswith("ruclip/") and other.model_id != encoder.model_id
@@ -241,8 +253,9 @@ def test_weights_are_seeded_and_deterministic(model_dir: Path, tmp_path: Path) -
 def test_make_ruclip_model_command_writes_a_random_folder(tmp_path: Path) -> None:
     """The click command (registered as ``flask make-ruclip-model``) writes the three files."""
     out = tmp_path / "cli-model"
-    result = CliRunner().invoke(make_ruclip_model, ["--preset", "tiny", "--out", str(out),
-                                                    "--seed", "7"])
+    result = CliRunner().invoke(
+        make_ruclip_model, ["--preset", "tiny", "--out", str(out), "--seed", "7"]
+    )
     assert result.exit_code == 0, result.output
     assert "random weights" in result.output and f"RUCLIP_MODEL_DIR={out}" in result.output
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
@@ -262,8 +275,14 @@ def test_unknown_or_absent_device_is_refused(model_dir: Path) -> None:
 def embed(model_dir: Path, data_dir: Path, cache_dir: Path) -> dict[str, int]:
     """Run the real embedding pipeline on the ruCLIP spaces; items encoded per space."""
     spaces = ruclip_spaces(model_dir, {})
-    stats = embed_catalog(spaces, read_catalog(data_dir / "catalog.csv"), data_dir, cache_dir,
-                          batch_size=2, progress=False)
+    stats = embed_catalog(
+        spaces,
+        read_catalog(data_dir / "catalog.csv"),
+        data_dir,
+        cache_dir,
+        batch_size=2,
+        progress=False,
+    )
     return {s.space: s.encoded for s in stats}
 
 
@@ -271,28 +290,44 @@ def test_incremental_reembed_touches_only_changed_items(model_dir: Path, tmp_pat
     """A changed description re-encodes one text; a changed picture one image; nothing else."""
     data, caches = tmp_path / "data", tmp_path / "embeddings"
     rows = make_catalog(data)
-    assert embed(model_dir, data, caches) == {"ruclip-image": 5, "ruclip-text": 5,
-                                              "ruclip-combined": 0}
+    assert embed(model_dir, data, caches) == {
+        "ruclip-image": 5,
+        "ruclip-text": 5,
+        "ruclip-combined": 0,
+    }
     assert embed(model_dir, data, caches)["ruclip-image"] == 0
     rows[1]["description"] = "Котёнок в шляпе, теперь в очках."
     write_catalog(data, rows)
-    assert embed(model_dir, data, caches) == {"ruclip-image": 0, "ruclip-text": 1,
-                                              "ruclip-combined": 0}
+    assert embed(model_dir, data, caches) == {
+        "ruclip-image": 0,
+        "ruclip-text": 1,
+        "ruclip-combined": 0,
+    }
     draw_motif(data / rows[3]["image"], (10, 200, 10))
-    assert embed(model_dir, data, caches) == {"ruclip-image": 1, "ruclip-text": 0,
-                                              "ruclip-combined": 0}
+    assert embed(model_dir, data, caches) == {
+        "ruclip-image": 1,
+        "ruclip-text": 0,
+        "ruclip-combined": 0,
+    }
     catalog = read_catalog(data / "catalog.csv")
     model_id = RuCLIPEncoder.load(model_dir, device="cpu").model_id
-    image, text, combined = (load_cache(cache_path(caches, f"ruclip-{kind}"), model=model_id,
-                                        catalog_fingerprint=catalog.fingerprint)
-                             for kind in ("image", "text", "combined"))
+    image, text, combined = (
+        load_cache(
+            cache_path(caches, f"ruclip-{kind}"),
+            model=model_id,
+            catalog_fingerprint=catalog.fingerprint,
+        )
+        for kind in ("image", "text", "combined")
+    )
     mean = image.vectors + text.vectors
-    np.testing.assert_allclose(combined.vectors, mean / np.linalg.norm(mean, axis=1, keepdims=True),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        combined.vectors, mean / np.linalg.norm(mean, axis=1, keepdims=True), atol=1e-6
+    )
 
 
-def test_reembedded_vectors_equal_fresh_ones(model_dir: Path, encoder: RuCLIPEncoder,
-                                             tmp_path: Path) -> None:
+def test_reembedded_vectors_equal_fresh_ones(
+    model_dir: Path, encoder: RuCLIPEncoder, tmp_path: Path
+) -> None:
     """Reused and re-encoded rows are exactly what encoding from scratch gives."""
     data, caches = tmp_path / "data", tmp_path / "embeddings"
     rows = make_catalog(data)
@@ -301,14 +336,18 @@ def test_reembedded_vectors_equal_fresh_ones(model_dir: Path, encoder: RuCLIPEnc
     write_catalog(data, rows)
     embed(model_dir, data, caches)
     catalog = read_catalog(data / "catalog.csv")
-    text = load_cache(cache_path(caches, "ruclip-text"), model=encoder.model_id,
-                      catalog_fingerprint=catalog.fingerprint)
+    text = load_cache(
+        cache_path(caches, "ruclip-text"),
+        model=encoder.model_id,
+        catalog_fingerprint=catalog.fingerprint,
+    )
     fresh = encoder.encode_texts([p.search_text for p in catalog.products])
     assert np.abs(text.vectors - fresh).max() <= 1e-5
 
 
-def test_a_cache_from_another_model_is_refused_and_rebuilt(model_dir: Path, other_model_dir: Path,
-                                                           tmp_path: Path) -> None:
+def test_a_cache_from_another_model_is_refused_and_rebuilt(
+    model_dir: Path, other_model_dir: Path, tmp_path: Path
+) -> None:
     """Model B will not read model A's cache, and re-embeds everything instead of mixing."""
     data, caches = tmp_path / "data", tmp_path / "embeddings"
     make_catalog(data)
@@ -316,8 +355,12 @@ def test_a_cache_from_another_model_is_refused_and_rebuilt(model_dir: Path, othe
     other_id = RuCLIPEncoder.load(other_model_dir, device="cpu").model_id
     fingerprint = read_catalog(data / "catalog.csv").fingerprint
     with pytest.raises(CacheError, match="was built by model") as info:
-        load_cache(cache_path(caches, "ruclip-image"), model=other_id,
-                   catalog_fingerprint=fingerprint)
+        load_cache(
+            cache_path(caches, "ruclip-image"), model=other_id, catalog_fingerprint=fingerprint
+        )
     assert REBUILD_HINT in str(info.value)
-    assert embed(other_model_dir, data, caches) == {"ruclip-image": 5, "ruclip-text": 5,
-                                                    "ruclip-combined": 0}
+    assert embed(other_model_dir, data, caches) == {
+        "ruclip-image": 5,
+        "ruclip-text": 5,
+        "ruclip-combined": 0,
+    }

@@ -23,9 +23,16 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ruclip_app(tmp_path: Path, model: Path) -> Flask:
     data = tmp_path / "data"
     write_catalog(data, [dict(r) for r in MINI_ROWS])
-    app = create_app({"TESTING": True, "DATA_DIR": str(data), "RUCLIP_MODEL_DIR": str(model),
-                      "EMBEDDINGS_DIR": str(tmp_path / "embeddings"), "TORCH_THREADS": 1,
-                      "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(data),
+            "RUCLIP_MODEL_DIR": str(model),
+            "EMBEDDINGS_DIR": str(tmp_path / "embeddings"),
+            "TORCH_THREADS": 1,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        }
+    )
     result = app.test_cli_runner().invoke(args=["embed"])
     assert result.exit_code == 0, result.output
     for space in ("text-use", "ruclip-image", "ruclip-text", "ruclip-combined"):
@@ -43,7 +50,7 @@ def test_api_and_page_rank_deterministically_with_ruclip_spaces(tmp_path: Path, 
     assert {"ruclip-image", "ruclip-combined"} <= set(first["results"][0]["why"]["signals"])
     assert "ruclip-text" not in first["results"][0]["why"]["signals"]  # embedded, not searched
     html = client.get("/search", query_string={"q": "петух"}).get_data(as_text=True)
-    positions = [html.index(f'/product/{r["id"]}?q=') for r in first["results"]]
+    positions = [html.index(f"/product/{r['id']}?q=") for r in first["results"]]
     assert positions == sorted(positions)
     ready = client.get("/readyz").json
     assert ready["spaces"]["ruclip-image"].startswith("ruclip/")

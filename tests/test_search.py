@@ -40,9 +40,9 @@ def test_category_filter_and_paging_keep_totals_right(demo_app) -> None:
     with demo_app.app_context():
         engine = get_engine()
         everything = engine.search(SearchRequest("животное", per_page=1000))
-        birds = engine.search(SearchRequest("животное", Filters(category="Животные и природа"),
-                                            per_page=5, page=2))
-    expected = [h.product.id for h in everything.hits
-                if h.product.category == "Животные и природа"]
+        birds = engine.search(
+            SearchRequest("животное", Filters(category="Животные и природа"), per_page=5, page=2)
+        )
+    expected = [h.product.id for h in everything.hits if h.product.category == "Животные и природа"]
     assert birds.total == len(expected)
     assert [h.product.id for h in birds.hits] == expected[5:10]

@@ -29,10 +29,18 @@ def fetch(client, path: str, **kwargs):  # noqa: ANN001, ANN201 - a test client 
     return response
 
 
-
 # --- headers and CSP ---------------------------------------------------------------
-@pytest.mark.parametrize("path", ["/", "/search?q=петух", "/api/search?q=петух",
-                                  "/static/style.css", "/no-such-page", "/healthz"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/search?q=петух",
+        "/api/search?q=петух",
+        "/static/style.css",
+        "/no-such-page",
+        "/healthz",
+    ],
+)
 def test_every_answer_carries_security_headers_and_a_strict_csp(client, path) -> None:
     response = fetch(client, path)
     csp = response.headers["Content-Security-Policy"]
@@ -82,8 +90,13 @@ def test_production_starts_with_a_real_secret_key(monkeypatch) -> None:
 @pytest.fixture()
 def form_app(tmp_path: Path) -> Flask:
     """A cold app (no engine) with a posting form, as a future upload page would have."""
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'f.sqlite3'}",
-                      "MAX_CONTENT_LENGTH": 1000})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'f.sqlite3'}",
+            "MAX_CONTENT_LENGTH": 1000,
+        }
+    )
 
     @app.route("/form", methods=["GET", "POST"])
     def form() -> str:
@@ -116,8 +129,14 @@ def test_a_request_body_over_max_content_length_is_413(form_app) -> None:
 # --- rate limits ----------------------------------------------------------------------
 def _limited_app(tmp_path: Path, **config: object) -> Flask:
     """An app whose search is limited to 3 requests a minute per client."""
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp_path),
-                      "RATELIMIT_APPLICATION": "3 per minute", **config})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url(tmp_path),
+            "RATELIMIT_APPLICATION": "3 per minute",
+            **config,
+        }
+    )
     warm_up(app)
     return app
 
@@ -131,23 +150,35 @@ def test_too_many_searches_get_429_with_retry_after_and_a_russian_message(tmp_pa
     assert "Слишком много запросов" in limited.json["error"]["message"]
     assert "Слишком много запросов" in client.get("/search?q=кот").text
     # another client address has its own budget
-    assert client.get("/api/search?q=кот",
-                      environ_base={"REMOTE_ADDR": "10.0.0.7"}).status_code == 200
+    assert (
+        client.get("/api/search?q=кот", environ_base={"REMOTE_ADDR": "10.0.0.7"}).status_code == 200
+    )
 
 
 def test_images_static_files_and_probes_are_never_rate_limited(tmp_path) -> None:
     client = _limited_app(tmp_path).test_client()
-    for path in ["/static/style.css", "/media/images/1f413.png", "/healthz", "/readyz",
-                 "/metrics"]:
+    for path in ["/static/style.css", "/media/images/1f413.png", "/healthz", "/readyz", "/metrics"]:
         assert {fetch(client, path).status_code for _ in range(6)} == {200}, path
 
 
 def test_redis_storage_shares_the_limit_between_workers(tmp_path) -> None:
     redis_server = require_tool("redis-server")
     port = free_port()
-    process = subprocess.Popen([redis_server, "--port", str(port), "--bind", "127.0.0.1",
-                                "--save", "", "--appendonly", "no"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            redis_server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         import redis
 
@@ -172,8 +203,12 @@ def test_redis_storage_shares_the_limit_between_workers(tmp_path) -> None:
 # --- proxies and URL prefix ------------------------------------------------------------
 def test_behind_a_proxy_links_follow_the_forwarded_prefix_and_client(tmp_path, caplog) -> None:
     app = _limited_app(tmp_path, PROXY_FIX=1, RATELIMIT_ENABLED=False)
-    headers = {"X-Forwarded-Prefix": "/shop", "X-Forwarded-For": "203.0.113.9",
-               "X-Forwarded-Proto": "https", "X-Forwarded-Host": "shop.example"}
+    headers = {
+        "X-Forwarded-Prefix": "/shop",
+        "X-Forwarded-For": "203.0.113.9",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "shop.example",
+    }
     with caplog.at_level(logging.INFO, logger="webapp.requests"):
         html = app.test_client().get("/search?q=петух", headers=headers).text
     assert 'href="/shop/static/style.css"' in html and 'src="/shop/media/images/' in html
@@ -193,13 +228,25 @@ def test_the_site_works_under_a_url_prefix(tmp_path) -> None:
 
 
 # --- file serving ---------------------------------------------------------------------------
-@pytest.mark.parametrize("path", [
-    "/media/../webapp/config.py", "/media/%2e%2e/webapp/config.py", "/media/..%2fwsgi.py",
-    "/media/%2e%2e%2f%2e%2e%2fetc/passwd", "/media/images/../../wsgi.py",
-    "/media/..%5c..%5cwsgi.py", "/media/%252e%252e/wsgi.py", "/media/images/%00.png",
-    "/media/images/1f413.png%00.txt", "/media/C:/Windows/win.ini", "/media/~/.bashrc",
-    "/static/../wsgi.py", "/static/%2e%2e/wsgi.py", "/static/..%2fwsgi.py",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/media/../webapp/config.py",
+        "/media/%2e%2e/webapp/config.py",
+        "/media/..%2fwsgi.py",
+        "/media/%2e%2e%2f%2e%2e%2fetc/passwd",
+        "/media/images/../../wsgi.py",
+        "/media/..%5c..%5cwsgi.py",
+        "/media/%252e%252e/wsgi.py",
+        "/media/images/%00.png",
+        "/media/images/1f413.png%00.txt",
+        "/media/C:/Windows/win.ini",
+        "/media/~/.bashrc",
+        "/static/../wsgi.py",
+        "/static/%2e%2e/wsgi.py",
+        "/static/..%2fwsgi.py",
+    ],
+)
 def test_path_traversal_in_file_routes_is_404(client, path) -> None:
     response = fetch(client, path, follow_redirects=True)
     assert response.status_code == 404

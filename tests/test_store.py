@@ -9,8 +9,9 @@ from .conftest import ROOT, database_url
 
 
 # --- the database under concurrent worker boots ------------------------------------------------
-def _sync_in_process(url: str, barrier: multiprocessing.synchronize.Barrier,
-                     results: multiprocessing.Queue) -> None:
+def _sync_in_process(
+    url: str, barrier: multiprocessing.synchronize.Barrier, results: multiprocessing.Queue
+) -> None:
     from webapp.catalog.products import read_catalog
     from webapp.catalog.store import CatalogStore
 
@@ -28,8 +29,7 @@ def test_workers_booting_together_import_the_catalogue_once_without_errors(tmp_p
     url = database_url(tmp_path)  # a fresh PostgreSQL schema in CI, SQLite otherwise
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(3), ctx.Queue()
-    procs = [ctx.Process(target=_sync_in_process, args=(url, barrier, results))
-             for _ in range(3)]
+    procs = [ctx.Process(target=_sync_in_process, args=(url, barrier, results)) for _ in range(3)]
     for proc in procs:
         proc.start()
     for proc in procs:

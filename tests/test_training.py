@@ -108,13 +108,22 @@ def _small_pairs(catalog, use, n: int = 90):
 def test_heads_train_in_seconds_and_round_trip_through_their_file(catalog, use, tmp_path):
     pairs, image = _small_pairs(catalog, use)
     ids = pairs.ids
-    result = train_heads(subset(pairs, ids[:70]), subset(pairs, ids[70:]),
-                         TrainConfig(max_epochs=15, out_dim=32), progress=False)
+    result = train_heads(
+        subset(pairs, ids[:70]),
+        subset(pairs, ids[70:]),
+        TrainConfig(max_epochs=15, out_dim=32),
+        progress=False,
+    )
     assert result.train_loss[-1] < result.train_loss[0]
     assert result.seconds < 20
-    path = save_heads(result.heads, tmp_path, image_model=image.model,
-                      text_model=use.model_id, image_space=IMAGE_SPACE,
-                      meta={**result.summary(), "text_encoder": "use"})
+    path = save_heads(
+        result.heads,
+        tmp_path,
+        image_model=image.model,
+        text_model=use.model_id,
+        image_space=IMAGE_SPACE,
+        meta={**result.summary(), "text_encoder": "use"},
+    )
     assert find_heads(tmp_path) == path
     loaded = load_heads(path)
     assert path.name == f"heads-{loaded.heads_id}.pt"
@@ -138,8 +147,10 @@ def _copy_embeddings(tmp: Path) -> Path:
     out = tmp / "embeddings"
     out.mkdir()
     heads = find_heads(ROOT / "embeddings")
-    for path in (heads, *(cache_path(ROOT / "embeddings", n)
-                          for n in ("text-use", IMAGE_SPACE, "xmodal"))):
+    for path in (
+        heads,
+        *(cache_path(ROOT / "embeddings", n) for n in ("text-use", IMAGE_SPACE, "xmodal")),
+    ):
         shutil.copy(path, out)
     return out
 
@@ -149,19 +160,32 @@ def test_a_retrained_head_refuses_the_old_xmodal_cache_and_names_the_fix(catalog
     shipped = load_heads(find_heads(embeddings))
     torch.manual_seed(1)
     shipped.heads.image.weight.data += 0.01 * torch.randn_like(shipped.heads.image.weight)
-    retrained = save_heads(shipped.heads, embeddings, image_model=shipped.image_model,
-                           text_model=shipped.text_model, image_space=shipped.image_space,
-                           meta=shipped.meta)
-    config = {"TEXT_ENCODER": "use", "EMBEDDINGS_DIR": str(embeddings),
-              "XMODAL_HEADS": retrained.name}
+    retrained = save_heads(
+        shipped.heads,
+        embeddings,
+        image_model=shipped.image_model,
+        text_model=shipped.text_model,
+        image_space=shipped.image_space,
+        meta=shipped.meta,
+    )
+    config = {
+        "TEXT_ENCODER": "use",
+        "EMBEDDINGS_DIR": str(embeddings),
+        "XMODAL_HEADS": retrained.name,
+    }
     (space,) = [s for s in configured_spaces(config) if s.name == "xmodal"]
     with pytest.raises(CacheError, match="flask --app webapp embed"):
-        load_cache(cache_path(embeddings, "xmodal"), model=space.model_id,
-                   catalog_fingerprint=catalog.fingerprint)
+        load_cache(
+            cache_path(embeddings, "xmodal"),
+            model=space.model_id,
+            catalog_fingerprint=catalog.fingerprint,
+        )
     embed_catalog([space], catalog, ROOT / "data", embeddings, progress=False)
-    assert load_cache(cache_path(embeddings, "xmodal"), model=space.model_id,
-                      catalog_fingerprint=catalog.fingerprint).model.startswith(
-        f"heads-{load_heads(retrained).heads_id}/")
+    assert load_cache(
+        cache_path(embeddings, "xmodal"),
+        model=space.model_id,
+        catalog_fingerprint=catalog.fingerprint,
+    ).model.startswith(f"heads-{load_heads(retrained).heads_id}/")
 
 
 def test_heads_trained_on_other_picture_features_are_refused_with_train_heads(catalog, tmp_path):
@@ -207,16 +231,27 @@ def test_an_anonymised_rooster_is_found_by_its_word_through_the_shipped_heads(tm
     renamed = read_catalog(data / "catalog.csv")
     image = read_cache(cache_path(embeddings, IMAGE_SPACE))  # pictures unchanged: re-stamp
     save_cache(dataclasses.replace(image, catalog_fingerprint=renamed.fingerprint), embeddings)
-    app = create_app({"TESTING": True, "DATA_DIR": str(data), "EMBEDDINGS_DIR": str(embeddings),
-                      "DATABASE_URL": database_url(tmp_path), "RELOAD_POLL_SECONDS": 0})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(data),
+            "EMBEDDINGS_DIR": str(embeddings),
+            "DATABASE_URL": database_url(tmp_path),
+            "RELOAD_POLL_SECONDS": 0,
+        }
+    )
     with app.app_context():
         embed_catalog(configured_spaces(app.config), renamed, data, embeddings, progress=False)
     engine = warm_up(app)
     hits = engine.search(SearchRequest("петух", per_page=ROOSTER_MAX_RANK)).hits
     rooster = [h for h in hits if h.product.id == "1f413"]
     assert rooster, [h.product.id for h in hits]
-    baseline = dataclasses.replace(engine.ranker.config, weights={
-        **engine.ranker.config.weights, "xmodal": 0.0}, keep_z={}, floor_prefix="text-")
+    baseline = dataclasses.replace(
+        engine.ranker.config,
+        weights={**engine.ranker.config.weights, "xmodal": 0.0},
+        keep_z={},
+        floor_prefix="text-",
+    )
     engine.ranker.config = baseline
     without = engine.search(SearchRequest("петух", per_page=ROOSTER_MAX_RANK)).hits
     assert "1f413" not in [h.product.id for h in without]
@@ -226,8 +261,9 @@ def test_an_anonymised_rooster_is_found_by_its_word_through_the_shipped_heads(tm
 
 def _digest(folder: Path) -> str:
     """Content digest of a model folder's files."""
-    return hashlib.sha1(b"".join((folder / n).read_bytes()
-                                 for n in sorted(p.name for p in folder.iterdir()))).hexdigest()
+    return hashlib.sha1(
+        b"".join((folder / n).read_bytes() for n in sorted(p.name for p in folder.iterdir()))
+    ).hexdigest()
 
 
 def test_ruclip_projections_are_tuned_into_a_new_folder(tmp_path):
@@ -240,8 +276,14 @@ def test_ruclip_projections_are_tuned_into_a_new_folder(tmp_path):
     before = _digest(model_dir)
     make_catalog(tmp_path / "data")
     catalog = read_catalog(tmp_path / "data" / "catalog.csv")
-    tuned = finetune_ruclip(model_dir, catalog, tmp_path / "data",
-                            TrainConfig(max_epochs=30, lr=1e-2), device="cpu", progress=False)
+    tuned = finetune_ruclip(
+        model_dir,
+        catalog,
+        tmp_path / "data",
+        TrainConfig(max_epochs=30, lr=1e-2),
+        device="cpu",
+        progress=False,
+    )
     assert tuned != model_dir and _digest(model_dir) == before  # never overwritten
     run = json.loads((tuned / "training.json").read_text(encoding="utf-8"))
     assert min(run["train_loss"]) < run["train_loss"][0]
@@ -253,6 +295,12 @@ def test_ruclip_projections_are_tuned_into_a_new_folder(tmp_path):
     texts = [p.title for p in catalog.products]
     assert not np.allclose(old.encode_texts(texts), new.encode_texts(texts), atol=1e-4)
     with pytest.raises(FileExistsError):
-        finetune_ruclip(model_dir, catalog, tmp_path / "data",
-                        TrainConfig(max_epochs=30, lr=1e-2), out=tuned, device="cpu",
-                        progress=False)
+        finetune_ruclip(
+            model_dir,
+            catalog,
+            tmp_path / "data",
+            TrainConfig(max_epochs=30, lr=1e-2),
+            out=tuned,
+            device="cpu",
+            progress=False,
+        )

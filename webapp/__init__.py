@@ -19,9 +19,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .catalog import store
     from .web import api, errors, health, openapi, pages, staff
 
-    app = Flask(__name__, instance_relative_config=True,
-                instance_path=os.environ.get("INSTANCE_PATH") or None,
-                template_folder="../templates", static_folder="../static")
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=os.environ.get("INSTANCE_PATH") or None,
+        template_folder="../templates",
+        static_folder="../static",
+    )
     app.config.from_mapping(config.defaults(app.instance_path))
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_mapping(config.from_environment(app.config))

@@ -81,13 +81,21 @@ class Analytics:
 
     def record_search(self, query: str, total: int, took_ms: float) -> None:
         """Remember one answered search."""
-        self._buffer(self._searches, {"at": _now(), "query": query[:QUERY_COLUMN], "total": total,
-                                      "took_ms": took_ms})
+        self._buffer(
+            self._searches,
+            {"at": _now(), "query": query[:QUERY_COLUMN], "total": total, "took_ms": took_ms},
+        )
 
     def record_view(self, product_id: str, query: str | None) -> None:
         """Remember one product card opened (``query``: the search it came from)."""
-        self._buffer(self._views, {"at": _now(), "product_id": product_id[:64],
-                                   "query": (query or None) and query[:QUERY_COLUMN]})
+        self._buffer(
+            self._views,
+            {
+                "at": _now(),
+                "product_id": product_id[:64],
+                "query": (query or None) and query[:QUERY_COLUMN],
+            },
+        )
 
     def _buffer(self, target: list[dict[str, object]], row: dict[str, object]) -> None:
         """Append ``row`` and make sure the background writer runs."""
@@ -119,13 +127,20 @@ class Analytics:
 
     def query_stats(self, *, limit: int = 20, zero_only: bool = False) -> list[QueryStat]:
         """The most frequent queries (or only those that found nothing), with click counts."""
-        clicks = (select(ProductView.query, func.count().label("clicks"))
-                  .where(ProductView.query.is_not(None)).group_by(ProductView.query).subquery())
+        clicks = (
+            select(ProductView.query, func.count().label("clicks"))
+            .where(ProductView.query.is_not(None))
+            .group_by(ProductView.query)
+            .subquery()
+        )
         zero = func.sum(case((SearchEvent.total == 0, 1), else_=0))
-        stmt = (select(SearchEvent.query, func.count(), zero, func.coalesce(clicks.c.clicks, 0))
-                .outerjoin(clicks, clicks.c.query == SearchEvent.query)
-                .group_by(SearchEvent.query, clicks.c.clicks)
-                .order_by(func.count().desc(), SearchEvent.query).limit(limit))
+        stmt = (
+            select(SearchEvent.query, func.count(), zero, func.coalesce(clicks.c.clicks, 0))
+            .outerjoin(clicks, clicks.c.query == SearchEvent.query)
+            .group_by(SearchEvent.query, clicks.c.clicks)
+            .order_by(func.count().desc(), SearchEvent.query)
+            .limit(limit)
+        )
         if zero_only:
             stmt = stmt.having(zero > 0)
         with Session(self.engine) as session:
@@ -134,8 +149,9 @@ class Analytics:
 
 def init_app(app: Flask) -> None:
     """Keep an analytics recorder on the app, writing to the catalogue's database."""
-    app.extensions["analytics"] = Analytics(app.extensions["store"].engine,
-                                            flush_seconds=app.config["ANALYTICS_FLUSH_SECONDS"])
+    app.extensions["analytics"] = Analytics(
+        app.extensions["store"].engine, flush_seconds=app.config["ANALYTICS_FLUSH_SECONDS"]
+    )
 
 
 def get_analytics() -> Analytics:

@@ -22,18 +22,28 @@ from .training.command import train_heads_command
 
 
 @click.command("build-demo-catalog")
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=Path("build/npm"),
-              show_default=True, help="Where the npm tarballs are kept.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    default=Path("build/npm"),
+    show_default=True,
+    help="Where the npm tarballs are kept.",
+)
 @click.option("--size", default=256, show_default=True, help="Image size in pixels.")
-@click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Keep only the first N products (a quick sample).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep only the first N products (a quick sample).",
+)
 @with_appcontext
 def build_demo_catalog_command(cache_dir: Path, size: int, limit: int | None) -> None:
     """Build data/catalog.csv and data/images from emojibase-data and Twemoji (needs npm)."""
     from .demo.catalog import build_demo_catalog
 
-    count = build_demo_catalog(Path(current_app.config["DATA_DIR"]), cache_dir=cache_dir,
-                               image_size=size, limit=limit)
+    count = build_demo_catalog(
+        Path(current_app.config["DATA_DIR"]), cache_dir=cache_dir, image_size=size, limit=limit
+    )
     click.echo(f"demo catalogue: {count} products")
 
 
@@ -47,10 +57,13 @@ def embed_command(batch_size: int) -> None:
     if catalog.problems:
         click.echo(f"{len(catalog.problems)} bad row(s) skipped:\n{catalog.report()}", err=True)
     spaces = configured_spaces(cfg)
-    for stats in embed_catalog(spaces, catalog, Path(cfg["DATA_DIR"]),
-                               Path(cfg["EMBEDDINGS_DIR"]), batch_size=batch_size):
-        click.echo(f"{stats.space}: {stats.total} items, {stats.encoded} encoded, "
-                   f"{stats.reused} reused → {stats.path}")
+    for stats in embed_catalog(
+        spaces, catalog, Path(cfg["DATA_DIR"]), Path(cfg["EMBEDDINGS_DIR"]), batch_size=batch_size
+    ):
+        click.echo(
+            f"{stats.space}: {stats.total} items, {stats.encoded} encoded, "
+            f"{stats.reused} reused → {stats.path}"
+        )
 
 
 @click.command("search")
@@ -68,21 +81,37 @@ def search_command(query: str, top: int, category: str) -> None:
         raise click.ClickException(str(exc)) from None
     result = engine.search(SearchRequest(query, Filters(category=category), per_page=top))
     if not result.hits:
-        click.echo("ничего не найдено" + (f"; может быть: {', '.join(result.suggestions)}"
-                                          if result.suggestions else ""))
+        click.echo(
+            "ничего не найдено"
+            + (f"; может быть: {', '.join(result.suggestions)}" if result.suggestions else "")
+        )
     for rank, hit in enumerate(result.hits, start=1):
-        click.echo(f"{rank:>3}  {hit.product.id:<24} {hit.score:>8.3f}  "
-                   f"{hit.product.price:>6} ₽  {hit.product.title}")
+        click.echo(
+            f"{rank:>3}  {hit.product.id:<24} {hit.score:>8.3f}  "
+            f"{hit.product.price:>6} ₽  {hit.product.title}"
+        )
     click.echo(f"total {result.total}, {result.took_ms:.1f} ms")
 
 
 @click.command("evaluate")
-@click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=Path("data/eval/dev_queries.jsonl"), show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("reports/eval"), show_default=True)
-@click.option("--baseline/--no-baseline", default=True, show_default=True,
-              help="Also run the plain vector search in the same run and compare.")
+@click.option(
+    "--queries",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path("data/eval/dev_queries.jsonl"),
+    show_default=True,
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports/eval"),
+    show_default=True,
+)
+@click.option(
+    "--baseline/--no-baseline",
+    default=True,
+    show_default=True,
+    help="Also run the plain vector search in the same run and compare.",
+)
 @with_appcontext
 def evaluate_command(queries: Path, out: Path, baseline: bool) -> None:
     """Measure search quality on a query file; write report.md and report.png."""
@@ -94,15 +123,22 @@ def evaluate_command(queries: Path, out: Path, baseline: bool) -> None:
     engine = get_engine()
     dev = load_queries(queries)
     report = harness.evaluate(
-        dev, lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits],
-        cosine_fn=engine.cosines)
-    plain = (harness.evaluate(dev, lambda q: engine.vector_only(q, 10),
-                                 cosine_fn=engine.cosines) if baseline else None)
+        dev,
+        lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits],
+        cosine_fn=engine.cosines,
+    )
+    plain = (
+        harness.evaluate(dev, lambda q: engine.vector_only(q, 10), cosine_fn=engine.cosines)
+        if baseline
+        else None
+    )
     md, png = write_report(report, out, title="Search quality", baseline=plain)
     runs = [("system", report.overall)] + ([("baseline", plain.overall)] if plain else [])
     for name, agg in runs:
-        click.echo(f"{name:>8}: nP@5 {agg.means['nP@5']:.3f}  MRR@10 {agg.means['MRR@10']:.3f}  "
-                   f"nothing-found on nonsense {agg.nothing_found_rate or 0:.2f}")
+        click.echo(
+            f"{name:>8}: nP@5 {agg.means['nP@5']:.3f}  MRR@10 {agg.means['MRR@10']:.3f}  "
+            f"nothing-found on nonsense {agg.nothing_found_rate or 0:.2f}"
+        )
     click.echo(f"report: {md}, {png}")
 
 
@@ -111,6 +147,13 @@ def init_app(app: Flask) -> None:
     from .encoders.efficientnet_lite import export_image_model_command
     from .encoders.ruclip_models import make_ruclip_model
 
-    for command in (build_demo_catalog_command, embed_command, search_command, evaluate_command,
-                    make_ruclip_model, export_image_model_command, train_heads_command):
+    for command in (
+        build_demo_catalog_command,
+        embed_command,
+        search_command,
+        evaluate_command,
+        make_ruclip_model,
+        export_image_model_command,
+        train_heads_command,
+    ):
         app.cli.add_command(command)

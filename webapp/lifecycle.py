@@ -48,15 +48,28 @@ def build_engine(app: Flask) -> SearchEngine:
     spaces = [space for space in configured_spaces(cfg) if space.searchable]
     vectors = {}
     for space in spaces:
-        cache = load_cache(cache_path(Path(cfg["EMBEDDINGS_DIR"]), space.name),
-                           model=space.model_id, catalog_fingerprint=catalog.fingerprint)
+        cache = load_cache(
+            cache_path(Path(cfg["EMBEDDINGS_DIR"]), space.name),
+            model=space.model_id,
+            catalog_fingerprint=catalog.fingerprint,
+        )
         vectors[space.name] = cache.vectors
-    engine = SearchEngine(catalog, spaces, vectors, store,
-                          max_query_length=cfg["MAX_QUERY_LENGTH"],
-                          similar_space=cfg["SIMILAR_SPACE"], picture_space=cfg["PICTURE_SPACE"],
-                          picture_results=cfg["PICTURE_RESULTS"])
-    log.info("search ready: %d products, spaces %s, %.1fs", len(catalog.products),
-             [s.name for s in spaces], time.perf_counter() - started)
+    engine = SearchEngine(
+        catalog,
+        spaces,
+        vectors,
+        store,
+        max_query_length=cfg["MAX_QUERY_LENGTH"],
+        similar_space=cfg["SIMILAR_SPACE"],
+        picture_space=cfg["PICTURE_SPACE"],
+        picture_results=cfg["PICTURE_RESULTS"],
+    )
+    log.info(
+        "search ready: %d products, spaces %s, %.1fs",
+        len(catalog.products),
+        [s.name for s in spaces],
+        time.perf_counter() - started,
+    )
     return engine
 
 
@@ -110,8 +123,10 @@ def reload(app: Flask) -> SearchEngine:
 def _artifact_state(app: Flask) -> list[tuple[str, int, int, int]]:
     """Identity of the catalogue CSV and every cache file: name, inode, size, mtime."""
     cfg = app.config
-    paths = [Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"],
-             *sorted(Path(cfg["EMBEDDINGS_DIR"]).glob("*.pkl"))]
+    paths = [
+        Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"],
+        *sorted(Path(cfg["EMBEDDINGS_DIR"]).glob("*.pkl")),
+    ]
     state = []
     for path in paths:
         try:

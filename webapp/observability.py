@@ -46,23 +46,47 @@ bp = Blueprint("observability", __name__)
 disable_created_metrics()  # the *_created series double the output and nobody graphs them
 
 _FAST = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
-REQUESTS = Counter("http_requests_total", "HTTP requests by endpoint, method and status",
-                   ["endpoint", "method", "status"])
-LATENCY = Histogram("http_request_duration_seconds", "Time to answer a request, by endpoint",
-                    ["endpoint"], buckets=_FAST + (2.5, 5.0, 10.0))
-STAGES = Histogram("search_stage_duration_seconds",
-                   "Time per stage of a query's journey (understand, encode, knn, lexical, fuse, "
-                   "filter, lookup = catalogue DB, render = template)", ["stage"], buckets=_FAST)
-INDEX_ITEMS = Gauge("search_index_items", "Vectors in the index of each space", ["space"],
-                    multiprocess_mode="livemax")
-MODEL_INFO = Gauge("search_model_info", "1 for the model that serves each space",
-                   ["space", "model"], multiprocess_mode="livemax")
-PRODUCTS = Gauge("search_catalog_products", "Products in the loaded catalogue",
-                 multiprocess_mode="livemax")
-LOADED_AT = Gauge("search_engine_loaded_timestamp_seconds",
-                  "When this worker's engine was (re)loaded", multiprocess_mode="livemax")
-RELOADS = Counter("search_engine_reloads_total", "Hot reloads of the engine by outcome",
-                  ["outcome"])
+REQUESTS = Counter(
+    "http_requests_total",
+    "HTTP requests by endpoint, method and status",
+    ["endpoint", "method", "status"],
+)
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer a request, by endpoint",
+    ["endpoint"],
+    buckets=_FAST + (2.5, 5.0, 10.0),
+)
+STAGES = Histogram(
+    "search_stage_duration_seconds",
+    "Time per stage of a query's journey (understand, encode, knn, lexical, fuse, "
+    "filter, lookup = catalogue DB, render = template)",
+    ["stage"],
+    buckets=_FAST,
+)
+INDEX_ITEMS = Gauge(
+    "search_index_items",
+    "Vectors in the index of each space",
+    ["space"],
+    multiprocess_mode="livemax",
+)
+MODEL_INFO = Gauge(
+    "search_model_info",
+    "1 for the model that serves each space",
+    ["space", "model"],
+    multiprocess_mode="livemax",
+)
+PRODUCTS = Gauge(
+    "search_catalog_products", "Products in the loaded catalogue", multiprocess_mode="livemax"
+)
+LOADED_AT = Gauge(
+    "search_engine_loaded_timestamp_seconds",
+    "When this worker's engine was (re)loaded",
+    multiprocess_mode="livemax",
+)
+RELOADS = Counter(
+    "search_engine_reloads_total", "Hot reloads of the engine by outcome", ["outcome"]
+)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -130,11 +154,22 @@ def _finish(response: Response) -> Response:
     for stage, ms in stages.items():
         STAGES.labels(stage).observe(ms / 1000)
     response.headers["X-Request-ID"] = g.get("request_id", "")
-    log.info("request", extra={"fields": {
-        "request_id": g.get("request_id"), "method": request.method, "path": request.path,
-        "endpoint": endpoint, "status": response.status_code,
-        "duration_ms": round(elapsed * 1000, 2), "remote_addr": request.remote_addr,
-        **g.get("obs_fields", {}), **({"stages_ms": stages} if stages else {})}})
+    log.info(
+        "request",
+        extra={
+            "fields": {
+                "request_id": g.get("request_id"),
+                "method": request.method,
+                "path": request.path,
+                "endpoint": endpoint,
+                "status": response.status_code,
+                "duration_ms": round(elapsed * 1000, 2),
+                "remote_addr": request.remote_addr,
+                **g.get("obs_fields", {}),
+                **({"stages_ms": stages} if stages else {}),
+            }
+        },
+    )
     return response
 
 
@@ -147,8 +182,11 @@ class JsonFormatter(logging.Formatter):
         """Serialise ``record`` (exceptions included) as a single line of JSON."""
         entry: dict[str, Any] = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(), "logger": record.name,
-            "message": record.getMessage(), **getattr(record, "fields", {})}
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
@@ -169,8 +207,13 @@ def configure_logging(fmt: str, level: str) -> None:
     if not fmt or any(isinstance(h, _StderrHandler) for h in logger.handlers):
         return
     handler = _StderrHandler()
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
-        "%(asctime)s %(levelname)s %(name)s: %(message)s %(fields)s", defaults={"fields": ""}))
+    handler.setFormatter(
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s %(fields)s", defaults={"fields": ""}
+        )
+    )
     from flask.logging import default_handler
 
     logger.removeHandler(default_handler)

@@ -36,8 +36,9 @@ CSP = {
 }
 
 #: Cheap endpoints that a page pulls by the dozen, and the probes: never rate limited.
-UNLIMITED_ENDPOINTS = frozenset({"static", "pages.media", "health.healthz", "health.readyz",
-                                 "observability.metrics"})
+UNLIMITED_ENDPOINTS = frozenset(
+    {"static", "pages.media", "health.healthz", "health.readyz", "observability.metrics"}
+)
 
 
 #: Endpoints that take a picture upload: a larger body limit and a lower rate limit.
@@ -57,7 +58,8 @@ def check_secret_key(app: Flask) -> None:
         raise ConfigurationError(
             "APP_ENV=production needs a SECRET_KEY of at least "
             f"{MIN_SECRET_LENGTH} random characters (not the development default); e.g. "
-            "export SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')")
+            "export SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+        )
 
 
 def _unlimited() -> bool:
@@ -76,8 +78,9 @@ def _mount(app: Flask) -> None:
         app.wsgi_app = DispatcherMiddleware(NotFound(), {prefix: app.wsgi_app})
     hops = int(app.config["PROXY_FIX"])
     if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops,
-                                x_host=hops, x_port=hops, x_prefix=hops)
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
 
 
 def upload_limit() -> str:
@@ -97,9 +100,15 @@ def _allow_uploads() -> None:
 def init_app(app: Flask) -> None:
     """Check the secret, then wire headers, upload limits, CSRF, rate limits and proxies."""
     check_secret_key(app)
-    Talisman(app, force_https=False, strict_transport_security=False,
-             content_security_policy=CSP, frame_options="DENY", referrer_policy="same-origin",
-             session_cookie_secure=app.config["SESSION_COOKIE_SECURE"])
+    Talisman(
+        app,
+        force_https=False,
+        strict_transport_security=False,
+        content_security_policy=CSP,
+        frame_options="DENY",
+        referrer_policy="same-origin",
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+    )
     app.request_class = InMemoryRequest
     app.before_request(_allow_uploads)
     csrf.init_app(app)
@@ -118,5 +127,4 @@ def limit_uploads(state: BlueprintSetupState) -> None:
     app = state.app
     for limiter in app.extensions.get("limiter", ()):
         for endpoint in UPLOAD_ENDPOINTS & app.view_functions.keys():
-            app.view_functions[endpoint] = limiter.limit(upload_limit)(
-                app.view_functions[endpoint])
+            app.view_functions[endpoint] = limiter.limit(upload_limit)(app.view_functions[endpoint])

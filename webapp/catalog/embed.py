@@ -49,8 +49,15 @@ def item_digest(space: Space, product: Product, data_dir: Path) -> str:
     return hashlib.sha1(payload).hexdigest()
 
 
-def embed_catalog(spaces: Sequence[Space], catalog: Catalog, data_dir: Path, cache_dir: Path,
-                  *, batch_size: int = 64, progress: bool = True) -> list[EmbedStats]:
+def embed_catalog(
+    spaces: Sequence[Space],
+    catalog: Catalog,
+    data_dir: Path,
+    cache_dir: Path,
+    *,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> list[EmbedStats]:
     """Bring every space's cache up to date with ``catalog``; return per-space stats."""
     stats: list[EmbedStats] = []
     built: dict[str, EmbeddingCache] = {}
@@ -58,19 +65,37 @@ def embed_catalog(spaces: Sequence[Space], catalog: Catalog, data_dir: Path, cac
         if space.kind in DERIVED:
             parts = [built.get(name) or _part(name, catalog, cache_dir) for name in space.parts]
             cache = DERIVED[space.kind](space, parts)
-            stats.append(EmbedStats(space.name, len(cache.ids), 0, len(cache.ids),
-                                    save_cache(cache, cache_dir)))
+            stats.append(
+                EmbedStats(
+                    space.name, len(cache.ids), 0, len(cache.ids), save_cache(cache, cache_dir)
+                )
+            )
         else:
-            cache, encoded = _embed_space(space, catalog, data_dir, cache_dir,
-                                          batch_size=batch_size, progress=progress)
-            stats.append(EmbedStats(space.name, len(cache.ids), encoded,
-                                    len(cache.ids) - encoded, save_cache(cache, cache_dir)))
+            cache, encoded = _embed_space(
+                space, catalog, data_dir, cache_dir, batch_size=batch_size, progress=progress
+            )
+            stats.append(
+                EmbedStats(
+                    space.name,
+                    len(cache.ids),
+                    encoded,
+                    len(cache.ids) - encoded,
+                    save_cache(cache, cache_dir),
+                )
+            )
         built[space.name] = cache
     return stats
 
 
-def _embed_space(space: Space, catalog: Catalog, data_dir: Path, cache_dir: Path,
-                 *, batch_size: int, progress: bool) -> tuple[EmbeddingCache, int]:
+def _embed_space(
+    space: Space,
+    catalog: Catalog,
+    data_dir: Path,
+    cache_dir: Path,
+    *,
+    batch_size: int,
+    progress: bool,
+) -> tuple[EmbeddingCache, int]:
     """Encode the items of one text or image space, reusing unchanged vectors."""
     digests = [item_digest(space, p, data_dir) for p in catalog.products]
     previous = _reusable(cache_path(cache_dir, space.name), space.model_id)
@@ -85,12 +110,20 @@ def _embed_space(space: Space, catalog: Catalog, data_dir: Path, cache_dir: Path
     encode = _item_encoder(space, data_dir)
     bar = tqdm(total=len(todo), desc=f"embed {space.name}", unit="item", disable=not progress)
     for start in range(0, len(todo), batch_size):
-        rows = todo[start:start + batch_size]
+        rows = todo[start : start + batch_size]
         vectors[rows] = encode([catalog.products[r] for r in rows])
         bar.update(len(rows))
     bar.close()
-    cache = EmbeddingCache(space.name, space.model_id, space.kind, space.dim,
-                           catalog.ids(), vectors, catalog.fingerprint, digests)
+    cache = EmbeddingCache(
+        space.name,
+        space.model_id,
+        space.kind,
+        space.dim,
+        catalog.ids(),
+        vectors,
+        catalog.fingerprint,
+        digests,
+    )
     return cache, len(todo)
 
 
@@ -99,12 +132,14 @@ def _item_encoder(space: Space, data_dir: Path) -> Callable[[list[Product]], np.
     if space.kind == "image":
         assert space.image_encoder is not None
         image_encoder = space.image_encoder
-        return lambda items: image_encoder.encode_images([data_dir / p.image for p in items],
-                                                         batch_size=len(items))
+        return lambda items: image_encoder.encode_images(
+            [data_dir / p.image for p in items], batch_size=len(items)
+        )
     assert space.encoder is not None
     text_encoder = space.encoder
-    return lambda items: text_encoder.encode_texts([p.search_text for p in items],
-                                                    batch_size=len(items))
+    return lambda items: text_encoder.encode_texts(
+        [p.search_text for p in items], batch_size=len(items)
+    )
 
 
 def _reusable(path: Path, model_id: str) -> dict[tuple[str, str], np.ndarray]:
@@ -115,8 +150,10 @@ def _reusable(path: Path, model_id: str) -> dict[tuple[str, str], np.ndarray]:
         return {}
     if cache.model != model_id:
         return {}
-    return {(pid, digest): cache.vectors[row]
-            for row, (pid, digest) in enumerate(zip(cache.ids, cache.item_digests, strict=True))}
+    return {
+        (pid, digest): cache.vectors[row]
+        for row, (pid, digest) in enumerate(zip(cache.ids, cache.item_digests, strict=True))
+    }
 
 
 def _part(name: str, catalog: Catalog, cache_dir: Path) -> EmbeddingCache:
@@ -124,8 +161,10 @@ def _part(name: str, catalog: Catalog, cache_dir: Path) -> EmbeddingCache:
     e.g. the image features the cross-modal heads project), checked against the catalogue."""
     cache = read_cache(cache_path(cache_dir, name))
     if cache.catalog_fingerprint != catalog.fingerprint:
-        raise CacheError(f"{cache_path(cache_dir, name)} is stale: the catalogue changed; "
-                         f"configure its encoder and run `{REBUILD_HINT}`")
+        raise CacheError(
+            f"{cache_path(cache_dir, name)} is stale: the catalogue changed; "
+            f"configure its encoder and run `{REBUILD_HINT}`"
+        )
     return cache
 
 
@@ -134,11 +173,21 @@ def project(space: Space, parts: Sequence[EmbeddingCache]) -> EmbeddingCache:
     (source,) = parts
     encoder = space.encoder
     if source.model != encoder.image_model:
-        raise CacheError(f"{space.name}: heads were trained on {encoder.image_model!r} features "
-                         f"but {source.space} holds {source.model!r}; run `{TRAIN_HINT}`")
+        raise CacheError(
+            f"{space.name}: heads were trained on {encoder.image_model!r} features "
+            f"but {source.space} holds {source.model!r}; run `{TRAIN_HINT}`"
+        )
     vectors = encoder.project_images(source.vectors)
-    return EmbeddingCache(space.name, space.model_id, "projected", encoder.dim, list(source.ids),
-                          vectors, source.catalog_fingerprint, list(source.item_digests))
+    return EmbeddingCache(
+        space.name,
+        space.model_id,
+        "projected",
+        encoder.dim,
+        list(source.ids),
+        vectors,
+        source.catalog_fingerprint,
+        list(source.item_digests),
+    )
 
 
 def combine(space: Space, parts: Sequence[EmbeddingCache]) -> EmbeddingCache:
@@ -147,12 +196,24 @@ def combine(space: Space, parts: Sequence[EmbeddingCache]) -> EmbeddingCache:
     if any(p.ids != first.ids for p in parts):
         raise CacheError(f"cannot combine {[p.space for p in parts]}: their items differ")
     mean = l2_normalise(sum(p.vectors for p in parts) / len(parts))
-    digests = [hashlib.sha1("".join(d).encode()).hexdigest()
-               for d in zip(*(p.item_digests for p in parts), strict=True)]
-    return EmbeddingCache(space.name, space.model_id, "combined", first.dim, list(first.ids),
-                          mean, first.catalog_fingerprint, digests)
+    digests = [
+        hashlib.sha1("".join(d).encode()).hexdigest()
+        for d in zip(*(p.item_digests for p in parts), strict=True)
+    ]
+    return EmbeddingCache(
+        space.name,
+        space.model_id,
+        "combined",
+        first.dim,
+        list(first.ids),
+        mean,
+        first.catalog_fingerprint,
+        digests,
+    )
 
 
 #: spaces whose items are computed from other spaces' caches, by kind
 DERIVED: dict[str, Callable[[Space, Sequence[EmbeddingCache]], EmbeddingCache]] = {
-    "combined": combine, "projected": project}
+    "combined": combine,
+    "projected": project,
+}

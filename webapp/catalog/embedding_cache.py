@@ -25,14 +25,16 @@ TRAIN_HINT = "flask --app webapp train-heads"  # for caches of trained heads
 KINDS = ("text", "image", "combined", "projected")
 
 # The only globals a numpy float32 array needs to unpickle (numpy 1.x and 2.x).
-_ALLOWED_GLOBALS = frozenset({
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"),
-})
+_ALLOWED_GLOBALS = frozenset(
+    {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+    }
+)
 
 
 class CacheError(RuntimeError):
@@ -55,9 +57,14 @@ class EmbeddingCache:
     def to_payload(self) -> dict[str, object]:
         """The dict that is pickled: builtins plus one float32 matrix."""
         return {
-            "format": FORMAT, "version": VERSION, "space": self.space,
-            "model": self.model, "kind": self.kind, "dim": self.dim,
-            "ids": list(self.ids), "vectors": np.ascontiguousarray(self.vectors, dtype=np.float32),
+            "format": FORMAT,
+            "version": VERSION,
+            "space": self.space,
+            "model": self.model,
+            "kind": self.kind,
+            "dim": self.dim,
+            "ids": list(self.ids),
+            "vectors": np.ascontiguousarray(self.vectors, dtype=np.float32),
             "catalog_fingerprint": self.catalog_fingerprint,
             "item_digests": list(self.item_digests),
         }
@@ -108,8 +115,19 @@ def read_cache(path: Path) -> EmbeddingCache:
             f"{path} is corrupt ({exc.__class__.__name__}); run `{REBUILD_HINT}`"
         ) from None
     _check_payload(payload, source=str(path))
-    fields = {k: payload[k] for k in ("space", "model", "kind", "dim", "ids", "vectors",
-                                      "catalog_fingerprint", "item_digests")}
+    fields = {
+        k: payload[k]
+        for k in (
+            "space",
+            "model",
+            "kind",
+            "dim",
+            "ids",
+            "vectors",
+            "catalog_fingerprint",
+            "item_digests",
+        )
+    }
     return EmbeddingCache(**fields)
 
 
@@ -117,11 +135,14 @@ def load_cache(path: Path, *, model: str, catalog_fingerprint: str) -> Embedding
     """Read a cache and refuse it unless it matches ``model`` and the catalogue."""
     cache = read_cache(path)
     if cache.model != model:
-        raise CacheError(f"{path} was built by model {cache.model!r}, but {model!r} is configured; "
-                         f"run `{REBUILD_HINT}`")
+        raise CacheError(
+            f"{path} was built by model {cache.model!r}, but {model!r} is configured; "
+            f"run `{REBUILD_HINT}`"
+        )
     if cache.catalog_fingerprint != catalog_fingerprint:
-        raise CacheError(f"{path} is stale: the catalogue changed since it was built; "
-                         f"run `{REBUILD_HINT}`")
+        raise CacheError(
+            f"{path} is stale: the catalogue changed since it was built; run `{REBUILD_HINT}`"
+        )
     return cache
 
 
@@ -130,16 +151,20 @@ def _check_payload(payload: object, *, source: str) -> None:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CacheError(f"{source}: not an embedding cache; run `{REBUILD_HINT}`")
     if payload.get("version") != VERSION:
-        raise CacheError(f"{source}: cache version {payload.get('version')!r} != {VERSION}; "
-                         f"run `{REBUILD_HINT}`")
+        raise CacheError(
+            f"{source}: cache version {payload.get('version')!r} != {VERSION}; run `{REBUILD_HINT}`"
+        )
     vectors, ids = payload.get("vectors"), payload.get("ids")
     problems = []
     if payload.get("kind") not in KINDS:
         problems.append(f"kind {payload.get('kind')!r} not in {KINDS}")
     if not isinstance(vectors, np.ndarray) or vectors.dtype != np.float32 or vectors.ndim != 2:
         problems.append("vectors must be a 2-D float32 matrix")
-    elif not isinstance(ids, list) or len(ids) != vectors.shape[0] \
-            or len(payload.get("item_digests") or []) != len(ids):
+    elif (
+        not isinstance(ids, list)
+        or len(ids) != vectors.shape[0]
+        or len(payload.get("item_digests") or []) != len(ids)
+    ):
         problems.append("ids, digests and vector rows differ in number")
     elif vectors.shape[1] != payload.get("dim"):
         problems.append(f"dim {payload.get('dim')} != matrix width {vectors.shape[1]}")

@@ -108,8 +108,14 @@ def _read_frame(path: Path) -> pd.DataFrame:
         hint = "file not found; run `flask --app webapp build-demo-catalog`"
         raise CatalogError(path, [(0, hint)])
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8",
-                            on_bad_lines="error", engine="python")
+        frame = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8",
+            on_bad_lines="error",
+            engine="python",
+        )
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise CatalogError(path, [(_parser_line(exc), f"unreadable CSV: {exc}")]) from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]

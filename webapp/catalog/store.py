@@ -42,9 +42,16 @@ class ProductRow(Base):
 
     def to_product(self) -> Product:
         """The immutable domain object for this row."""
-        return Product(self.id, self.title, self.category, self.subcategory,
-                       tuple(t for t in self.tags.split("; ") if t), self.description,
-                       self.price, self.image)
+        return Product(
+            self.id,
+            self.title,
+            self.category,
+            self.subcategory,
+            tuple(t for t in self.tags.split("; ") if t),
+            self.description,
+            self.price,
+            self.image,
+        )
 
 
 class Meta(Base):
@@ -108,8 +115,11 @@ class CatalogStore:
         """
         cached = self._categories
         if cached is None:
-            stmt = (select(ProductRow.category, func.count(), func.min(ProductRow.position))
-                    .group_by(ProductRow.category).order_by(func.min(ProductRow.position)))
+            stmt = (
+                select(ProductRow.category, func.count(), func.min(ProductRow.position))
+                .group_by(ProductRow.category)
+                .order_by(func.min(ProductRow.position))
+            )
             with Session(self.engine) as session:
                 cached = [(name, count) for name, count, _ in session.execute(stmt)]
             self._categories = cached
@@ -148,10 +158,20 @@ def _create_tables(engine: Engine, attempts: int = 3) -> None:
 
 def _rows(products: Iterable[Product]) -> list[ProductRow]:
     """ORM rows for ``products``, keeping their catalogue position."""
-    return [ProductRow(id=p.id, position=i, title=p.title, category=p.category,
-                       subcategory=p.subcategory, tags="; ".join(p.tags),
-                       description=p.description, price=p.price, image=p.image)
-            for i, p in enumerate(products)]
+    return [
+        ProductRow(
+            id=p.id,
+            position=i,
+            title=p.title,
+            category=p.category,
+            subcategory=p.subcategory,
+            tags="; ".join(p.tags),
+            description=p.description,
+            price=p.price,
+            image=p.image,
+        )
+        for i, p in enumerate(products)
+    ]
 
 
 def content_digest(products: Iterable[Product]) -> str:

@@ -49,6 +49,7 @@ LICENSE_FILES = (
 
 EXCLUDED_GROUP_KEYS = frozenset({"component", "flags"})
 
+
 #: Corrections of CLDR 48 Russian group/subgroup names that are wrong in meaning or case
 #: (e.g. "animal-bug" translated as «ошибки», i.e. software bugs), keyed by emojibase key.
 #: Everything else is used exactly as messages.json gives it.
@@ -158,22 +159,33 @@ def copy_licenses(cache: dict[str, Path], licenses_dir: Path) -> None:
 
 def log_report(report: BuildReport) -> None:
     """Print the build summary (counts by exclusion reason, missing artwork)."""
-    print(f"demo catalogue: {report.products} products "
-          f"({report.rendered} images rendered, {report.reused} up to date)")
+    print(
+        f"demo catalogue: {report.products} products "
+        f"({report.rendered} images rendered, {report.reused} up to date)"
+    )
     for reason, count in sorted(report.excluded.items()):
         print(f"  excluded {count:5d}  {reason}")
     if report.fe0f_stripped:
         print(f"  artwork found after dropping fe0f/leading zeros: {len(report.fe0f_stripped)}")
     if report.missing_artwork:
-        print(f"WARNING: {len(report.missing_artwork)} emoji have no Twemoji artwork and were "
-              f"skipped: {', '.join(report.missing_artwork)}", file=sys.stderr)
+        print(
+            f"WARNING: {len(report.missing_artwork)} emoji have no Twemoji artwork and were "
+            f"skipped: {', '.join(report.missing_artwork)}",
+            file=sys.stderr,
+        )
 
 
 # --------------------------------------------------------------------------- entry point
 
 
-def build_demo_catalog(data_dir: Path, *, cache_dir: Path, image_size: int = 256,
-                       progress: bool = True, limit: int | None = None) -> int:
+def build_demo_catalog(
+    data_dir: Path,
+    *,
+    cache_dir: Path,
+    image_size: int = 256,
+    progress: bool = True,
+    limit: int | None = None,
+) -> int:
     """Build data/catalog.csv and data/images/<id>.png from npm packages; return the product count.
 
     ``limit`` keeps only the first N products (a quick sample for tests and demos).
@@ -209,8 +221,14 @@ def build_demo_catalog(data_dir: Path, *, cache_dir: Path, image_size: int = 256
     images_dir = data_dir / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
     report.rendered, report.reused = render_images(
-        rows, sources, svgs, data_dir=data_dir, tarball=cache[TWEMOJI_TGZ],
-        image_size=image_size, progress=progress)
+        rows,
+        sources,
+        svgs,
+        data_dir=data_dir,
+        tarball=cache[TWEMOJI_TGZ],
+        image_size=image_size,
+        progress=progress,
+    )
     removed = prune_images(images_dir, set(sources))
     if removed:
         print(f"  removed {removed} stale images")

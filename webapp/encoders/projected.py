@@ -29,8 +29,10 @@ class ProjectedTextEncoder:
     def __init__(self, base: TextEncoder, heads: HeadsFile) -> None:
         """Project ``base``'s vectors with ``heads.heads.text``."""
         if base.model_id != heads.text_model:
-            raise EncoderError(f"heads {heads.heads_id} were trained on {heads.text_model!r}, "
-                               f"not {base.model_id!r}; run `{TRAIN_HINT}`")
+            raise EncoderError(
+                f"heads {heads.heads_id} were trained on {heads.text_model!r}, "
+                f"not {base.model_id!r}; run `{TRAIN_HINT}`"
+            )
         self.base = base
         self.heads = heads
         self.model_id = f"heads-{heads.heads_id}/{base.model_id}"
@@ -47,8 +49,9 @@ class ProjectedTextEncoder:
 
     def encode_texts(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         """Texts into the shared space (an (n, dim) unit-norm matrix)."""
-        return self._apply(self.heads.heads.text, self.base.encode_texts(texts,
-                                                                         batch_size=batch_size))
+        return self._apply(
+            self.heads.heads.text, self.base.encode_texts(texts, batch_size=batch_size)
+        )
 
     def encode_query(self, query: str) -> np.ndarray:
         """One query into the shared space."""
@@ -71,8 +74,9 @@ def resolve_heads(config: Mapping[str, Any]) -> Path | None:
     return directory / setting
 
 
-def projected_spaces(config: Mapping[str, Any], text_encoders: Sequence[TextEncoder],
-                     threads: int | None = None) -> list[Any]:
+def projected_spaces(
+    config: Mapping[str, Any], text_encoders: Sequence[TextEncoder], threads: int | None = None
+) -> list[Any]:
     """The ``xmodal`` space when heads are configured (reusing an already loaded text
     encoder of the model the heads expect); else nothing."""
     from .spaces import Space

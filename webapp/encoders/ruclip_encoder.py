@@ -33,17 +33,33 @@ from ruclip.processor import RuCLIPProcessor  # noqa: E402
 
 MODEL_FILES = ("config.json", "bpe.model", "pytorch_model.bin")
 _MIB = 1 << 20
-_CONFIG_KEYS = ("embed_dim", "image_resolution", "vision_layers", "vision_width",
-                "vision_patch_size", "context_length", "vocab_size", "transformer_width",
-                "transformer_heads", "transformer_layers")
+_CONFIG_KEYS = (
+    "embed_dim",
+    "image_resolution",
+    "vision_layers",
+    "vision_width",
+    "vision_patch_size",
+    "context_length",
+    "vocab_size",
+    "transformer_width",
+    "transformer_heads",
+    "transformer_layers",
+)
 
 
 class RuCLIPEncoder:
     """ruCLIP behind the :class:`TextEncoder` and :class:`ImageEncoder` protocols."""
 
-    def __init__(self, model: CLIP, processor: RuCLIPProcessor, *, model_id: str,
-                 device: torch.device, quantize: bool = False,
-                 background: tuple[int, int, int] | None = WHITE):
+    def __init__(
+        self,
+        model: CLIP,
+        processor: RuCLIPProcessor,
+        *,
+        model_id: str,
+        device: torch.device,
+        quantize: bool = False,
+        background: tuple[int, int, int] | None = WHITE,
+    ):
         """Wrap a loaded ``model``/``processor`` pair; prefer :meth:`load`."""
         self.model = model.eval().requires_grad_(False)
         self.processor = processor
@@ -58,9 +74,15 @@ class RuCLIPEncoder:
         self._std = torch.tensor(processor.std, dtype=torch.float32).view(3, 1, 1)
 
     @classmethod
-    def load(cls, model_dir: Path | str, *, device: str | None = None, threads: int | None = None,
-             quantize: bool = False,
-             background: tuple[int, int, int] | None = WHITE) -> RuCLIPEncoder:
+    def load(
+        cls,
+        model_dir: Path | str,
+        *,
+        device: str | None = None,
+        threads: int | None = None,
+        quantize: bool = False,
+        background: tuple[int, int, int] | None = WHITE,
+    ) -> RuCLIPEncoder:
         """Load a ruCLIP folder (``config.json``, ``bpe.model``, ``pytorch_model.bin``).
 
         ``device``: None/"auto" picks CUDA (fp16) when available, else CPU; any
@@ -81,9 +103,14 @@ class RuCLIPEncoder:
         model = model.to(target)
         if target.type == "cuda":
             model = model.half()
-        return cls(model, processor, model_id=model_identity(folder), device=target,
-                   quantize=quantize and target.type == "cpu",
-                   background=background)
+        return cls(
+            model,
+            processor,
+            model_id=model_identity(folder),
+            device=target,
+            quantize=quantize and target.type == "cpu",
+            background=background,
+        )
 
     # --- text ---------------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:
@@ -101,13 +128,14 @@ class RuCLIPEncoder:
         order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
         out = np.zeros((len(tokens), self.dim), np.float32)
         for start in range(0, len(order), max(1, batch_size)):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             out[rows] = self.encode_tokens([tokens[i] for i in rows])
         return out
 
     @torch.inference_mode()
-    def encode_tokens(self, batch: Sequence[Sequence[int]], *,
-                      tower: TrimmedTextTower | None = None) -> np.ndarray:
+    def encode_tokens(
+        self, batch: Sequence[Sequence[int]], *, tower: TrimmedTextTower | None = None
+    ) -> np.ndarray:
         """Token lists (from :meth:`tokenize`) padded to the longest through ``tower``; unit rows.
 
         ``tower`` defaults to the exact fp32 one; pass ``self.query_tower`` for int8.
@@ -137,9 +165,9 @@ class RuCLIPEncoder:
         """Image files as an (n, dim) unit-norm matrix, ``batch_size`` at a time."""
         out = np.zeros((len(paths), self.dim), np.float32)
         for start in range(0, len(paths), max(1, batch_size)):
-            chunk = paths[start:start + batch_size]
+            chunk = paths[start : start + batch_size]
             pixels = torch.stack([self.preprocess(self.load_image(Path(p))) for p in chunk])
-            out[start:start + len(chunk)] = self.encode_pixels(pixels)
+            out[start : start + len(chunk)] = self.encode_pixels(pixels)
         return out
 
     @torch.inference_mode()
@@ -155,7 +183,8 @@ def _problem(folder: Path, what: str) -> EncoderError:
     return EncoderError(
         f"{folder} is not a usable ruCLIP model folder: {what}. It must hold "
         f"{', '.join(MODEL_FILES)} (the published ruclip-vit-base-patch32-384 files, "
-        "or generate random ones with `flask --app webapp make-ruclip-model`).")
+        "or generate random ones with `flask --app webapp make-ruclip-model`)."
+    )
 
 
 def check_model_dir(folder: Path) -> dict[str, Any]:
@@ -187,7 +216,7 @@ def check_bpe(folder: Path, vocab_size: int) -> None:
     try:
         lines = (folder / "bpe.model").read_text(encoding="utf-8").split("\n")
         chars, merges = (int(v) for v in lines[0].split())
-        body = [[int(v) for v in line.split()] for line in lines[1:1 + chars + merges]]
+        body = [[int(v) for v in line.split()] for line in lines[1 : 1 + chars + merges]]
         specials = [int(v) for v in lines[1 + chars + merges].split()]
     except (OSError, UnicodeDecodeError, ValueError, IndexError):
         raise _problem(folder, "bpe.model is not a youtokentome BPE model") from None
@@ -203,8 +232,11 @@ def _from_pretrained(folder: Path) -> tuple[CLIP, RuCLIPProcessor]:
             warnings.simplefilter("ignore", ResourceWarning)
             return CLIP.from_pretrained(str(folder)), RuCLIPProcessor.from_pretrained(str(folder))
     except Exception as exc:  # torch/pickle/shape errors all mean the same: corrupt files
-        raise _problem(folder, f"loading failed ({exc.__class__.__name__}: "
-                               f"{str(exc).splitlines()[0][:300] if str(exc) else ''})") from exc
+        raise _problem(
+            folder,
+            f"loading failed ({exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0][:300] if str(exc) else ''})",
+        ) from exc
 
 
 def resolve_device(device: str | None) -> torch.device:

@@ -42,8 +42,9 @@ def load_rgb(path: Path, background: RGB | None) -> Image.Image:
     return _load_rgb(path, background)
 
 
-def preprocess(image: Image.Image, size: int, mean: torch.Tensor,
-               std: torch.Tensor) -> torch.Tensor:
+def preprocess(
+    image: Image.Image, size: int, mean: torch.Tensor, std: torch.Tensor
+) -> torch.Tensor:
     """The (3, size, size) float32 tensor: centre square, bilinear resize, (x - mean) / std."""
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     pixels = rgb.crop(square_box(*rgb.size)).resize((size, size), Image.Resampling.BILINEAR)

@@ -40,18 +40,34 @@ _STD = [0.26862954, 0.26130258, 0.27577711]
 
 #: Field-for-field the published ``ruclip-vit-base-patch32-384/config.json``.
 BASE_384: dict[str, Any] = {
-    "embed_dim": 512, "image_resolution": 384, "vision_layers": 12, "vision_width": 768,
-    "vision_patch_size": 32, "context_length": 77, "vocab_size": 49408,
-    "transformer_width": 512, "transformer_heads": 8, "transformer_layers": 12,
-    "mean": _MEAN, "std": _STD,
+    "embed_dim": 512,
+    "image_resolution": 384,
+    "vision_layers": 12,
+    "vision_width": 768,
+    "vision_patch_size": 32,
+    "context_length": 77,
+    "vocab_size": 49408,
+    "transformer_width": 512,
+    "transformer_heads": 8,
+    "transformer_layers": 12,
+    "mean": _MEAN,
+    "std": _STD,
 }
 #: The smallest model ruclip builds that still has every part: 512-d output,
 #: one vision head (ruclip derives heads as width // 64), a two-layer causal text tower.
 TINY: dict[str, Any] = {
-    "embed_dim": 512, "image_resolution": 224, "vision_layers": 1, "vision_width": 64,
-    "vision_patch_size": 32, "context_length": 77, "vocab_size": 1000,
-    "transformer_width": 64, "transformer_heads": 2, "transformer_layers": 2,
-    "mean": _MEAN, "std": _STD,
+    "embed_dim": 512,
+    "image_resolution": 224,
+    "vision_layers": 1,
+    "vision_width": 64,
+    "vision_patch_size": 32,
+    "context_length": 77,
+    "vocab_size": 1000,
+    "transformer_width": 64,
+    "transformer_heads": 2,
+    "transformer_layers": 2,
+    "mean": _MEAN,
+    "std": _STD,
 }
 PRESETS: dict[str, dict[str, Any]] = {"tiny": TINY, "base-384": BASE_384}
 _NAMES = {"tiny": "ruclip-tiny-random", "base-384": "ruclip-vit-base-patch32-384-random"}
@@ -78,8 +94,9 @@ BUILTIN_CORPUS = """\
 """
 
 
-def generate_model(out_dir: Path, preset: str, *, corpus: Iterable[str] | None = None,
-                   seed: int = 0) -> Path:
+def generate_model(
+    out_dir: Path, preset: str, *, corpus: Iterable[str] | None = None, seed: int = 0
+) -> Path:
     """Write a ruCLIP folder of ``preset`` with seeded random weights; return the folder."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -121,8 +138,16 @@ def train_bpe(lines: Iterable[str], path: Path, *, vocab_size: int) -> int:
         data.write_text(text + "\n", encoding="utf-8")
         model = Path(tmp) / "bpe.model"
         # one thread keeps the merges deterministic; ids 0-3 are pad/unk/bos/eos as ruclip expects
-        yttm.BPE.train(data=str(data), model=str(model), vocab_size=vocab_size, n_threads=1,
-                       pad_id=0, unk_id=1, bos_id=2, eos_id=3)
+        yttm.BPE.train(
+            data=str(data),
+            model=str(model),
+            vocab_size=vocab_size,
+            n_threads=1,
+            pad_id=0,
+            unk_id=1,
+            bos_id=2,
+            eos_id=3,
+        )
         os.replace(model, path)
     return int(yttm.BPE(str(path)).vocab_size())
 
@@ -146,9 +171,11 @@ def _provenance(preset: str, seed: int, bpe_vocab: int) -> dict[str, Any]:
     return {
         "model_name": _NAMES[preset],
         "random_weights": True,
-        "generated_by": (f"webapp.ruclip_models (flask --app webapp make-ruclip-model "
-                         f"--preset {preset} --seed {seed}): ruclip.CLIP with random weights, "
-                         "for tests and latency benchmarks only; it knows nothing"),
+        "generated_by": (
+            f"webapp.ruclip_models (flask --app webapp make-ruclip-model "
+            f"--preset {preset} --seed {seed}): ruclip.CLIP with random weights, "
+            "for tests and latency benchmarks only; it knows nothing"
+        ),
         "preset": preset,
         "seed": seed,
         "bpe_vocab_size": bpe_vocab,
@@ -166,10 +193,20 @@ def folder_sizes(folder: Path) -> dict[str, int]:
 
 
 @click.command("make-ruclip-model")
-@click.option("--preset", type=click.Choice(list(PRESETS)), default="tiny", show_default=True,
-              help="tiny: for tests; base-384: the published ViT-B/32-384 shape, for benchmarks.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Target folder [default: build/models/<preset>].")
+@click.option(
+    "--preset",
+    type=click.Choice(list(PRESETS)),
+    default="tiny",
+    show_default=True,
+    help="tiny: for tests; base-384: the published ViT-B/32-384 shape, for benchmarks.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Target folder [default: build/models/<preset>].",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Weight initialisation seed.")
 def make_ruclip_model(preset: str, out: Path | None, seed: int) -> None:
     """Generate a ruCLIP model folder with RANDOM weights (no real weights exist here)."""

@@ -25,8 +25,9 @@ if TYPE_CHECKING:  # ruclip itself is imported by ruclip_encoder, after HF_HUB_O
 
 def tokenize(processor: RuCLIPProcessor, text: str) -> list[int]:
     """Token ids exactly as ruclip's processor makes them, without the padding."""
-    ids = processor.tokenizer.encode([text.lower()], output_type=yttm.OutputType.ID,
-                                     dropout_prob=0.0)[0]
+    ids = processor.tokenizer.encode(
+        [text.lower()], output_type=yttm.OutputType.ID, dropout_prob=0.0
+    )[0]
     return [processor.bos_id, *ids[: processor.text_seq_length - 2], processor.eos_id]
 
 
@@ -35,7 +36,7 @@ def pad_tokens(batch: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tenso
     width = max(len(t) for t in batch)
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     for row, tokens in enumerate(batch):
-        ids[row, :len(tokens)] = torch.tensor(tokens)
+        ids[row, : len(tokens)] = torch.tensor(tokens)
     eos = torch.tensor([len(t) - 1 for t in batch])
     return ids, eos
 
@@ -119,8 +120,10 @@ class _Block(nn.Module):
     def _attend(self, qkv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Multi-head scaled dot-product attention under the additive causal ``mask``."""
         n, length, width = qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3
-        q, k, v = (qkv[..., i * width:(i + 1) * width].view(n, length, self.heads, -1)
-                   .transpose(1, 2) for i in range(3))
+        q, k, v = (
+            qkv[..., i * width : (i + 1) * width].view(n, length, self.heads, -1).transpose(1, 2)
+            for i in range(3)
+        )
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return out.transpose(1, 2).reshape(n, length, width)
 

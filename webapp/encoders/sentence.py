@@ -20,8 +20,11 @@ class SentenceEncoder:
     model_id: str
     dim: int
 
-    def __init__(self, documents: Callable[[list[str]], np.ndarray],
-                 queries: Callable[[list[str]], np.ndarray]) -> None:
+    def __init__(
+        self,
+        documents: Callable[[list[str]], np.ndarray],
+        queries: Callable[[list[str]], np.ndarray],
+    ) -> None:
         """Wrap a model's document and query embedding functions."""
         self._documents = documents
         self._queries = queries
@@ -30,8 +33,10 @@ class SentenceEncoder:
         """Encode catalogue texts as an (n, dim) unit-norm matrix."""
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        rows = [self._documents(list(texts[i:i + batch_size]))
-                for i in range(0, len(texts), batch_size)]
+        rows = [
+            self._documents(list(texts[i : i + batch_size]))
+            for i in range(0, len(texts), batch_size)
+        ]
         return l2_normalise(np.vstack(rows))
 
     def encode_query(self, query: str) -> np.ndarray:
@@ -69,7 +74,9 @@ class USEEncoder(SentenceEncoder):
 
 #: name → the encoder's class, called with the BLAS thread cap
 SENTENCE_ENCODERS: dict[str, Callable[[int | None], SentenceEncoder]] = {
-    "e5": E5Encoder, "use": USEEncoder}
+    "e5": E5Encoder,
+    "use": USEEncoder,
+}
 
 
 def load_sentence_encoder(name: str, threads: int | None = None) -> SentenceEncoder:
@@ -77,6 +84,7 @@ def load_sentence_encoder(name: str, threads: int | None = None) -> SentenceEnco
     try:
         factory = SENTENCE_ENCODERS[name]
     except KeyError:
-        raise EncoderError(f"unknown TEXT_ENCODER {name!r}; choose one of "
-                           f"{', '.join(SENTENCE_ENCODERS)}") from None
+        raise EncoderError(
+            f"unknown TEXT_ENCODER {name!r}; choose one of {', '.join(SENTENCE_ENCODERS)}"
+        ) from None
     return factory(threads)

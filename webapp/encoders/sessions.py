@@ -68,11 +68,14 @@ class OrtSession:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3  # errors only: no start-up chatter in the server log
         try:
-            self._session = ort.InferenceSession(str(path), options,
-                                                 providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
         except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise EncoderError(f"cannot load {path}: {exc}; re-export it with "
-                               "`flask --app webapp export-image-model`") from exc
+            raise EncoderError(
+                f"cannot load {path}: {exc}; re-export it with "
+                "`flask --app webapp export-image-model`"
+            ) from exc
         self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
 
     def run(self, batch: np.ndarray) -> np.ndarray:

@@ -81,8 +81,10 @@ def configured_spaces(config: Mapping[str, Any]) -> list[Space]:
     """Build the spaces the configuration asks for, loading their encoders."""
     threads = config.get("TORCH_THREADS") or None
     names = [n.strip() for n in str(config["TEXT_ENCODER"]).split(",") if n.strip()]
-    spaces = [Space(f"text-{name}", "text", load_sentence_encoder(name, threads=threads))
-              for name in names]
+    spaces = [
+        Space(f"text-{name}", "text", load_sentence_encoder(name, threads=threads))
+        for name in names
+    ]
     spaces[:0] = image_spaces(config)
     model_dir = config.get("RUCLIP_MODEL_DIR")
     if model_dir:
@@ -90,8 +92,11 @@ def configured_spaces(config: Mapping[str, Any]) -> list[Space]:
     if config.get("XMODAL_HEADS"):
         from .projected import projected_spaces  # torch is imported only when heads are used
 
-        spaces += projected_spaces(config, [s.encoder for s in spaces if s.kind == "text"
-                                            and s.encoder is not None], threads=threads)
+        spaces += projected_spaces(
+            config,
+            [s.encoder for s in spaces if s.kind == "text" and s.encoder is not None],
+            threads=threads,
+        )
     return spaces
 
 
@@ -104,8 +109,9 @@ def image_spaces(config: Mapping[str, Any]) -> list[Space]:
 
     if name != NAME:
         raise EncoderError(f"IMAGE_ENCODER={name!r} is unknown; use {NAME!r} or leave it empty")
-    tower = EfficientNetLiteEncoder(onnx_path=onnx_path(config),
-                                    threads=config.get("TORCH_THREADS") or None)
+    tower = EfficientNetLiteEncoder(
+        onnx_path=onnx_path(config), threads=config.get("TORCH_THREADS") or None
+    )
     return [Space(f"image-{name}", "image", None, image_encoder=tower)]
 
 
@@ -113,9 +119,12 @@ def ruclip_spaces(model_dir: Path, config: Mapping[str, Any]) -> list[Space]:
     """The three ruCLIP spaces: image tower, text tower and their mean (searched: image, mean)."""
     from .ruclip_encoder import RuCLIPEncoder
 
-    clip = RuCLIPEncoder.load(model_dir, device=config.get("DEVICE") or None,
-                              threads=config.get("TORCH_THREADS") or None,
-                              quantize=bool(config.get("RUCLIP_QUANTIZE")))
+    clip = RuCLIPEncoder.load(
+        model_dir,
+        device=config.get("DEVICE") or None,
+        threads=config.get("TORCH_THREADS") or None,
+        quantize=bool(config.get("RUCLIP_QUANTIZE")),
+    )
     return [
         Space("ruclip-image", "image", clip, image_encoder=clip),
         # ruCLIP's text tower on descriptions feeds the combined vector; searching it as

@@ -152,17 +152,26 @@ def _per_query_section(report: EvalReport) -> list[str]:
     for r in report.rows:
         top3 = ", ".join(r.returned[:3]) if r.returned else "(nothing found)"
         rank = "—" if r.query.is_nonsense else (_fmt(r.first_rank) if r.first_rank else "not found")
-        rows.append([
-            r.query.kind,
-            md_text(r.query.query),
-            str(len(r.query.relevant)),
-            top3,
-            rank,
-            _fmt(r.scores.get(f"nP@{k}")),
-            _fmt(r.scores.get(f"MRR@{MRR_K}")),
-        ])
-    header = ["kind", "query", "relevant", "top-3 returned", "first relevant rank",
-              f"nP@{k}", "RR@10"]
+        rows.append(
+            [
+                r.query.kind,
+                md_text(r.query.query),
+                str(len(r.query.relevant)),
+                top3,
+                rank,
+                _fmt(r.scores.get(f"nP@{k}")),
+                _fmt(r.scores.get(f"MRR@{MRR_K}")),
+            ]
+        )
+    header = [
+        "kind",
+        "query",
+        "relevant",
+        "top-3 returned",
+        "first relevant rank",
+        f"nP@{k}",
+        "RR@10",
+    ]
     return ["## Per query", "", *_table(header, rows), ""]
 
 

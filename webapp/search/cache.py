@@ -55,8 +55,12 @@ class LRUCache(Generic[K, V]):
     def info(self) -> dict[str, int]:
         """Hits, misses, current and maximum size."""
         with self._lock:
-            return {"hits": self.hits, "misses": self.misses, "size": len(self._data),
-                    "maxsize": self.size}
+            return {
+                "hits": self.hits,
+                "misses": self.misses,
+                "size": len(self._data),
+                "maxsize": self.size,
+            }
 
 
 class QueryVectorCache(LRUCache[tuple[str, str], np.ndarray]):
@@ -71,6 +75,7 @@ class QueryVectorCache(LRUCache[tuple[str, str], np.ndarray]):
 
         The cached array is shared between requests, so it is made read-only.
         """
+
         def compute() -> np.ndarray:
             vector = encoder.encode_query(text)
             vector.setflags(write=False)

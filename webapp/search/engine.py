@@ -33,11 +33,19 @@ from .vector_index import VectorIndex
 class SearchEngine:
     """Everything needed to answer queries over one catalogue, loaded once per process."""
 
-    def __init__(self, catalog: Catalog, spaces: Sequence[Space],
-                 vectors: Mapping[str, np.ndarray], store: CatalogStore,
-                 *, ranking: RankingConfig | None = None, max_query_length: int = 200,
-                 similar_space: str = "", picture_space: str = "",
-                 picture_results: int = 96) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        spaces: Sequence[Space],
+        vectors: Mapping[str, np.ndarray],
+        store: CatalogStore,
+        *,
+        ranking: RankingConfig | None = None,
+        max_query_length: int = 200,
+        similar_space: str = "",
+        picture_space: str = "",
+        picture_results: int = 96,
+    ) -> None:
         """Index ``vectors`` (space name → item matrix in catalogue order) for every space.
 
         Text queries search the spaces that have a text encoder; «похожие» and
@@ -57,17 +65,21 @@ class SearchEngine:
         self.similar_space = similar_space or default_similar_space(spaces)
         self.picture_space = picture_space or default_picture_space(spaces)
         #: the first text space: «похожие по описанию» on a product card
-        self.text_space = next((s.name for s in spaces if s.kind == "text" and s.searchable
-                                and s.encoder is not None), self.similar_space)
+        self.text_space = next(
+            (s.name for s in spaces if s.kind == "text" and s.searchable and s.encoder is not None),
+            self.similar_space,
+        )
         self._picture_results = picture_results
         self._pictures: LRUCache[tuple[str, str], PictureQuery] = LRUCache(256)
         self.ranker = Ranker(self.products, spaces, self._indexes, ranking)
         self._stats: dict[str, SpaceStats] = dict(self.ranker.stats)
-        self._class_words = picture.class_words(self._spaces.get(self.picture_space),
-                                                self._spaces.get(self.text_space))
+        self._class_words = picture.class_words(
+            self._spaces.get(self.picture_space), self._spaces.get(self.text_space)
+        )
         self._facets = flt.Facets(self.products)
         self._understanding = QueryUnderstanding(
-            emoji_table((p.id, p.title) for p in self.products), max_query_length)
+            emoji_table((p.id, p.title) for p in self.products), max_query_length
+        )
 
     # -- the query's journey ---------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
@@ -83,8 +95,9 @@ class SearchEngine:
         by_row = {f.row: f for f in ranked}
         page = [by_row[int(r)] for r in window]
         with timer.stage("lookup"):
-            hits = self._hits([f.row for f in page], [f.score for f in page],
-                              [_why(f) for f in page])
+            hits = self._hits(
+                [f.row for f in page], [f.score for f in page], [_why(f) for f in page]
+            )
         suggestions = self.ranker.suggest(parsed) if not len(rows) else []
         return SearchResult(request, parsed, len(rows), hits, timer.stages, suggestions)
 
@@ -92,8 +105,9 @@ class SearchEngine:
         """Products that pass the filters, in catalogue (or price) order, without a query."""
         timer = Timer()
         with timer.stage("filter"):
-            rows = flt.apply(np.arange(len(self.products)), self._facets, request.filters,
-                             request.sort)
+            rows = flt.apply(
+                np.arange(len(self.products)), self._facets, request.filters, request.sort
+            )
             window = rows[flt.page_slice(len(rows), request.page, request.per_page)].tolist()
         with timer.stage("lookup"):
             hits = self._hits(window, [0.0] * len(window), [{}] * len(window))
@@ -108,22 +122,41 @@ class SearchEngine:
             raise EncoderError("no image space is configured (IMAGE_ENCODER is empty)")
         encoder = space.image_encoder
         return self._pictures.get_or_compute(
-            (space.model_id, key), lambda: picture.analyse(encoder, image()))
+            (space.model_id, key), lambda: picture.analyse(encoder, image())
+        )
 
-    def search_by_picture(self, query: PictureQuery, request: SearchRequest, *,
-                          exclude: Collection[str] = ()) -> SearchResult:
+    def search_by_picture(
+        self, query: PictureQuery, request: SearchRequest, *, exclude: Collection[str] = ()
+    ) -> SearchResult:
         """Designs that look like ``query`` (and, for a photo, show what it shows), filtered
         exactly, sorted and paged like a text search (``request.query`` is unused)."""
         timer = Timer()
         parts = [picture.Part(self.picture_space, query.vector, 1.0)]
         if query.words_weight > 0 and self._class_words is not None:
-            parts.append(picture.Part("photo-words", self._class_words.query(query.classes),
-                                      query.words_weight, space=self.text_space,
-                                      terms=tuple(self._class_words.label(query.classes))))
+            parts.append(
+                picture.Part(
+                    "photo-words",
+                    self._class_words.query(query.classes),
+                    query.words_weight,
+                    space=self.text_space,
+                    terms=tuple(self._class_words.label(query.classes)),
+                )
+            )
         with timer.stage("knn"):
-            rows = np.unique(np.concatenate([
-                self.nearest(part.vector, self._picture_results, space=part.space,
-                             filters=request.filters, exclude=exclude)[0] for part in parts]))
+            rows = np.unique(
+                np.concatenate(
+                    [
+                        self.nearest(
+                            part.vector,
+                            self._picture_results,
+                            space=part.space,
+                            filters=request.filters,
+                            exclude=exclude,
+                        )[0]
+                        for part in parts
+                    ]
+                )
+            )
         with timer.stage("fuse"):
             scores, whys = picture.fuse(rows, parts, self._indexes, self._space_stats)
             best = np.argsort(-scores, kind="stable")[: self._picture_results]
@@ -133,8 +166,11 @@ class SearchEngine:
         position = {int(r): i for i, r in enumerate(rows.tolist())}
         page = [position[int(r)] for r in window]
         with timer.stage("lookup"):
-            hits = self._hits([int(rows[i]) for i in page], [float(scores[i]) for i in page],
-                              [whys(i) for i in page])
+            hits = self._hits(
+                [int(rows[i]) for i in page],
+                [float(scores[i]) for i in page],
+                [whys(i) for i in page],
+            )
         return SearchResult(request, None, len(best), hits, timer.stages)
 
     def _space_stats(self, space: str) -> SpaceStats:
@@ -143,9 +179,15 @@ class SearchEngine:
             self._stats[space] = SpaceStats.of(self._indexes[space].vectors)
         return self._stats[space]
 
-    def nearest(self, vector: np.ndarray, k: int, *, space: str | None = None,
-                filters: flt.Filters = flt.NO_FILTERS,
-                exclude: Collection[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(
+        self,
+        vector: np.ndarray,
+        k: int,
+        *,
+        space: str | None = None,
+        filters: flt.Filters = flt.NO_FILTERS,
+        exclude: Collection[str] = (),
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Rows and cosines of the ``k`` items nearest to ``vector`` in ``space`` (default:
         the picture space) among those passing ``filters`` and not in ``exclude``; with a
         filter or an exclusion the filtered rows are scanned exactly, so none is missed."""
@@ -165,8 +207,14 @@ class SearchEngine:
         return self._understanding.parse(query)
 
     # -- neighbours in a vector space -------------------------------------------------
-    def neighbours(self, of: str | np.ndarray, k: int, *, space: str | None = None,
-                   exclude: Collection[str] = ()) -> list[Hit]:
+    def neighbours(
+        self,
+        of: str | np.ndarray,
+        k: int,
+        *,
+        space: str | None = None,
+        exclude: Collection[str] = (),
+    ) -> list[Hit]:
         """The ``k`` designs nearest to a design id or a vector, in ``space``.
 
         ``space`` defaults to :attr:`similar_space`; the design itself and the ids in
@@ -181,10 +229,14 @@ class SearchEngine:
             skip.add(self._row_of[of])
             of = index.vectors[self._row_of[of]]
         rows, scores = index.search(of, k + len(skip))
-        keep = [(r, s) for r, s in zip(rows.tolist(), scores.tolist(), strict=True)
-                if r not in skip][:k]
-        return self._hits([r for r, _ in keep], [s for _, s in keep],
-                          [{"signals": {name: {"score": round(s, 4)}}} for _, s in keep])
+        keep = [
+            (r, s) for r, s in zip(rows.tolist(), scores.tolist(), strict=True) if r not in skip
+        ][:k]
+        return self._hits(
+            [r for r, _ in keep],
+            [s for _, s in keep],
+            [{"signals": {name: {"score": round(s, 4)}}} for _, s in keep],
+        )
 
     def item_vectors(self, ids: Iterable[str], space: str | None = None) -> np.ndarray:
         """The vectors of the known ``ids`` (in their order) in ``space`` (default: similar)."""
@@ -210,12 +262,20 @@ class SearchEngine:
 
     def describe(self) -> dict[str, Any]:
         """Sizes and models, for gauges and ``/readyz``."""
-        return {"products": len(self.products), "similar_space": self.similar_space,
-                "spaces": {name: {"model": s.model_id, "kind": s.kind,
-                                  "items": len(self._indexes[name]),
-                                  "dim": self._indexes[name].dim,
-                                  "text_queries": s.encoder is not None}
-                           for name, s in self._spaces.items()}}
+        return {
+            "products": len(self.products),
+            "similar_space": self.similar_space,
+            "spaces": {
+                name: {
+                    "model": s.model_id,
+                    "kind": s.kind,
+                    "items": len(self._indexes[name]),
+                    "dim": self._indexes[name].dim,
+                    "text_queries": s.encoder is not None,
+                }
+                for name, s in self._spaces.items()
+            },
+        }
 
     def clear_caches(self) -> None:
         """Forget every cached query vector, picture, ranked list, correction and lemma."""
@@ -240,16 +300,21 @@ class SearchEngine:
         return [float(v) for v in self._indexes[space.name].vectors[rows] @ vector]
 
     # -- presentation --------------------------------------------------------------------
-    def _hits(self, rows: Sequence[int], scores: Sequence[float],
-              whys: Sequence[dict[str, Any]]) -> list[Hit]:
+    def _hits(
+        self, rows: Sequence[int], scores: Sequence[float], whys: Sequence[dict[str, Any]]
+    ) -> list[Hit]:
         """The one Hit builder: fetch the rows' products from the store, in order."""
         products = self.store.get_many([self.products[r].id for r in rows])
-        return [Hit(p, round(float(s), 4), why)
-                for p, s, why in zip(products, scores, whys, strict=True)]
+        return [
+            Hit(p, round(float(s), 4), why)
+            for p, s, why in zip(products, scores, whys, strict=True)
+        ]
 
 
 def _why(item: Fused) -> dict[str, Any]:
     """Which signals matched a ranked item, how strongly, and with which words."""
-    signals = {name: {"score": round(raw, 4), "calibrated": round(cal, 3), "rank": rank}
-               for name, (raw, cal, rank) in sorted(item.evidence.items())}
+    signals = {
+        name: {"score": round(raw, 4), "calibrated": round(cal, 3), "rank": rank}
+        for name, (raw, cal, rank) in sorted(item.evidence.items())
+    }
     return {"signals": signals, "terms": list(item.terms)}

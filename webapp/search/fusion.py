@@ -66,8 +66,10 @@ def weighted_fusion(signals: Sequence[Signal], weights: Mapping[str, float]) -> 
     """Rank the union of candidates by the weighted sum of calibrated scores."""
     fused = _collect(signals)
     for item in fused.values():
-        item.score = sum(weights.get(name, 1.0) * calibrated
-                         for name, (_, calibrated, _) in item.evidence.items())
+        item.score = sum(
+            weights.get(name, 1.0) * calibrated
+            for name, (_, calibrated, _) in item.evidence.items()
+        )
     return sorted(fused.values(), key=lambda f: (-f.score, f.row))
 
 
@@ -75,8 +77,9 @@ def reciprocal_rank_fusion(signals: Sequence[Signal], weights: Mapping[str, floa
     """Rank the union of candidates by weighted reciprocal rank ``Σ w / (k + rank)``."""
     fused = _collect(signals)
     for item in fused.values():
-        item.score = sum(weights.get(name, 1.0) / (RRF_K + rank)
-                         for name, (_, _, rank) in item.evidence.items())
+        item.score = sum(
+            weights.get(name, 1.0) / (RRF_K + rank) for name, (_, _, rank) in item.evidence.items()
+        )
     return sorted(fused.values(), key=lambda f: (-f.score, f.row))
 
 
@@ -84,8 +87,9 @@ def _collect(signals: Sequence[Signal]) -> dict[int, Fused]:
     """Union of all candidates, each with its scores and 1-based rank per signal."""
     fused: dict[int, Fused] = {}
     for signal in signals:
-        triples = zip(signal.rows.tolist(), signal.raw.tolist(), signal.calibrated.tolist(),
-                      strict=True)
+        triples = zip(
+            signal.rows.tolist(), signal.raw.tolist(), signal.calibrated.tolist(), strict=True
+        )
         for rank, (row, raw, calibrated) in enumerate(triples, start=1):
             fused.setdefault(row, Fused(row, 0.0)).evidence[signal.name] = (raw, calibrated, rank)
     return fused

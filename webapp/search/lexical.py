@@ -55,7 +55,8 @@ class LexicalIndex:
     def correct(self, term: str, cutoff: float = 0.8) -> str | None:
         """The indexed term closest in spelling to ``term`` (``бабчка`` → ``бабочка``), if any."""
         return self.corrections.get_or_compute(
-            (term, cutoff), lambda: _closest(term, self._by_length, cutoff))
+            (term, cutoff), lambda: _closest(term, self._by_length, cutoff)
+        )
 
     def respell(self, terms: Sequence[str], cutoff: float = 0.7) -> list[str]:
         """``terms`` with each unknown word replaced by its closest catalogue spelling;
@@ -66,7 +67,6 @@ class LexicalIndex:
     def matched(self, row: int, terms: Sequence[str]) -> list[str]:
         """The query ``terms`` that occur in row ``row``'s document."""
         return [t for t in terms if t in self.doc_terms[row]]
-
 
 
 def _closest(term: str, by_length: dict[int, list[str]], cutoff: float) -> str | None:

@@ -122,8 +122,12 @@ class Part:
             object.__setattr__(self, "space", self.name)
 
 
-def fuse(rows: np.ndarray, parts: Sequence[Part], indexes: Mapping[str, VectorIndex],
-         stats: Callable[[str], SpaceStats]) -> tuple[np.ndarray, Callable[[int], dict[str, Any]]]:
+def fuse(
+    rows: np.ndarray,
+    parts: Sequence[Part],
+    indexes: Mapping[str, VectorIndex],
+    stats: Callable[[str], SpaceStats],
+) -> tuple[np.ndarray, Callable[[int], dict[str, Any]]]:
     """Scores of the candidate ``rows`` and a ``why`` for each (by position in ``rows``).
 
     One part: its cosine. Several: the weighted sum of their z-scores, each calibrated
@@ -131,16 +135,20 @@ def fuse(rows: np.ndarray, parts: Sequence[Part], indexes: Mapping[str, VectorIn
     """
     cosines = [indexes[p.space].vectors[rows] @ p.vector for p in parts]
     if len(parts) == 1:
-        return cosines[0], lambda i: {"signals": {parts[0].name: {
-            "score": round(float(cosines[0][i]), 4)}}}
+        return cosines[0], lambda i: {
+            "signals": {parts[0].name: {"score": round(float(cosines[0][i]), 4)}}
+        }
     zs = [stats(p.space).zscores(p.vector, cos) for p, cos in zip(parts, cosines, strict=True)]
     scores = np.sum([p.weight * z for p, z in zip(parts, zs, strict=True)], axis=0)
     terms = [term for p in parts for term in p.terms][:3]
 
     def why(i: int) -> dict[str, Any]:
-        return {"signals": {p.name: {"score": round(float(cos[i]), 4),
-                                     "calibrated": round(float(z[i]), 3)}
-                            for p, cos, z in zip(parts, cosines, zs, strict=True)},
-                "terms": terms}
+        return {
+            "signals": {
+                p.name: {"score": round(float(cos[i]), 4), "calibrated": round(float(z[i]), 3)}
+                for p, cos, z in zip(parts, cosines, zs, strict=True)
+            },
+            "terms": terms,
+        }
 
     return scores, why

@@ -24,12 +24,14 @@ _WORD = re.compile(r"[0-9a-zа-яё]+(?:-[0-9a-zа-яё]+)*")
 _LATIN_KEYS = re.compile(r"^[a-z`\[\];',./~{}:\"<>?]+$", re.IGNORECASE)
 _MAX_EMOJI_LEN = 12
 # Function words and shop filler that carry no motif ("что-нибудь для мальчика").
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 а без в во вот все всё где да для до его ее её же за и из или к как ко ли на над не нибудь ни
 но о об около от по под при про с со так то тот у что чтобы это этот я мы вы он она они мой
 свой какой-то какой-нибудь что-то что-нибудь кто-то нечто-то нечто что-либо хотеть нужный
 найти искать показать вышивка дизайн машинный узор рисунок
-""".split())
+""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -85,15 +87,23 @@ class QueryUnderstanding:
         fixed, layout_fixed = fix_layout(without_emoji)
         text = normalise(" ".join([fixed, *names]))
         tokens = tuple(_WORD.findall(text))
-        return ParsedQuery(raw=raw, text=text, tokens=tokens, lemmas=lemmatise(tokens),
-                           emoji_ids=tuple(ids), layout_fixed=layout_fixed, truncated=truncated)
+        return ParsedQuery(
+            raw=raw,
+            text=text,
+            tokens=tokens,
+            lemmas=lemmatise(tokens),
+            emoji_ids=tuple(ids),
+            layout_fixed=layout_fixed,
+            truncated=truncated,
+        )
 
 
 def clean(raw: str, max_length: int) -> tuple[str, bool]:
     """NFC-normalise, drop control characters, collapse spaces and truncate."""
     text = unicodedata.normalize("NFC", raw)
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\u200d" else " "
-                   for ch in text)
+    text = "".join(
+        ch if unicodedata.category(ch)[0] != "C" or ch in "\u200d" else " " for ch in text
+    )
     text = " ".join(text.split())
     return (text[:max_length].rstrip(), True) if len(text) > max_length else (text, False)
 
@@ -131,8 +141,8 @@ def replace_emoji(text: str, table: dict[str, tuple[str, str]]) -> tuple[str, li
     i = 0
     while i < len(key):
         for size in range(min(_MAX_EMOJI_LEN, len(key) - i), 0, -1):
-            hit = table.get(key[i:i + size])
-            if hit and not key[i:i + size].isalnum():
+            hit = table.get(key[i : i + size])
+            if hit and not key[i : i + size].isalnum():
                 ids.append(hit[0])
                 names.append(hit[1])
                 rest.append(" ")
@@ -179,12 +189,23 @@ def analyse(text: str) -> tuple[str, ...]:
 
 # Diminutive suffixes of a lemma and the endings that give the base noun back:
 # ёлочка → ёлка, совушка → сова, машинка → машина, грибочек → гриб, лошадка → лошадь.
-_DIMINUTIVES = (("очка", ("ка", "а")), ("ечка", ("ка", "а")), ("ушка", ("а",)),
-                # consonant alternations: черепашка → черепаха, собачка → собака, птичка → птица
-                ("шка", ("ха",)), ("чка", ("ка", "ца")),
-                ("юшка", ("я",)), ("ышко", ("о",)), ("ечко", ("це", "о")), ("очек", ("",)),
-                ("ечек", ("",)), ("ик", ("",)), ("чик", ("",)), ("ок", ("",)),
-                ("ка", ("а", "ь", "")))
+_DIMINUTIVES = (
+    ("очка", ("ка", "а")),
+    ("ечка", ("ка", "а")),
+    ("ушка", ("а",)),
+    # consonant alternations: черепашка → черепаха, собачка → собака, птичка → птица
+    ("шка", ("ха",)),
+    ("чка", ("ка", "ца")),
+    ("юшка", ("я",)),
+    ("ышко", ("о",)),
+    ("ечко", ("це", "о")),
+    ("очек", ("",)),
+    ("ечек", ("",)),
+    ("ик", ("",)),
+    ("чик", ("",)),
+    ("ок", ("",)),
+    ("ка", ("а", "ь", "")),
+)
 
 
 @lru_cache(maxsize=65536)
@@ -217,7 +238,8 @@ def _is_noun_lemma(word: str) -> bool:
     """True when ``word`` is the dictionary form of a known noun."""
     return _is_russian_word(word) and any(
         p.tag.POS == "NOUN" and p.normal_form.replace("ё", "е") == word
-        for p in _morph().parse(word))
+        for p in _morph().parse(word)
+    )
 
 
 @lru_cache(maxsize=65536)

@@ -28,9 +28,16 @@ class RankingConfig:
     """Knobs of fusion and the relevance floor (chosen by measurement, docs/ranking.md)."""
 
     fusion: str = "weighted"
-    weights: Mapping[str, float] = field(default_factory=lambda: {
-        "lexical": 2.0, "emoji": 10.0,
-        "ruclip-image": 0.5, "ruclip-text": 0.5, "ruclip-combined": 0.5, "xmodal": 0.2})
+    weights: Mapping[str, float] = field(
+        default_factory=lambda: {
+            "lexical": 2.0,
+            "emoji": 10.0,
+            "ruclip-image": 0.5,
+            "ruclip-text": 0.5,
+            "ruclip-combined": 0.5,
+            "xmodal": 0.2,
+        }
+    )
     candidates: int = 100  # per signal
     #: a query is answered only if some vector hit stands this many σ above the catalogue
     #: mean (or a lexical/emoji match exists); nonsense stays below it
@@ -52,8 +59,13 @@ class RankingConfig:
 class Ranker:
     """Turns an understood query into fused, floor-checked candidates."""
 
-    def __init__(self, products: Sequence[Product], spaces: Sequence[Space],
-                 indexes: Mapping[str, VectorIndex], config: RankingConfig | None = None) -> None:
+    def __init__(
+        self,
+        products: Sequence[Product],
+        spaces: Sequence[Space],
+        indexes: Mapping[str, VectorIndex],
+        config: RankingConfig | None = None,
+    ) -> None:
         """Rank ``products`` by BM25 and by those ``spaces`` (their ``indexes``) that have a
         text encoder; an image-only space takes no text query."""
         self.row_of = {p.id: i for i, p in enumerate(products)}
@@ -78,8 +90,9 @@ class Ranker:
             self._ranked.clear()
             self._ranked_config = self.config
         key = dataclasses.replace(parsed, raw="", layout_fixed=False, truncated=False)
-        return list(self._ranked.get_or_compute(
-            key, lambda: tuple(self._rank(parsed, timer or Timer()))))
+        return list(
+            self._ranked.get_or_compute(key, lambda: tuple(self._rank(parsed, timer or Timer())))
+        )
 
     def clear_caches(self) -> None:
         """Forget cached query vectors, ranked lists and spelling corrections."""
@@ -97,8 +110,7 @@ class Ranker:
         with timer.stage("fuse"):
             fused = FUSERS[self.config.fusion](signals, self.config.weights)
             floor = self.config.floor_prefix
-            if not any(self._evidence(f, groups, floor) >= self.config.min_query_z
-                       for f in fused):
+            if not any(self._evidence(f, groups, floor) >= self.config.min_query_z for f in fused):
                 return []
             kept = [f for f in fused if self._keeps(f, groups)]
             return self._attach_terms(kept, groups)
@@ -154,8 +166,9 @@ class Ranker:
         ones = np.ones(len(rows), np.float32)
         return [Signal("emoji", rows, ones, ones)] if len(rows) else []
 
-    def _evidence(self, item: Fused, groups: Sequence[tuple[str, ...]],
-                  prefixes: str | tuple[str, ...]) -> float:
+    def _evidence(
+        self, item: Fused, groups: Sequence[tuple[str, ...]], prefixes: str | tuple[str, ...]
+    ) -> float:
         """The strongest evidence for a candidate, on the vector z-score scale.
 
         An exact emoji or a lexical match covering enough of the query counts as
@@ -164,26 +177,37 @@ class Ranker:
         evidence = item.evidence
         if "emoji" in evidence:
             return float("inf")
-        if "lexical" in evidence and (self._coverage(item.row, groups)
-                                      >= self.config.min_coverage):
+        if "lexical" in evidence and (self._coverage(item.row, groups) >= self.config.min_coverage):
             return float("inf")
-        return max((calibrated for name, (_, calibrated, _) in evidence.items()
-                    if name.startswith(prefixes)), default=float("-inf"))
+        return max(
+            (
+                calibrated
+                for name, (_, calibrated, _) in evidence.items()
+                if name.startswith(prefixes)
+            ),
+            default=float("-inf"),
+        )
 
     def _keeps(self, item: Fused, groups: Sequence[tuple[str, ...]]) -> bool:
         """Whether an answered query keeps ``item``: text evidence at ``min_item_z``, or a
         ``keep_z`` space's z-score at that space's own threshold."""
         if self._evidence(item, groups, self.config.keep_prefix) >= self.config.min_item_z:
             return True
-        return any(item.evidence[name][1] >= z for name, z in self.config.keep_z.items()
-                   if name in item.evidence)
+        return any(
+            item.evidence[name][1] >= z
+            for name, z in self.config.keep_z.items()
+            if name in item.evidence
+        )
 
-    def _attach_terms(self, fused: list[Fused],
-                      groups: Sequence[tuple[str, ...]]) -> list[Fused]:
+    def _attach_terms(self, fused: list[Fused], groups: Sequence[tuple[str, ...]]) -> list[Fused]:
         """Record on each lexical candidate the query words (in any accepted form) it contains."""
         words = [t for group in groups for t in group]
-        return [dataclasses.replace(f, terms=tuple(self.lexical.matched(f.row, words)))
-                if "lexical" in f.evidence else f for f in fused]
+        return [
+            dataclasses.replace(f, terms=tuple(self.lexical.matched(f.row, words)))
+            if "lexical" in f.evidence
+            else f
+            for f in fused
+        ]
 
     def suggest(self, parsed: ParsedQuery) -> list[str]:
         """A did-you-mean query for one that found nothing: each unknown word respelt

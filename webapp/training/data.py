@@ -35,8 +35,12 @@ class Split:
 
     def to_dict(self) -> dict[str, object]:
         """Builtins only, so it can ride in a ``weights_only`` checkpoint."""
-        return {"seed": self.seed, "train": list(self.train), "val": list(self.val),
-                "test": list(self.test)}
+        return {
+            "seed": self.seed,
+            "train": list(self.train),
+            "val": list(self.val),
+            "test": list(self.test),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Split:
@@ -94,8 +98,9 @@ def variant_groups(products: Sequence[Product]) -> list[list[int]]:
     return list(groups.values())
 
 
-def split_products(products: Sequence[Product], *, seed: int, val: float = 0.1,
-                   test: float = 0.1) -> Split:
+def split_products(
+    products: Sequence[Product], *, seed: int, val: float = 0.1, test: float = 0.1
+) -> Split:
     """Shuffle the variant groups with ``seed`` and fill test, then val, then train."""
     groups = sorted(variant_groups(products), key=lambda g: products[g[0]].id)
     random.Random(seed).shuffle(groups)
@@ -117,15 +122,18 @@ def product_texts(product: Product, mode: str = "full") -> list[str]:
     return list(dict.fromkeys([canonical, product.title.lower(), *product.tags]))
 
 
-def build_pairs(products: Sequence[Product], image_cache: EmbeddingCache,
-                text_encoder: TextEncoder) -> PairSet:
+def build_pairs(
+    products: Sequence[Product], image_cache: EmbeddingCache, text_encoder: TextEncoder
+) -> PairSet:
     """Pair each product's cached picture features with all its encoded texts (the
     canonical one first; training decides whether to sample the others)."""
     row_of = {pid: i for i, pid in enumerate(image_cache.ids)}
     missing = [p.id for p in products if p.id not in row_of]
     if missing:
-        raise ValueError(f"{len(missing)} designs have no picture features (e.g. {missing[0]}); "
-                         "run `flask --app webapp embed`")
+        raise ValueError(
+            f"{len(missing)} designs have no picture features (e.g. {missing[0]}); "
+            "run `flask --app webapp embed`"
+        )
     texts, owner, canonical = [], [], []
     for index, product in enumerate(products):
         canonical.append(len(texts))
@@ -133,8 +141,13 @@ def build_pairs(products: Sequence[Product], image_cache: EmbeddingCache,
             texts.append(text)
             owner.append(index)
     images = image_cache.vectors[[row_of[p.id] for p in products]]
-    return PairSet(tuple(p.id for p in products), images, text_encoder.encode_texts(texts),
-                   np.asarray(owner, np.int64), np.asarray(canonical, np.int64))
+    return PairSet(
+        tuple(p.id for p in products),
+        images,
+        text_encoder.encode_texts(texts),
+        np.asarray(owner, np.int64),
+        np.asarray(canonical, np.int64),
+    )
 
 
 def subset(pairs: PairSet, ids: Sequence[str]) -> PairSet:
@@ -144,9 +157,13 @@ def subset(pairs: PairSet, ids: Sequence[str]) -> PairSet:
     new_index = {old: new for new, old in enumerate(rows)}
     text_rows = [t for t, o in enumerate(pairs.owner.tolist()) if o in new_index]
     remap = {old: new for new, old in enumerate(text_rows)}
-    return PairSet(tuple(ids), pairs.images[rows], pairs.texts[text_rows],
-                   np.asarray([new_index[int(pairs.owner[t])] for t in text_rows], np.int64),
-                   np.asarray([remap[int(pairs.canonical[r])] for r in rows], np.int64))
+    return PairSet(
+        tuple(ids),
+        pairs.images[rows],
+        pairs.texts[text_rows],
+        np.asarray([new_index[int(pairs.owner[t])] for t in text_rows], np.int64),
+        np.asarray([remap[int(pairs.canonical[r])] for r in rows], np.int64),
+    )
 
 
 def split_digest(split: Split) -> str:

@@ -45,8 +45,12 @@ def make_head(in_dim: int, config: HeadConfig) -> nn.Module:
     """A linear head, or Linear–GELU–Dropout–Linear when ``config.hidden`` is set."""
     if not config.hidden:
         return nn.Linear(in_dim, config.out_dim)
-    return nn.Sequential(nn.Linear(in_dim, config.hidden), nn.GELU(), nn.Dropout(config.dropout),
-                         nn.Linear(config.hidden, config.out_dim))
+    return nn.Sequential(
+        nn.Linear(in_dim, config.hidden),
+        nn.GELU(),
+        nn.Dropout(config.dropout),
+        nn.Linear(config.hidden, config.out_dim),
+    )
 
 
 class Heads(nn.Module):
@@ -84,15 +88,28 @@ def heads_id(heads: Heads) -> str:
     return digest.hexdigest()[:10]
 
 
-def save_heads(heads: Heads, directory: Path, *, image_model: str, text_model: str,
-               image_space: str, meta: dict[str, Any]) -> Path:
+def save_heads(
+    heads: Heads,
+    directory: Path,
+    *,
+    image_model: str,
+    text_model: str,
+    image_space: str,
+    meta: dict[str, Any],
+) -> Path:
     """Write ``heads-<id>.pt`` atomically into ``directory``; return its path."""
     hid = heads_id(heads)
-    payload = {"format": FORMAT, "version": VERSION, "id": hid,
-               "config": asdict(heads.config),
-               "state": {k: v.detach().cpu() for k, v in heads.state_dict().items()},
-               "image_model": image_model, "text_model": text_model,
-               "image_space": image_space, "meta": meta}
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "id": hid,
+        "config": asdict(heads.config),
+        "state": {k: v.detach().cpu() for k, v in heads.state_dict().items()},
+        "image_model": image_model,
+        "text_model": text_model,
+        "image_space": image_space,
+        "meta": meta,
+    }
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"heads-{hid}.pt"
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".heads.", suffix=".tmp")
@@ -112,21 +129,30 @@ def load_heads(path: Path) -> HeadsFile:
     if not path.is_file():
         raise HeadsError(f"{path} is missing; train heads with `{TRAIN_HINT}`")
     try:
-        payload = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu",
-                             weights_only=True)
+        payload = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
     except Exception as exc:  # an unsafe or truncated file is refused, not run
-        raise HeadsError(f"{path} is not a readable heads file ({exc.__class__.__name__}); "
-                         f"run `{TRAIN_HINT}`") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT \
-            or payload.get("version") != VERSION:
+        raise HeadsError(
+            f"{path} is not a readable heads file ({exc.__class__.__name__}); run `{TRAIN_HINT}`"
+        ) from None
+    if (
+        not isinstance(payload, dict)
+        or payload.get("format") != FORMAT
+        or payload.get("version") != VERSION
+    ):
         raise HeadsError(f"{path} is not a version-{VERSION} heads file; run `{TRAIN_HINT}`")
     heads = Heads(HeadConfig(**payload["config"]))
     heads.load_state_dict(payload["state"])
     heads.eval().requires_grad_(False)
     if heads_id(heads) != payload["id"]:
         raise HeadsError(f"{path}: weights do not match their id; run `{TRAIN_HINT}`")
-    return HeadsFile(payload["id"], heads, payload["image_model"], payload["text_model"],
-                     payload["image_space"], dict(payload["meta"]))
+    return HeadsFile(
+        payload["id"],
+        heads,
+        payload["image_model"],
+        payload["text_model"],
+        payload["image_space"],
+        dict(payload["meta"]),
+    )
 
 
 def find_heads(directory: Path) -> Path | None:

@@ -30,8 +30,9 @@ from .train import TrainConfig, train_heads
 class RuCLIPProjections(nn.Module):
     """ruCLIP's two projections as bias-free linear maps, plus its temperature."""
 
-    def __init__(self, image_proj: torch.Tensor, text_proj: torch.Tensor,
-                 logit_scale: float) -> None:
+    def __init__(
+        self, image_proj: torch.Tensor, text_proj: torch.Tensor, logit_scale: float
+    ) -> None:
         """Start from the model's own (width × embed) projection matrices."""
         super().__init__()
         self.image = nn.Linear(*image_proj.shape, bias=False)
@@ -60,46 +61,78 @@ def unprojected_encoder(model_dir: Path, device: str | None) -> TowerFeatures:
     text_proj = model.text_projection.detach().clone()
     model.visual.proj = None
     width = text_proj.shape[0]
-    model.text_projection = nn.Parameter(torch.eye(width, device=text_proj.device),
-                                         requires_grad=False)
-    encoder = RuCLIPEncoder(model, loaded.processor, model_id=loaded.model_id + "/unprojected",
-                            device=loaded.device)
-    return TowerFeatures(encoder, image_proj.cpu(), text_proj.cpu(),
-                         float(model.logit_scale.detach()))
+    model.text_projection = nn.Parameter(
+        torch.eye(width, device=text_proj.device), requires_grad=False
+    )
+    encoder = RuCLIPEncoder(
+        model, loaded.processor, model_id=loaded.model_id + "/unprojected", device=loaded.device
+    )
+    return TowerFeatures(
+        encoder, image_proj.cpu(), text_proj.cpu(), float(model.logit_scale.detach())
+    )
 
 
-def finetune_ruclip(model_dir: Path, catalog: Catalog, data_dir: Path, config: TrainConfig,
-                    *, out: Path | None = None, device: str | None = None,
-                    progress: bool = True) -> Path:
+def finetune_ruclip(
+    model_dir: Path,
+    catalog: Catalog,
+    data_dir: Path,
+    config: TrainConfig,
+    *,
+    out: Path | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> Path:
     """Train the projections on ``catalog``'s pairs and write a new model folder."""
     towers = unprojected_encoder(model_dir, device)
     products = catalog.products
     images = towers.encoder.encode_images([data_dir / p.image for p in products])
-    features = EmbeddingCache("ruclip-unprojected", towers.encoder.model_id, "image",
-                              images.shape[1], catalog.ids(), images, catalog.fingerprint,
-                              [""] * len(products))
+    features = EmbeddingCache(
+        "ruclip-unprojected",
+        towers.encoder.model_id,
+        "image",
+        images.shape[1],
+        catalog.ids(),
+        images,
+        catalog.fingerprint,
+        [""] * len(products),
+    )
     pairs = build_pairs(products, features, towers.encoder)
     split = split_products(products, seed=config.seed)
     val = split.val if len(split.val) >= 2 else split.train  # a toy catalogue has no val
     heads = RuCLIPProjections(towers.image_proj, towers.text_proj, towers.logit_scale)
-    result = train_heads(subset(pairs, split.train), subset(pairs, val), config,
-                         device=device, progress=progress, heads=heads)
-    return write_tuned_folder(model_dir, result.heads, out,
-                              {**result.summary(), "split": split.to_dict(),
-                               "base_model": str(model_dir)})
+    result = train_heads(
+        subset(pairs, split.train),
+        subset(pairs, val),
+        config,
+        device=device,
+        progress=progress,
+        heads=heads,
+    )
+    return write_tuned_folder(
+        model_dir,
+        result.heads,
+        out,
+        {**result.summary(), "split": split.to_dict(), "base_model": str(model_dir)},
+    )
 
 
-def write_tuned_folder(model_dir: Path, heads: nn.Module, out: Path | None,
-                       summary: dict[str, object]) -> Path:
+def write_tuned_folder(
+    model_dir: Path, heads: nn.Module, out: Path | None, summary: dict[str, object]
+) -> Path:
     """Copy ``model_dir`` with the tuned projections into a new folder; return it."""
     state = torch.load(model_dir / "pytorch_model.bin", map_location="cpu", weights_only=True)
     state["visual.proj"] = heads.image.weight.detach().T.contiguous().to(state["visual.proj"].dtype)
-    state["text_projection"] = heads.text.weight.detach().T.contiguous().to(
-        state["text_projection"].dtype)
-    state["logit_scale"] = heads.loss.logit_scale.detach().reshape(
-        state["logit_scale"].shape).to(state["logit_scale"].dtype)
-    digest = hashlib.sha1(state["visual.proj"].numpy().tobytes()
-                          + state["text_projection"].numpy().tobytes()).hexdigest()[:10]
+    state["text_projection"] = (
+        heads.text.weight.detach().T.contiguous().to(state["text_projection"].dtype)
+    )
+    state["logit_scale"] = (
+        heads.loss.logit_scale.detach()
+        .reshape(state["logit_scale"].shape)
+        .to(state["logit_scale"].dtype)
+    )
+    digest = hashlib.sha1(
+        state["visual.proj"].numpy().tobytes() + state["text_projection"].numpy().tobytes()
+    ).hexdigest()[:10]
     target = out or model_dir.with_name(f"{model_dir.name}-tuned-{digest}")
     if target.exists():
         raise FileExistsError(f"{target} exists; tuned models never overwrite a folder")
@@ -109,7 +142,8 @@ def write_tuned_folder(model_dir: Path, heads: nn.Module, out: Path | None,
     for name in MODEL_FILES[:2]:  # config.json, bpe.model
         shutil.copy2(model_dir / name, tmp / name)
     torch.save(state, tmp / "pytorch_model.bin")
-    (tmp / "training.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1),
-                                       encoding="utf-8")
+    (tmp / "training.json").write_text(
+        json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
     tmp.rename(target)
     return target

@@ -53,9 +53,14 @@ class TrainResult:
 
     def summary(self) -> dict[str, object]:
         """Builtins describing the run (written into the heads file)."""
-        return {"train": asdict(self.config), "train_loss": self.train_loss,
-                "val_loss": self.val_loss, "best_epoch": self.best_epoch,
-                "seconds": round(self.seconds, 2), "device": self.device}
+        return {
+            "train": asdict(self.config),
+            "train_loss": self.train_loss,
+            "val_loss": self.val_loss,
+            "best_epoch": self.best_epoch,
+            "seconds": round(self.seconds, 2),
+            "device": self.device,
+        }
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -65,9 +70,15 @@ def pick_device(device: str | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def train_heads(train: PairSet, val: PairSet, config: TrainConfig | None = None, *,
-                device: str | None = None, progress: bool = True,
-                heads: nn.Module | None = None) -> TrainResult:
+def train_heads(
+    train: PairSet,
+    val: PairSet,
+    config: TrainConfig | None = None,
+    *,
+    device: str | None = None,
+    progress: bool = True,
+    heads: nn.Module | None = None,
+) -> TrainResult:
     """Fit heads on ``train``; stop when ``val``'s canonical pairs stop improving.
 
     ``heads`` (any module with ``image``, ``text`` and ``loss``) is trained in place;
@@ -77,13 +88,20 @@ def train_heads(train: PairSet, val: PairSet, config: TrainConfig | None = None,
     torch.manual_seed(config.seed)
     target = pick_device(device)
     if heads is None:
-        heads = Heads(HeadConfig(train.images.shape[1], train.texts.shape[1], config.out_dim,
-                                 config.hidden, config.dropout))
+        heads = Heads(
+            HeadConfig(
+                train.images.shape[1],
+                train.texts.shape[1],
+                config.out_dim,
+                config.hidden,
+                config.dropout,
+            )
+        )
     heads = heads.to(target)
-    optimiser = torch.optim.Adam(heads.parameters(), lr=config.lr,
-                                 weight_decay=config.weight_decay)
+    optimiser = torch.optim.Adam(heads.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimiser, factor=0.5, patience=config.plateau_patience)
+        optimiser, factor=0.5, patience=config.plateau_patience
+    )
     amp = target.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     images = torch.from_numpy(train.images).to(target)
@@ -94,12 +112,13 @@ def train_heads(train: PairSet, val: PairSet, config: TrainConfig | None = None,
     bar = tqdm(range(config.max_epochs), desc="train heads", unit="epoch", disable=not progress)
     for epoch in bar:
         heads.train()
-        text_rows = torch.from_numpy(train.canonical if config.texts == "full"
-                                     else train.sample_texts(rng)).to(target)
+        text_rows = torch.from_numpy(
+            train.canonical if config.texts == "full" else train.sample_texts(rng)
+        ).to(target)
         order = torch.from_numpy(rng.permutation(len(train.ids))).to(target)
         losses = []
         for start in range(0, len(order), config.batch_size):
-            batch = order[start:start + config.batch_size]
+            batch = order[start : start + config.batch_size]
             if len(batch) < 2:
                 continue
             with torch.autocast(target.type, enabled=amp):

@@ -22,17 +22,32 @@ CURRENCY = "RUB"
 
 def product_json(product: Product) -> dict[str, Any]:
     """The public fields of a product."""
-    return {"id": product.id, "title": product.title, "category": product.category,
-            "subcategory": product.subcategory, "tags": list(product.tags),
-            "description": product.description, "price": product.price,
-            "currency": CURRENCY, "image_url": image_url(product)}
+    return {
+        "id": product.id,
+        "title": product.title,
+        "category": product.category,
+        "subcategory": product.subcategory,
+        "tags": list(product.tags),
+        "description": product.description,
+        "price": product.price,
+        "currency": CURRENCY,
+        "image_url": image_url(product),
+    }
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:
     """One search result as the API contract describes it."""
     p = hit.product
-    return {"id": p.id, "title": p.title, "category": p.category, "price": p.price,
-            "currency": CURRENCY, "image_url": image_url(p), "score": hit.score, "why": hit.why}
+    return {
+        "id": p.id,
+        "title": p.title,
+        "category": p.category,
+        "price": p.price,
+        "currency": CURRENCY,
+        "image_url": image_url(p),
+        "score": hit.score,
+        "why": hit.why,
+    }
 
 
 def image_url(product: Product) -> str:
@@ -45,8 +60,13 @@ def search() -> ResponseReturnValue:
     """Ranked results for ``q`` with filters and paging, best first."""
     req = searching.parse(request.args, require_query=True)
     result = searching.run(req)
-    return jsonify(query=req.query, total=result.total, page=req.page,
-                   results=[hit_json(h) for h in result.hits], took_ms=result.took_ms)
+    return jsonify(
+        query=req.query,
+        total=result.total,
+        page=req.page,
+        results=[hit_json(h) for h in result.hits],
+        took_ms=result.took_ms,
+    )
 
 
 @bp.post("/search/image")
@@ -56,8 +76,13 @@ def search_image() -> ResponseReturnValue:
     req = searching.parse(request.values, require_query=False)
     picture = searching.picture_from_upload()
     result = searching.run_picture(picture, req)
-    return jsonify(query="", total=result.total, page=req.page,
-                   results=[hit_json(h) for h in result.hits], took_ms=result.took_ms)
+    return jsonify(
+        query="",
+        total=result.total,
+        page=req.page,
+        results=[hit_json(h) for h in result.hits],
+        took_ms=result.took_ms,
+    )
 
 
 @bp.get("/products/<product_id>")

@@ -39,8 +39,9 @@ def handle_http(exc: HTTPException) -> ResponseReturnValue:
 def handle_param(exc: ParamError) -> ResponseReturnValue:
     """A bad query parameter: 400 with the message and the field."""
     if _wants_json():
-        return jsonify(error={"code": 400, "name": "Bad Request", "message": exc.message,
-                              "field": exc.field}), 400
+        return jsonify(
+            error={"code": 400, "name": "Bad Request", "message": exc.message, "field": exc.field}
+        ), 400
     return render_template("error.html", code=400, message=exc.message), 400
 
 

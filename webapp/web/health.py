@@ -23,5 +23,8 @@ def readyz() -> ResponseReturnValue:
     if not is_ready(app):
         return jsonify(status="loading"), 503
     described = app.extensions["search"].describe()
-    return jsonify(status="ready", products=described["products"],
-                   spaces={name: s["model"] for name, s in described["spaces"].items()})
+    return jsonify(
+        status="ready",
+        products=described["products"],
+        spaces={name: s["model"] for name, s in described["spaces"].items()},
+    )

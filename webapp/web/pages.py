@@ -27,8 +27,20 @@ from .params import ParamError
 bp = Blueprint("pages", __name__)
 #: the filter parameters a picture search carries from its upload form into its links
 FILTER_ARGS = ("category", "price_min", "price_max", "sort", "per_page")
-SHOWCASE = ("1f413", "1f98b", "1f431", "1f384", "1f338", "1f680", "1f98a", "1f422",
-            "1f984", "1f339", "1f383", "1f382")
+SHOWCASE = (
+    "1f413",
+    "1f98b",
+    "1f431",
+    "1f384",
+    "1f338",
+    "1f680",
+    "1f98a",
+    "1f422",
+    "1f984",
+    "1f339",
+    "1f383",
+    "1f382",
+)
 
 
 @bp.get("/")
@@ -48,18 +60,32 @@ def search() -> ResponseReturnValue:
         req = searching.parse(request.args, require_query=False)
         picture = searching.picture_from_args(request.args)
     except ParamError as exc:
-        return render_template("search.html", req=SearchRequest(_query_arg()), result=None,
-                               error=exc.message, categories=engine.categories()), 400
+        return render_template(
+            "search.html",
+            req=SearchRequest(_query_arg()),
+            result=None,
+            error=exc.message,
+            categories=engine.categories(),
+        ), 400
     if picture is not None:
         return _picture_page(picture, req, request.args.to_dict())
     if not req.query.strip() and not req.filters.active:
         return render_template("index.html", **_home_context())
     result = searching.run(req)
-    popular = ([s.query for s in get_analytics().query_stats(limit=8)
-                if s.zero_results < s.searches] if result.total == 0 else [])
-    return render_template("search.html", req=req, result=result, error=None,
-                           categories=engine.categories(), popular=popular[:5],
-                           link_args=request.args.to_dict())
+    popular = (
+        [s.query for s in get_analytics().query_stats(limit=8) if s.zero_results < s.searches]
+        if result.total == 0
+        else []
+    )
+    return render_template(
+        "search.html",
+        req=req,
+        result=result,
+        error=None,
+        categories=engine.categories(),
+        popular=popular[:5],
+        link_args=request.args.to_dict(),
+    )
 
 
 @bp.post("/search/picture")
@@ -71,12 +97,20 @@ def search_picture() -> ResponseReturnValue:
     return _picture_page(picture, req, {**args, "pv": picture.token})
 
 
-def _picture_page(picture: searching.PictureRequest, req: SearchRequest,
-                  link_args: dict[str, str]) -> ResponseReturnValue:
+def _picture_page(
+    picture: searching.PictureRequest, req: SearchRequest, link_args: dict[str, str]
+) -> ResponseReturnValue:
     """The gallery of look-alikes for ``picture``, paged and filtered like text results."""
     result = searching.run_picture(picture, req)
-    return render_template("search.html", req=req, result=result, error=None, picture=picture,
-                           categories=get_engine().categories(), link_args=link_args)
+    return render_template(
+        "search.html",
+        req=req,
+        result=result,
+        error=None,
+        picture=picture,
+        categories=get_engine().categories(),
+        link_args=link_args,
+    )
 
 
 @bp.get("/product/<product_id>")
@@ -91,16 +125,21 @@ def product(product_id: str) -> ResponseReturnValue:
         get_analytics().record_view(found.id, engine.understand(came_from).text)
     session["seen"] = recommend.remember(session.get("seen", []), found.id)
     count = current_app.config["SIMILAR_COUNT"]
-    rows = [(label, space, engine.neighbours(found.id, count, space=space))
-            for label, space in _similar_rows(engine)]
+    rows = [
+        (label, space, engine.neighbours(found.id, count, space=space))
+        for label, space in _similar_rows(engine)
+    ]
     return render_template("product.html", product=found, similar_rows=rows)
 
 
 def _similar_rows(engine: SearchEngine) -> list[tuple[str, str]]:
     """The «похожие» rows of a card: by picture, then by description (when they differ)."""
     rows = [("По картинке", engine.picture_space), ("По описанию", engine.text_space)]
-    return [(label, space) for i, (label, space) in enumerate(rows)
-            if space and space not in [s for _, s in rows[:i]]]
+    return [
+        (label, space)
+        for i, (label, space) in enumerate(rows)
+        if space and space not in [s for _, s in rows[:i]]
+    ]
 
 
 @bp.get("/media/<path:filename>")
@@ -118,8 +157,12 @@ def _home_context() -> dict[str, object]:
     """What the home page shows: categories and the showcase."""
     engine = get_engine()
     liked = recommend.recommend(engine, session.get("seen", []), k=6)
-    return {"categories": engine.categories(), "showcase": engine.lookup(SHOWCASE),
-            "liked": liked, "req": None}
+    return {
+        "categories": engine.categories(),
+        "showcase": engine.lookup(SHOWCASE),
+        "liked": liked,
+        "req": None,
+    }
 
 
 @bp.app_context_processor

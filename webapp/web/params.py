@@ -24,8 +24,13 @@ class ParamError(ValueError):
         self.message = message
 
 
-def parse_search(args: Mapping[str, str], config: Mapping[str, Any],
-                 categories: Collection[str], *, require_query: bool) -> SearchRequest:
+def parse_search(
+    args: Mapping[str, str],
+    config: Mapping[str, Any],
+    categories: Collection[str],
+    *,
+    require_query: bool,
+) -> SearchRequest:
     """Validate search parameters; raise ParamError for the first bad one."""
     query = args.get("q", "")
     if require_query and not query.strip():
@@ -44,8 +49,13 @@ def parse_search(args: Mapping[str, str], config: Mapping[str, Any],
     per_page, k = (_int(args, name, 1, config["MAX_PAGE_SIZE"]) for name in ("per_page", "k"))
     per_page = k or per_page or config["PAGE_SIZE"]
     page = _int(args, "page", 1, config["MAX_PAGE"]) or 1
-    return SearchRequest(query=query, filters=Filters(category, price_min, price_max),
-                         sort=sort, page=page, per_page=per_page)
+    return SearchRequest(
+        query=query,
+        filters=Filters(category, price_min, price_max),
+        sort=sort,
+        page=page,
+        per_page=per_page,
+    )
 
 
 def _int(args: Mapping[str, str], name: str, low: int, high: int) -> int | None:

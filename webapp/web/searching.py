@@ -61,8 +61,9 @@ def picture_from_args(args: Mapping[str, str]) -> PictureRequest | None:
         if product is None:
             raise ParamError("like", "Такого дизайна нет в каталоге.")
         query = PictureQuery(engine.item_vectors([product.id], engine.picture_space)[0])
-        return PictureRequest(query, uploads.picture_token(query), like=product,
-                              exclude=(product.id,))
+        return PictureRequest(
+            query, uploads.picture_token(query), like=product, exclude=(product.id,)
+        )
     if args.get("pv"):
         dim = engine.describe()["spaces"][engine.picture_space]["dim"]
         return PictureRequest(uploads.token_picture(args["pv"], dim), args["pv"])
@@ -71,8 +72,9 @@ def picture_from_args(args: Mapping[str, str]) -> PictureRequest | None:
 
 def picture_from_upload() -> PictureRequest:
     """The picture search for the uploaded ``image`` field (validated, never stored)."""
-    upload = uploads.read_upload(request.files.get("image"),
-                                 max_pixels=int(current_app.config["MAX_UPLOAD_PIXELS"]))
+    upload = uploads.read_upload(
+        request.files.get("image"), max_pixels=int(current_app.config["MAX_UPLOAD_PIXELS"])
+    )
     query = get_engine().picture_query(upload.digest, lambda: upload.image)
     return PictureRequest(query, uploads.picture_token(query), thumbnail=upload.thumbnail)
 

@@ -30,8 +30,11 @@ def require_staff() -> ResponseReturnValue | None:
     given = (auth.password or "") if auth else ""
     if hmac.compare_digest(given.encode(), password.encode()):
         return None
-    return ("Нужен пароль сотрудника.", 401,
-            {"WWW-Authenticate": 'Basic realm="staff", charset="UTF-8"'})
+    return (
+        "Нужен пароль сотрудника.",
+        401,
+        {"WWW-Authenticate": 'Basic realm="staff", charset="UTF-8"'},
+    )
 
 
 @bp.get("/")
@@ -39,5 +42,8 @@ def analytics() -> ResponseReturnValue:
     """Popular queries and queries that found nothing, with click-through."""
     recorder = get_analytics()
     recorder.flush()
-    return render_template("staff.html", popular=recorder.query_stats(limit=30),
-                           zero=recorder.query_stats(limit=30, zero_only=True))
+    return render_template(
+        "staff.html",
+        popular=recorder.query_stats(limit=30),
+        zero=recorder.query_stats(limit=30, zero_only=True),
+    )

@@ -35,9 +35,13 @@ THUMBNAIL_SIDE = 160
 class InMemoryRequest(Request):
     """A request whose uploaded files stay in memory (bounded by the upload size limit)."""
 
-    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
-                         filename: str | None = None,
-                         content_length: int | None = None) -> IO[bytes]:
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
         """A BytesIO for every uploaded file, never a temporary file on disk."""
         return io.BytesIO()
 
@@ -71,8 +75,9 @@ def read_upload(file: FileStorage | None, *, max_pixels: int) -> Upload:
     except UnidentifiedImageError:
         raise _not_a_picture() from None
     except (OSError, ValueError, SyntaxError, EOFError):
-        raise ParamError("image", "Картинка повреждена или обрезана: "
-                                  "не удалось прочитать её целиком.") from None
+        raise ParamError(
+            "image", "Картинка повреждена или обрезана: не удалось прочитать её целиком."
+        ) from None
     return Upload(image, hashlib.sha256(data).hexdigest(), thumbnail(image))
 
 
@@ -86,8 +91,9 @@ def _check_header(kind: str | None, size: tuple[int, int], max_pixels: int) -> N
 
 def _too_large(max_pixels: int) -> ParamError:
     """The error for a picture with more pixels than we decode (a decompression bomb)."""
-    return ParamError("image", "Картинка слишком большая по числу точек: "
-                               f"не больше {max_pixels / 1e6:g} млн.")
+    return ParamError(
+        "image", f"Картинка слишком большая по числу точек: не больше {max_pixels / 1e6:g} млн."
+    )
 
 
 def _not_a_picture() -> ParamError:
@@ -134,7 +140,7 @@ def token_picture(token: str, dim: int) -> PictureQuery:
     vector = np.frombuffer(raw[:dim], np.int8).astype(np.float32)
     if not vector.any():
         raise _bad_token()
-    pairs = np.frombuffer(raw[dim + 1:], ">u2").reshape(-1, 2)
+    pairs = np.frombuffer(raw[dim + 1 :], ">u2").reshape(-1, 2)
     if (pairs[:, 0] >= 1000).any():
         raise _bad_token()
     classes = tuple((int(i), float(p) / 60000) for i, p in pairs)
