@@ -25,6 +25,7 @@ from webapp.encoders import transforms
 from webapp.encoders.base import EncoderError, ImageEncoder
 from webapp.encoders.efficientnet_lite import EfficientNetLiteEncoder
 from webapp.encoders.spaces import Space, configured_spaces
+from webapp.evaluation import baseline
 from webapp.search.engine import SearchRequest
 
 from .conftest import ROOT
@@ -309,8 +310,8 @@ def test_text_search_skips_the_image_only_space(demo_app: Flask) -> None:
     result = engine.search(SearchRequest("петух"))
     assert result.hits[0].product.id == ROOSTER
     assert all(SPACE not in hit.why["signals"] for hit in result.hits)
-    assert engine.vector_only("петух", 5)[0] == ROOSTER
-    assert engine.cosines("петух", [ROOSTER])[0] > 0.3
+    assert baseline.plain_search(engine, "петух", 5)[0] == ROOSTER
+    assert baseline.query_cosines(engine, "петух", [ROOSTER])[0] > 0.3
 
 
 def test_export_command_stamps_the_weights_identity(

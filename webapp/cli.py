@@ -115,7 +115,7 @@ def search_command(query: str, top: int, category: str) -> None:
 @with_appcontext
 def evaluate_command(queries: Path, out: Path, baseline: bool) -> None:
     """Measure search quality on a query file; write report.md and report.png."""
-    from .evaluation import harness
+    from .evaluation import baseline, harness
     from .evaluation.queries import load_queries
     from .evaluation.report import write_report
     from .lifecycle import get_engine
@@ -125,10 +125,14 @@ def evaluate_command(queries: Path, out: Path, baseline: bool) -> None:
     report = harness.evaluate(
         dev,
         lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits],
-        cosine_fn=engine.cosines,
+        cosine_fn=lambda q, ids: baseline.query_cosines(engine, q, ids),
     )
     plain = (
-        harness.evaluate(dev, lambda q: engine.vector_only(q, 10), cosine_fn=engine.cosines)
+        harness.evaluate(
+            dev,
+            lambda q: baseline.plain_search(engine, q, 10),
+            cosine_fn=lambda q, ids: baseline.query_cosines(engine, q, ids),
+        )
         if baseline
         else None
     )

@@ -16,12 +16,10 @@ from PIL import Image
 
 from ..catalog.products import Catalog, Product
 from ..catalog.store import CatalogStore
-from ..encoders.base import EncoderError
 from ..encoders.spaces import Space, default_picture_space, default_similar_space
 from . import filters as flt
 from . import picture
-from .cache import LRUCache
-from .fusion import Fused, SpaceStats
+from .fusion import Fused
 from .picture import PictureQuery
 from .query import ParsedQuery, QueryUnderstanding, clear_word_caches, emoji_table
 from .ranking import Ranker, RankingConfig
@@ -69,12 +67,9 @@ class SearchEngine:
             (s.name for s in spaces if s.kind == "text" and s.searchable and s.encoder is not None),
             self.similar_space,
         )
-        self._picture_results = picture_results
-        self._pictures: LRUCache[tuple[str, str], PictureQuery] = LRUCache(256)
         self.ranker = Ranker(self.products, spaces, self._indexes, ranking)
-        self._stats: dict[str, SpaceStats] = dict(self.ranker.stats)
-        self._class_words = picture.class_words(
-            self._spaces.get(self.picture_space), self._spaces.get(self.text_space)
+        self._picture = picture.PictureSearch(
+            self._spaces, self._indexes, self.picture_space, self.text_space, picture_results
         )
         self._facets = flt.Facets(self.products)
         self._understanding = QueryUnderstanding(
@@ -117,13 +112,7 @@ class SearchEngine:
     def picture_query(self, key: str, image: Callable[[], Image.Image]) -> PictureQuery:
         """A shopper's picture as a :class:`PictureQuery` of the picture space, cached under
         ``key`` (the digest of its bytes: only vectors are kept); ``image()`` runs on a miss."""
-        space = self._spaces.get(self.picture_space)
-        if space is None or space.image_encoder is None:
-            raise EncoderError("no image space is configured (IMAGE_ENCODER is empty)")
-        encoder = space.image_encoder
-        return self._pictures.get_or_compute(
-            (space.model_id, key), lambda: picture.analyse(encoder, image())
-        )
+        return self._picture.query(key, image)
 
     def search_by_picture(
         self, query: PictureQuery, request: SearchRequest, *, exclude: Collection[str] = ()
@@ -131,53 +120,24 @@ class SearchEngine:
         """Designs that look like ``query`` (and, for a photo, show what it shows), filtered
         exactly, sorted and paged like a text search (``request.query`` is unused)."""
         timer = Timer()
-        parts = [picture.Part(self.picture_space, query.vector, 1.0)]
-        if query.words_weight > 0 and self._class_words is not None:
-            parts.append(
-                picture.Part(
-                    "photo-words",
-                    self._class_words.query(query.classes),
-                    query.words_weight,
-                    space=self.text_space,
-                    terms=tuple(self._class_words.label(query.classes)),
-                )
+
+        def candidates(part: picture.Part, k: int) -> np.ndarray:
+            found = self.nearest(
+                part.vector, k, space=part.space, filters=request.filters, exclude=exclude
             )
-        with timer.stage("knn"):
-            rows = np.unique(
-                np.concatenate(
-                    [
-                        self.nearest(
-                            part.vector,
-                            self._picture_results,
-                            space=part.space,
-                            filters=request.filters,
-                            exclude=exclude,
-                        )[0]
-                        for part in parts
-                    ]
-                )
-            )
-        with timer.stage("fuse"):
-            scores, whys = picture.fuse(rows, parts, self._indexes, self._space_stats)
-            best = np.argsort(-scores, kind="stable")[: self._picture_results]
+            return found[0]
+
+        rows, scores, why = self._picture.rank(query, candidates, timer)
         with timer.stage("filter"):
-            ordered = flt.apply(rows[best], self._facets, request.filters, request.sort)
+            ordered = flt.apply(rows, self._facets, request.filters, request.sort)
             window = ordered[flt.page_slice(len(ordered), request.page, request.per_page)]
         position = {int(r): i for i, r in enumerate(rows.tolist())}
         page = [position[int(r)] for r in window]
         with timer.stage("lookup"):
             hits = self._hits(
-                [int(rows[i]) for i in page],
-                [float(scores[i]) for i in page],
-                [whys(i) for i in page],
+                [int(rows[i]) for i in page], scores[page].tolist(), [why(i) for i in page]
             )
-        return SearchResult(request, None, len(best), hits, timer.stages)
-
-    def _space_stats(self, space: str) -> SpaceStats:
-        """The catalogue-wide moments of ``space`` (computed on first use, then kept)."""
-        if space not in self._stats:
-            self._stats[space] = SpaceStats.of(self._indexes[space].vectors)
-        return self._stats[space]
+        return SearchResult(request, None, len(rows), hits, timer.stages)
 
     def nearest(
         self,
@@ -280,24 +240,8 @@ class SearchEngine:
     def clear_caches(self) -> None:
         """Forget every cached query vector, picture, ranked list, correction and lemma."""
         self.ranker.clear_caches()
-        self._pictures.clear()
+        self._picture.clear()
         clear_word_caches()
-
-    # -- evaluation helpers ------------------------------------------------------------
-    def vector_only(self, query: str, k: int, space: str | None = None) -> list[str]:
-        """The plain baseline: raw query → one text space's top-k ids, no understanding or floor."""
-        chosen = self._spaces[space] if space else self.ranker.spaces[0]
-        assert chosen.encoder is not None, f"{chosen.name} takes no text queries"
-        rows, _ = self._indexes[chosen.name].search(chosen.encoder.encode_query(query), k)
-        return [self.products[r].id for r in rows.tolist()]
-
-    def cosines(self, query: str, ids: Sequence[str]) -> list[float]:
-        """Cosine of the understood query with each item in the first text space."""
-        space = self.ranker.spaces[0]
-        assert space.encoder is not None
-        vector = self.ranker.query_vectors.encode(space.encoder, self.understand(query).text)
-        rows = [self._row_of[i] for i in ids if i in self._row_of]
-        return [float(v) for v in self._indexes[space.name].vectors[rows] @ vector]
 
     # -- presentation --------------------------------------------------------------------
     def _hits(

@@ -23,10 +23,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..encoders.base import ImageEncoder, TextEncoder, l2_normalise
+from ..encoders.base import EncoderError, ImageEncoder, TextEncoder, l2_normalise
 from ..encoders.spaces import Space
 from ..encoders.transforms import flat_colour_share, query_picture
+from .cache import LRUCache
 from .fusion import SpaceStats
+from .timing import Timer
 from .vector_index import VectorIndex
 
 PHOTO_WEIGHT = 2.0
@@ -152,3 +154,73 @@ def fuse(
         }
 
     return scores, why
+
+
+class PictureSearch:
+    """Search by picture over the engine's spaces: analysing a picture (cached by its
+    digest) and ranking the designs for it."""
+
+    def __init__(
+        self,
+        spaces: Mapping[str, Space],
+        indexes: Mapping[str, VectorIndex],
+        picture_space: str,
+        text_space: str,
+        results: int,
+    ) -> None:
+        """Search ``picture_space`` by look and, for photos, ``text_space`` by the classes'
+        words; rank up to ``results`` designs."""
+        self.space, self._text_space = picture_space, text_space
+        self._encoder = spaces[picture_space].image_encoder if picture_space else None
+        self._model = spaces[picture_space].model_id if picture_space else ""
+        self._indexes, self._results = indexes, results
+        self._words = class_words(spaces.get(picture_space), spaces.get(text_space))
+        self._stats: dict[str, SpaceStats] = {}
+        self._queries: LRUCache[tuple[str, str], PictureQuery] = LRUCache(256)
+
+    def query(self, key: str, image: Callable[[], Image.Image]) -> PictureQuery:
+        """The :class:`PictureQuery` of ``image()``, cached under ``key``."""
+        encoder = self._encoder
+        if encoder is None:
+            raise EncoderError("no image space is configured (IMAGE_ENCODER is empty)")
+        return self._queries.get_or_compute((self._model, key), lambda: analyse(encoder, image()))
+
+    def parts(self, query: PictureQuery) -> list[Part]:
+        """The signals ``query`` asks: its look, and for a photo its classes in words."""
+        parts = [Part(self.space, query.vector, 1.0)]
+        if query.words_weight > 0 and self._words is not None:
+            words = Part(
+                "photo-words",
+                self._words.query(query.classes),
+                query.words_weight,
+                space=self._text_space,
+                terms=tuple(self._words.label(query.classes)),
+            )
+            parts.append(words)
+        return parts
+
+    def rank(
+        self,
+        query: PictureQuery,
+        candidates: Callable[[Part, int], np.ndarray],
+        timer: Timer,
+    ) -> tuple[np.ndarray, np.ndarray, Callable[[int], dict[str, Any]]]:
+        """The best rows for ``query`` among each part's ``candidates(part, k)``, with their
+        scores and a ``why`` by position, best first."""
+        parts = self.parts(query)
+        with timer.stage("knn"):
+            rows = np.unique(np.concatenate([candidates(p, self._results) for p in parts]))
+        with timer.stage("fuse"):
+            scores, why = fuse(rows, parts, self._indexes, self._space_stats)
+            best = np.argsort(-scores, kind="stable")[: self._results]
+        return rows[best], np.asarray(scores)[best], lambda i: why(int(best[i]))
+
+    def clear(self) -> None:
+        """Forget the cached picture queries."""
+        self._queries.clear()
+
+    def _space_stats(self, space: str) -> SpaceStats:
+        """The catalogue-wide moments of ``space`` (computed on first use, then kept)."""
+        if space not in self._stats:
+            self._stats[space] = SpaceStats.of(self._indexes[space].vectors)
+        return self._stats[space]
