@@ -44,7 +44,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "XMODAL_HEADS": "auto",
         "XMODAL_IMAGE_SPACE": "image-efficientnet-lite0",
         "XMODAL_TEXT_ENCODER": "use",
-        "SIMILAR_COUNT": 12,
+        "SIMILAR_COUNT": 6,  # designs per «похожие» row of a product card (two rows)
         # space for recommendations; "" = the richest configured (combined, else the
         # first text space, else image); product cards show picture and text rows apart
         "SIMILAR_SPACE": "",

@@ -129,12 +129,17 @@ def product(product_id: str) -> ResponseReturnValue:
         (label, space, engine.neighbours(found.id, count, space=space))
         for label, space in _similar_rows(engine)
     ]
-    return render_template("product.html", product=found, similar_rows=rows)
+    return render_template(
+        "product.html", product=found, similar_rows=rows, picture_space=engine.picture_space
+    )
 
 
 def _similar_rows(engine: SearchEngine) -> list[tuple[str, str]]:
-    """The «похожие» rows of a card: by picture, then by description (when they differ)."""
-    rows = [("По картинке", engine.picture_space), ("По описанию", engine.text_space)]
+    """The «похожие» rows of a card: by description, then by picture (when they differ).
+
+    Words first: on the demo they keep a design's theme far better (docs/images.md).
+    """
+    rows = [("По описанию", engine.text_space), ("По картинке", engine.picture_space)]
     return [
         (label, space)
         for i, (label, space) in enumerate(rows)
