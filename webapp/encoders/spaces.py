@@ -70,6 +70,12 @@ def default_similar_space(spaces: Sequence[Space]) -> str:
     raise ValueError("no searchable space is configured")
 
 
+def default_text_space(spaces: Sequence[Space]) -> str:
+    """The first searchable text space ("" if none): the baseline, «похожие по описанию»."""
+    texts = [s.name for s in spaces if s.kind == "text" and s.searchable and s.encoder]
+    return texts[0] if texts else ""
+
+
 def default_picture_space(spaces: Sequence[Space]) -> str:
     """The last configured image space that can encode a shopper's picture ("" if none):
     ruCLIP's, when its weights are configured, else the offline backbone's."""

@@ -16,14 +16,18 @@ from PIL import Image
 
 from ..catalog.products import Catalog, Product
 from ..catalog.store import CatalogStore
-from ..encoders.spaces import Space, default_picture_space, default_similar_space
+from ..encoders.spaces import (
+    Space,
+    default_picture_space,
+    default_similar_space,
+    default_text_space,
+)
 from . import filters as flt
 from . import picture
-from .fusion import Fused
 from .picture import PictureQuery
 from .query import ParsedQuery, QueryUnderstanding, clear_word_caches, emoji_table
 from .ranking import Ranker, RankingConfig
-from .results import Hit, SearchRequest, SearchResult
+from .results import Hit, SearchRequest, SearchResult, why_of
 from .timing import Timer
 from .vector_index import VectorIndex
 
@@ -62,11 +66,7 @@ class SearchEngine:
                 raise ValueError(f"{setting} {name!r} is not one of {list(self._spaces)}")
         self.similar_space = similar_space or default_similar_space(spaces)
         self.picture_space = picture_space or default_picture_space(spaces)
-        #: the first text space: «похожие по описанию» on a product card
-        self.text_space = next(
-            (s.name for s in spaces if s.kind == "text" and s.searchable and s.encoder is not None),
-            self.similar_space,
-        )
+        self.text_space = default_text_space(spaces) or self.similar_space
         self.ranker = Ranker(self.products, spaces, self._indexes, ranking)
         self._picture = picture.PictureSearch(
             self._spaces, self._indexes, self.picture_space, self.text_space, picture_results
@@ -91,7 +91,7 @@ class SearchEngine:
         page = [by_row[int(r)] for r in window]
         with timer.stage("lookup"):
             hits = self._hits(
-                [f.row for f in page], [f.score for f in page], [_why(f) for f in page]
+                [f.row for f in page], [f.score for f in page], [why_of(f) for f in page]
             )
         suggestions = self.ranker.suggest(parsed) if not len(rows) else []
         return SearchResult(request, parsed, len(rows), hits, timer.stages, suggestions)
@@ -150,11 +150,13 @@ class SearchEngine:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Rows and cosines of the ``k`` items nearest to ``vector`` in ``space`` (default:
         the picture space) among those passing ``filters`` and not in ``exclude``; with a
-        filter or an exclusion the filtered rows are scanned exactly, so none is missed."""
+        filter the filtered rows are scanned exactly, so none is missed."""
         index = self._indexes[space or self.picture_space]
         skip = [self._row_of[i] for i in exclude if i in self._row_of]
-        if not filters.active and not skip:
-            return index.search(vector, k)
+        if not filters.active:  # the index, asked for as many more as are excluded
+            rows, scores = index.search(vector, k + len(skip))
+            keep = ~np.isin(rows, skip)
+            return rows[keep][:k], scores[keep][:k]
         mask = self._facets.mask(filters)
         mask[skip] = False
         rows = np.flatnonzero(mask)
@@ -181,22 +183,13 @@ class SearchEngine:
         ``exclude`` are never returned. An unknown id has no neighbours.
         """
         name = space or self.similar_space
-        index = self._indexes[name]
-        skip = {self._row_of[i] for i in exclude if i in self._row_of}
         if isinstance(of, str):
             if of not in self._row_of:
                 return []
-            skip.add(self._row_of[of])
-            of = index.vectors[self._row_of[of]]
-        rows, scores = index.search(of, k + len(skip))
-        keep = [
-            (r, s) for r, s in zip(rows.tolist(), scores.tolist(), strict=True) if r not in skip
-        ][:k]
-        return self._hits(
-            [r for r, _ in keep],
-            [s for _, s in keep],
-            [{"signals": {name: {"score": round(s, 4)}}} for _, s in keep],
-        )
+            of, exclude = self.item_vectors([of], name)[0], [*exclude, of]
+        rows, scores = self.nearest(of, k, space=name, exclude=exclude)
+        whys = [{"signals": {name: {"score": round(s, 4)}}} for s in scores.tolist()]
+        return self._hits(rows.tolist(), scores.tolist(), whys)
 
     def item_vectors(self, ids: Iterable[str], space: str | None = None) -> np.ndarray:
         """The vectors of the known ``ids`` (in their order) in ``space`` (default: similar)."""
@@ -253,12 +246,3 @@ class SearchEngine:
             Hit(p, round(float(s), 4), why)
             for p, s, why in zip(products, scores, whys, strict=True)
         ]
-
-
-def _why(item: Fused) -> dict[str, Any]:
-    """Which signals matched a ranked item, how strongly, and with which words."""
-    signals = {
-        name: {"score": round(raw, 4), "calibrated": round(cal, 3), "rank": rank}
-        for name, (raw, cal, rank) in sorted(item.evidence.items())
-    }
-    return {"signals": signals, "terms": list(item.terms)}

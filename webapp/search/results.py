@@ -7,6 +7,7 @@ from typing import Any
 
 from ..catalog.products import Product
 from . import filters as flt
+from .fusion import Fused
 from .query import ParsedQuery
 
 
@@ -50,3 +51,12 @@ class SearchResult:
     def pages(self) -> int:
         """Number of pages for ``total`` results."""
         return max(1, -(-self.total // self.request.per_page))
+
+
+def why_of(item: Fused) -> dict[str, Any]:
+    """Which signals matched a ranked item, how strongly, and with which words."""
+    signals = {
+        name: {"score": round(raw, 4), "calibrated": round(cal, 3), "rank": rank}
+        for name, (raw, cal, rank) in sorted(item.evidence.items())
+    }
+    return {"signals": signals, "terms": list(item.terms)}
