@@ -73,8 +73,8 @@ test-fast: install-dev
 # Lint and formatting check (ruff, settings in pyproject.toml); CI runs it before the tests.
 LINT_PATHS := webapp tests benchmarks wsgi.py gunicorn.conf.py
 lint: install-dev
-	$(BIN)/ruff check $(LINT_PATHS)
-	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/ruff check --no-cache $(LINT_PATHS)
+	$(BIN)/ruff format --no-cache --check $(LINT_PATHS)
 
 # --- production (see README "Running in production" and docs/production.md) --
 # A random SECRET_KEY, made once and kept in instance/ (git-ignored) unless SECRET_KEY is set.

@@ -91,8 +91,9 @@ def pad_to_square(image: Image.Image, fill: RGB = WHITE) -> Image.Image:
     return canvas
 
 
-def crop_to_content(image: Image.Image, *, tolerance: int = 24,
-                    margin: float = 0.04) -> Image.Image:
+def crop_to_content(
+    image: Image.Image, *, tolerance: int = 24, margin: float = 0.04
+) -> Image.Image:
     """Crop an RGB picture to what differs from a flat background, keeping a small margin.
 
     The background colour is the median of the border pixels; it counts as flat when
@@ -112,8 +113,14 @@ def crop_to_content(image: Image.Image, *, tolerance: int = 24,
         return image
     left, top, right, bottom = found
     pad = round(margin * max(right - left, bottom - top))
-    return image.crop((max(0, left - pad), max(0, top - pad),
-                       min(rgb.width, right + pad), min(rgb.height, bottom + pad)))
+    return image.crop(
+        (
+            max(0, left - pad),
+            max(0, top - pad),
+            min(rgb.width, right + pad),
+            min(rgb.height, bottom + pad),
+        )
+    )
 
 
 def query_picture(image: Image.Image, background: RGB = WHITE) -> Image.Image:
