@@ -324,3 +324,23 @@ def test_a_picture_token_round_trips_within_int8_precision() -> None:
             token_picture(broken, 1280)
     with pytest.raises(ParamError):
         token_picture(picture_token(query), 512)
+
+
+def test_without_an_image_space_picture_search_is_unavailable_not_a_500(tmp_path: Path) -> None:
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url(tmp_path),
+            "IMAGE_ENCODER": "",
+            "XMODAL_HEADS": "",
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
+    warm_up(app)
+    client = app.test_client()
+    assert "Найти похожие" not in client.get("/").text  # no upload control
+    assert client.get(f"/search?like={ROOSTER}").status_code == 503
+    assert client.get("/search?pv=AAAA").status_code == 503
+    assert upload(client, rooster_photo()).status_code == 503
+    html = client.get(f"/product/{ROOSTER}").text
+    assert 'data-space="text-use"' in html and "по картинке" not in html

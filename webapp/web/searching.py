@@ -14,6 +14,7 @@ from flask import current_app, request
 
 from ..analytics import get_analytics
 from ..catalog.products import Product
+from ..encoders.base import EncoderError
 from ..lifecycle import get_engine
 from ..observability import annotate_request
 from ..search.picture import PictureQuery
@@ -56,6 +57,10 @@ class PictureRequest:
 def picture_from_args(args: Mapping[str, str]) -> PictureRequest | None:
     """The picture search that ``like=<id>`` or ``pv=<token>`` asks for, if any."""
     engine = get_engine()
+    if not (args.get("like") or args.get("pv")):
+        return None
+    if not engine.picture_space:
+        raise EncoderError("search by picture needs an image space (IMAGE_ENCODER is empty)")
     if args.get("like"):
         product = engine.product(args["like"].strip().lower()[:64])
         if product is None:
@@ -64,10 +69,8 @@ def picture_from_args(args: Mapping[str, str]) -> PictureRequest | None:
         return PictureRequest(
             query, uploads.picture_token(query), like=product, exclude=(product.id,)
         )
-    if args.get("pv"):
-        dim = engine.describe()["spaces"][engine.picture_space]["dim"]
-        return PictureRequest(uploads.token_picture(args["pv"], dim), args["pv"])
-    return None
+    dim = engine.describe()["spaces"][engine.picture_space]["dim"]
+    return PictureRequest(uploads.token_picture(args["pv"], dim), args["pv"])
 
 
 def picture_from_upload() -> PictureRequest:
