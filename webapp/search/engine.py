@@ -199,11 +199,12 @@ class SearchEngine:
     # -- what the catalogue and the models are ----------------------------------------
     def product(self, product_id: str) -> Product | None:
         """One product by id, or None."""
-        return self.store.get(product_id)
+        row = self._row_of.get(product_id)
+        return None if row is None else self.products[row]
 
     def lookup(self, ids: Sequence[str]) -> list[Product]:
         """The products with these ids, in this order (unknown ids are skipped)."""
-        return self.store.get_many(ids)
+        return [self.products[self._row_of[i]] for i in ids if i in self._row_of]
 
     def categories(self) -> list[tuple[str, int]]:
         """Category names with their product counts, in catalogue order."""
@@ -240,8 +241,12 @@ class SearchEngine:
     def _hits(
         self, rows: Sequence[int], scores: Sequence[float], whys: Sequence[dict[str, Any]]
     ) -> list[Hit]:
-        """The one Hit builder: fetch the rows' products from the store, in order."""
-        products = self.store.get_many([self.products[r].id for r in rows])
+        """The one Hit builder: the rows' products from the in-process table, in order.
+
+        The table is the catalogue this engine was built from (rebuilt on reload), so a
+        page costs no SQL round trip; the database serves analytics and staff pages.
+        """
+        products = [self.products[r] for r in rows]
         return [
             Hit(p, round(float(s), 4), why)
             for p, s, why in zip(products, scores, whys, strict=True)
