@@ -95,7 +95,7 @@ def test_opening_birds_suggests_more_birds_on_the_home_page(client, rendered) ->
 
 
 def test_the_session_cookie_stays_small_after_a_long_visit(client) -> None:
-    engine_ids = [f"1f{n:03x}" for n in range(0x400, 0x4ff)]
+    engine_ids = [f"1f{n:03x}" for n in range(0x400, 0x4FF)]
     for pid in engine_ids[:60]:
         client.get(f"/product/{pid}", query_string={"q": "котик в шляпе " * 10})
     for n in range(30):
