@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -189,10 +190,15 @@ class Analytics:
                 )
             )
         ]
+        counts: Counter[tuple[str, str]] = Counter()
         weights = covisit.pair_weights(
-            earlier, views, window_s=self.covisit_window_s, half_life_days=self.half_life_days
+            earlier,
+            views,
+            window_s=self.covisit_window_s,
+            half_life_days=self.half_life_days,
+            counts=counts,
         )
-        covisit.add(session, weights)
+        covisit.add(session, weights, counts)
 
     def rec_stats(self) -> list[tuple[str, int, int]]:
         """Recommended cards shown and clicked, per source: (source, shown, clicks)."""

@@ -53,12 +53,14 @@ def pair_weights(
     *,
     window_s: float,
     half_life_days: float,
+    counts: Counter[tuple[str, str]] | None = None,
 ) -> Counter[tuple[str, str]]:
     """Co-visit weights (both directions) that the ``new`` view rows add.
 
     ``earlier``: (session_key, product_id, at) rows already stored; ``new``: the rows
     being flushed (dicts with those keys). Each new view pairs once with every other
-    design its session opened in the ``window_s`` seconds before it.
+    design its session opened in the ``window_s`` seconds before it. ``counts``, when
+    given, receives the undecayed number of co-visits per pair.
     """
     by_session: dict[str, list[tuple[datetime, str, bool]]] = defaultdict(list)
     for key, pid, at in earlier:
@@ -79,6 +81,9 @@ def pair_weights(
             for other in before - {pid}:
                 weights[(pid, other)] += w
                 weights[(other, pid)] += w
+                if counts is not None:
+                    counts[(pid, other)] += 1
+                    counts[(other, pid)] += 1
     return weights
 
 
@@ -88,32 +93,40 @@ def _aware(at: object) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def add(session: Session, weights: Counter[tuple[str, str]], chunk: int = 500) -> None:
-    """Upsert ``weights`` into the covisits table inside the caller's transaction."""
-    rows = [{"a": a, "b": b, "weight": w, "count": 1} for (a, b), w in sorted(weights.items())]
+def add(
+    session: Session,
+    weights: Counter[tuple[str, str]],
+    counts: Counter[tuple[str, str]] | None = None,
+) -> None:
+    """Upsert ``weights`` (and ``counts``, default 1 each) into the covisits table, inside
+    the caller's transaction: one statement compiled once, executed for many rows."""
+    rows = [
+        {"a": a, "b": b, "weight": w, "count": (counts or {}).get((a, b), 1)}
+        for (a, b), w in sorted(weights.items())
+    ]
+    if not rows:
+        return
     dialect = session.get_bind().dialect.name
-    for start in range(0, len(rows), chunk):
-        part = rows[start : start + chunk]
-        if dialect in ("sqlite", "postgresql"):
-            ins = (sqlite if dialect == "sqlite" else postgresql).insert(CoVisit).values(part)
-            session.execute(
-                ins.on_conflict_do_update(
-                    index_elements=["a", "b"],
-                    set_={
-                        "weight": CoVisit.weight + ins.excluded.weight,
-                        "count": CoVisit.count + 1,
-                    },
-                )
-            )
-            continue
-        for row in part:  # any other database: update, else insert
-            done = session.execute(
-                update(CoVisit)
-                .where(CoVisit.a == row["a"], CoVisit.b == row["b"])
-                .values(weight=CoVisit.weight + row["weight"], count=CoVisit.count + 1)
-            )
-            if not done.rowcount:  # type: ignore[attr-defined]
-                session.add(CoVisit(**row))
+    conn = session.connection()
+    if dialect in ("sqlite", "postgresql"):
+        ins = (sqlite if dialect == "sqlite" else postgresql).insert(CoVisit)
+        upsert = ins.on_conflict_do_update(
+            index_elements=["a", "b"],
+            set_={
+                "weight": CoVisit.weight + ins.excluded.weight,
+                "count": CoVisit.count + ins.excluded.count,
+            },
+        )
+        conn.execute(upsert, rows)
+        return
+    for row in rows:  # any other database: update, else insert
+        done = conn.execute(
+            update(CoVisit)
+            .where(CoVisit.a == row["a"], CoVisit.b == row["b"])
+            .values(weight=CoVisit.weight + row["weight"], count=CoVisit.count + row["count"])
+        )
+        if not done.rowcount:
+            conn.execute(CoVisit.__table__.insert(), [row])
 
 
 def decay_now(half_life_days: float, now: datetime | None = None) -> float:
