@@ -115,3 +115,11 @@ def test_recent_searches_show_and_clear_only_with_the_csrf_token(client) -> None
     cleared = client.post("/recent/clear", data={"csrf_token": token, "next": "//evil.example/"})
     assert cleared.status_code == 303 and cleared.headers["Location"] == "/"
     assert "Недавние запросы" not in client.get("/").get_data(as_text=True)
+
+
+def test_evaluate_recs_compares_methods_on_simulated_sessions(runner) -> None:
+    result = runner.invoke(args=["evaluate-recs", "--test", "40", "--train", "80"])
+    assert result.exit_code == 0, result.output
+    assert "simulated" in result.output
+    for method in ["mean · text", "EMA · text", "co-visits only", "hybrid · text"]:
+        assert f"| {method} |" in result.output
