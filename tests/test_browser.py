@@ -93,3 +93,51 @@ def test_shopper_uploads_a_picture_and_gets_look_alikes(
     page.locator("a[rel=next]").click()  # page 2 is a plain link: nothing was stored
     expect(page.locator(".gallery .card").first).to_be_visible()
     expect(page.locator(".pager")).to_contain_text("страница 2")
+
+
+CAT_LIKE = re.compile(r"кот|кош|тигр|леопард|лев|рыс", re.IGNORECASE)
+
+
+def test_three_cats_opened_bring_cat_like_recommendations(browser: Browser, live_url: str) -> None:
+    page = browser.new_context().new_page()  # a fresh cookie jar: a new shopper
+    for cat in ["1f431", "1f408", "1f63a"]:  # cat face, cat, smiling cat
+        page.goto(f"{live_url}/product/{cat}")
+        expect(page.locator(".price.big")).to_be_visible()
+    page.goto(live_url + "/")
+    liked = page.locator("section", has=page.get_by_role("heading", name="Вам может понравиться"))
+    expect(liked.locator(".card").first).to_be_visible()
+    exploit = liked.locator('.card[data-source="rec"] .card-title').all_inner_texts()
+    assert len(exploit) == 5 and sum(bool(CAT_LIKE.search(t)) for t in exploit) >= 3, exploit
+    card = liked.locator('.card[data-source="rec"]').first
+    card.locator("summary").click()
+    expect(card.locator(".why .like")).to_contain_text("похоже на «")
+    assert liked.locator('.card[data-source="explore"]').count() == 1
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_staff_tables_keep_headers_over_their_values(
+    browser: Browser, live_url: str, demo_app, width: int
+) -> None:
+    shopper = demo_app.test_client()
+    for query in ["петух", "кот", "ъъъжжжщщ"]:
+        shopper.get("/search", query_string={"q": query})
+    shopper.get("/product/1f413", query_string={"q": "петух"})
+    shopper.get("/product/1f986", query_string={"from": "rec"})
+    shopper.get("/")
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(live_url + "/staff/")
+    tables = page.locator("table.stats")
+    assert tables.count() == 4  # nothing found, popular, recommendations, co-visited pairs
+    misaligned = page.evaluate(
+        """() => [...document.querySelectorAll('table.stats')].flatMap((table, t) =>
+          [...table.querySelectorAll('thead th')].flatMap((th, i) => {
+            const td = table.querySelector(`tbody tr td:nth-child(${i + 1})`);
+            const a = th.getBoundingClientRect(), b = td.getBoundingClientRect();
+            const same = getComputedStyle(th).textAlign === getComputedStyle(td).textAlign;
+            return same && Math.abs(a.left - b.left) < 1 && Math.abs(a.width - b.width) < 1
+              ? [] : [`table ${t} column ${i + 1}`];
+          }))"""
+    )
+    assert misaligned == []
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0  # wide tables scroll inside their own box, not the page

@@ -146,6 +146,25 @@ def evaluate_command(queries: Path, out: Path, baseline: bool) -> None:
     click.echo(f"report: {md}, {png}")
 
 
+@click.command("evaluate-recs")
+@click.option("--test", "n_test", default=600, show_default=True, help="Simulated test sessions.")
+@click.option("--train", "n_train", default=3000, show_default=True, help="Sessions for co-visits.")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None)
+@with_appcontext
+def evaluate_recs_command(n_test: int, n_train: int, seed: int, plot_path: str | None) -> None:
+    """Compare recommenders on SIMULATED sessions (docs/recommendations.md); print a table."""
+    from .evaluation import recs
+    from .lifecycle import get_engine
+
+    results = recs.evaluate(get_engine(), test=n_test, train=n_train, seed=seed)
+    click.echo(f"{n_test} simulated test sessions (theme-following, 15 % noise), seed {seed}")
+    click.echo(recs.table(results))
+    if plot_path:
+        recs.plot(results, plot_path)
+        click.echo(f"plot: {plot_path}")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands on ``app``."""
     from .encoders.efficientnet_lite import export_image_model_command
@@ -156,6 +175,7 @@ def init_app(app: Flask) -> None:
         embed_command,
         search_command,
         evaluate_command,
+        evaluate_recs_command,
         make_ruclip_model,
         export_image_model_command,
         train_heads_command,

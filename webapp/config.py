@@ -54,6 +54,21 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "PICTURE_RESULTS": 96,
         "MAX_UPLOAD_BYTES": 8 * 1024 * 1024,  # a phone photo fits; above it: 413
         "MAX_UPLOAD_PIXELS": 40_000_000,  # checked from the header, before decoding (bombs)
+        # recommendations (docs/recommendations.md): the taste profile ("mean" or "ema"), the
+        # EMA weight of the newest design, the share of exploring slots, the pull of a
+        # clicked query (0 = off), the space ("" = SIMILAR_SPACE's)
+        "RECOMMEND_PROFILE": "ema",
+        "RECOMMEND_EMA_ALPHA": 0.3,
+        "RECOMMEND_EXPLORE_SHARE": 1 / 6,
+        "RECOMMEND_QUERY_WEIGHT": 0.3,
+        "RECOMMEND_SPACE": "",
+        "RECOMMEND_COUNT": 6,
+        # «с этим дизайном смотрят»: views of one session this close are co-visits; their
+        # weight halves every COVISIT_HALF_LIFE_DAYS; COVISIT_PRIOR co-visits = equal to content
+        "COVISIT_WINDOW_SECONDS": 1800.0,
+        "COVISIT_HALF_LIFE_DAYS": 14.0,
+        "COVISIT_PRIOR": 3.0,
+        "RECENT_SEARCHES": True,  # the session's last queries under the search box
         "ANALYTICS_FLUSH_SECONDS": 2.0,  # how often buffered search events are written
         "STAFF_PASSWORD": "",  # HTTP Basic password for /staff; empty = loopback only
         # --- serving, security and observability (docs/production.md) ---

@@ -11,7 +11,6 @@ from flask import (
     render_template,
     request,
     send_from_directory,
-    session,
 )
 from flask.typing import ResponseReturnValue
 
@@ -21,7 +20,7 @@ from ..search import recommend
 from ..search.engine import SearchEngine
 from ..search.results import SearchRequest
 from ..security import limit_uploads
-from . import searching
+from . import searching, shopper
 from .params import ParamError
 
 bp = Blueprint("pages", __name__)
@@ -72,6 +71,7 @@ def search() -> ResponseReturnValue:
     if not req.query.strip() and not req.filters.active:
         return render_template("index.html", **_home_context())
     result = searching.run(req)
+    shopper.note_search(req.query)
     popular = (
         [s.query for s in get_analytics().query_stats(limit=8) if s.zero_results < s.searches]
         if result.total == 0
@@ -121,14 +121,18 @@ def product(product_id: str) -> ResponseReturnValue:
     if found is None:
         abort(404, description="Такого дизайна нет в каталоге.")
     came_from = _query_arg()
-    if came_from.strip():
-        get_analytics().record_view(found.id, engine.understand(came_from).text)
-    session["seen"] = recommend.remember(session.get("seen", []), found.id)
+    understood = engine.understand(came_from).text if came_from.strip() else ""
+    shopper.note_view(found.id, understood, request.args.get("from"))
     count = current_app.config["SIMILAR_COUNT"]
     rows = [
         (label, space, engine.neighbours(found.id, count, space=space))
         for label, space in _similar_rows(engine)
     ]
+    also = recommend.also_viewed(
+        engine, get_analytics().engine, found.id, count, settings=shopper.settings()
+    )
+    if any(h.why["signals"]["covisit"]["score"] for h in also):  # else: the row below
+        rows.insert(0, ("С этим дизайном смотрят", "also", also))
     return render_template(
         "product.html", product=found, similar_rows=rows, picture_space=engine.picture_space
     )
@@ -161,7 +165,7 @@ def _query_arg() -> str:
 def _home_context() -> dict[str, object]:
     """What the home page shows: categories and the showcase."""
     engine = get_engine()
-    liked = recommend.recommend(engine, session.get("seen", []), k=6)
+    liked = shopper.liked()
     return {
         "categories": engine.categories(),
         "showcase": engine.lookup(SHOWCASE),

@@ -13,7 +13,10 @@ import hmac
 from flask import Blueprint, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
-from ..analytics import get_analytics
+from ..analytics import Analytics, get_analytics
+from ..catalog.products import Product
+from ..lifecycle import get_engine
+from ..search import covisit
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
@@ -46,4 +49,21 @@ def analytics() -> ResponseReturnValue:
         "staff.html",
         popular=recorder.query_stats(limit=30),
         zero=recorder.query_stats(limit=30, zero_only=True),
+        recs=recorder.rec_stats(),
+        pairs=_named_pairs(recorder),
     )
+
+
+def _named_pairs(recorder: Analytics) -> list[tuple[Product, Product, float, int]]:
+    """The most co-visited pairs with their products and today's decayed weight."""
+    half_life = current_app.config["COVISIT_HALF_LIFE_DAYS"]
+    pairs = covisit.top_pairs(recorder.engine, 20)
+    products = {
+        p.id: p for p in get_engine().lookup(sorted({x for a, b, *_ in pairs for x in (a, b)}))
+    }
+    decay = covisit.decay_now(half_life)
+    return [
+        (products[a], products[b], round(w * decay, 2), n)
+        for a, b, w, n in pairs
+        if a in products and b in products
+    ]
