@@ -18,6 +18,7 @@ from .encoders.base import EncoderError
 from .encoders.spaces import configured_spaces
 from .search.filters import Filters
 from .search.results import SearchRequest
+from .catalog.thesaurus import build_thesaurus_command
 from .training.command import train_heads_command
 
 
@@ -159,5 +160,6 @@ def init_app(app: Flask) -> None:
         make_ruclip_model,
         export_image_model_command,
         train_heads_command,
+        build_thesaurus_command,
     ):
         app.cli.add_command(command)

@@ -31,6 +31,7 @@ class RankingConfig:
     weights: Mapping[str, float] = field(
         default_factory=lambda: {
             "lexical": 2.0,
+            "meaning": 1.5,
             "emoji": 10.0,
             "ruclip-image": 0.5,
             "ruclip-text": 0.5,
@@ -54,6 +55,9 @@ class RankingConfig:
     #: further spaces that may keep a hit, each at its own z: the cross-modal space finds
     #: designs whose words say nothing, at a lower z than text matches (docs/training.md)
     keep_z: Mapping[str, float] = field(default_factory=lambda: {"xmodal": 2.5})
+    #: whether thesaurus rules also expand words the catalogue itself uses (occasion and
+    #: staff rules always apply)
+    thesaurus_known_words: bool = True
 
 
 class Ranker:
@@ -106,6 +110,9 @@ class Ranker:
         with timer.stage("lexical"):
             groups = self._term_groups(parsed)
             signals += self._lexical_signal(groups)
+            meaning = self._meaning_groups(parsed, groups)
+            groups = [g + m for g, m in zip(groups, meaning, strict=True)] if meaning else groups
+            signals += self._meaning_signal(meaning, groups)
             signals += self._emoji_signal(parsed)
         with timer.stage("fuse"):
             fused = FUSERS[self.config.fusion](signals, self.config.weights)
@@ -113,7 +120,7 @@ class Ranker:
             if not any(self._evidence(f, groups, floor) >= self.config.min_query_z for f in fused):
                 return []
             kept = [f for f in fused if self._keeps(f, groups)]
-            return self._attach_terms(kept, groups)
+            return self._attach_terms(kept, groups, meaning)
 
     def _vector_signals(self, parsed: ParsedQuery, timer: Timer) -> list[Signal]:
         """kNN candidates from every space, with z-score calibration."""
@@ -144,15 +151,54 @@ class Ranker:
         spelling (``бабчка`` → ``бабочка``)."""
         vocabulary = self.lexical.vocabulary
         expansions = parsed.expansions
+        explained = {t for concept in parsed.concepts for t in concept.triggers}
         groups = []
         for term in dict.fromkeys(parsed.terms):
             bases = tuple(b for b in expansions.get(term, ()) if b in vocabulary)
             if term in vocabulary or bases:
                 groups.append((term,) if term in vocabulary else bases)
                 continue
-            corrected = self.lexical.correct(term)
+            # a word a concept rule knows is a real word: never respell it into another
+            corrected = None if term in explained else self.lexical.correct(term)
             groups.append((corrected,) if corrected else (term,))
         return groups
+
+    def _meaning_groups(
+        self, parsed: ParsedQuery, groups: Sequence[tuple[str, ...]]
+    ) -> list[tuple[str, ...]]:
+        """Per query term, the catalogue words concept rules add for it (empty: no rule)."""
+        if not parsed.concepts:
+            return []
+        vocabulary = self.lexical.vocabulary
+        terms = list(dict.fromkeys(parsed.terms))
+        added: list[list[str]] = [[] for _ in terms]
+        for expansion in parsed.concepts:
+            if expansion.source == "thesaurus" and not self.config.thesaurus_known_words:
+                if all(t in vocabulary for t in expansion.triggers):
+                    continue
+            words = [w for w in expansion.words if w in vocabulary]
+            for i, term in enumerate(terms):
+                if term in expansion.triggers:
+                    added[i] += [w for w in words if w not in groups[i]]
+        result = [tuple(dict.fromkeys(a)) for a in added]
+        return result if any(result) else []
+
+    def _meaning_signal(
+        self, meaning: Sequence[tuple[str, ...]], groups: Sequence[tuple[str, ...]]
+    ) -> list[Signal]:
+        """BM25 over the words concept rules added, calibrated like the lexical signal
+        (coverage counts a term as present when its added words are); weighted lower."""
+        words = [t for group in meaning for t in group]
+        if not words:
+            return []
+        scores = self.lexical.scores(words)
+        top = float(scores.max()) if len(scores) else 0.0
+        if top <= 0:
+            return []
+        rows = np.argsort(-scores, kind="stable")[: self.config.candidates]
+        rows = rows[scores[rows] > 0]
+        coverage = np.array([self._coverage(r, groups) for r in rows.tolist()], np.float32)
+        return [Signal("meaning", rows, scores[rows], coverage * scores[rows] / top)]
 
     def _coverage(self, row: int, groups: Sequence[tuple[str, ...]]) -> float:
         """Share of query terms that row ``row`` contains (in any accepted form)."""
@@ -177,7 +223,9 @@ class Ranker:
         evidence = item.evidence
         if "emoji" in evidence:
             return float("inf")
-        if "lexical" in evidence and (self._coverage(item.row, groups) >= self.config.min_coverage):
+        if ("lexical" in evidence or "meaning" in evidence) and (
+            self._coverage(item.row, groups) >= self.config.min_coverage
+        ):
             return float("inf")
         return max(
             (
@@ -199,12 +247,25 @@ class Ranker:
             if name in item.evidence
         )
 
-    def _attach_terms(self, fused: list[Fused], groups: Sequence[tuple[str, ...]]) -> list[Fused]:
-        """Record on each lexical candidate the query words (in any accepted form) it contains."""
-        words = [t for group in groups for t in group]
+    def _attach_terms(
+        self,
+        fused: list[Fused],
+        groups: Sequence[tuple[str, ...]],
+        meaning: Sequence[tuple[str, ...]] = (),
+    ) -> list[Fused]:
+        """Record on each lexical candidate the query words (in any accepted form) it contains,
+        and on each «meaning» candidate the added words it contains."""
+        added = {t for group in meaning for t in group}
+        words = [t for group in groups for t in group if t not in added]
         return [
-            dataclasses.replace(f, terms=tuple(self.lexical.matched(f.row, words)))
-            if "lexical" in f.evidence
+            dataclasses.replace(
+                f,
+                terms=tuple(self.lexical.matched(f.row, words)) if "lexical" in f.evidence else (),
+                meaning=tuple(self.lexical.matched(f.row, sorted(added)))
+                if "meaning" in f.evidence
+                else (),
+            )
+            if "lexical" in f.evidence or "meaning" in f.evidence
             else f
             for f in fused
         ]
