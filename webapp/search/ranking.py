@@ -32,6 +32,7 @@ class RankingConfig:
         default_factory=lambda: {
             "lexical": 2.0,
             "meaning": 1.5,
+            "meaning-vector": 0.5,
             "emoji": 10.0,
             "ruclip-image": 0.5,
             "ruclip-text": 0.5,
@@ -54,7 +55,11 @@ class RankingConfig:
     keep_prefix: str | tuple[str, ...] = "text-"
     #: further spaces that may keep a hit, each at its own z: the cross-modal space finds
     #: designs whose words say nothing, at a lower z than text matches (docs/training.md)
-    keep_z: Mapping[str, float] = field(default_factory=lambda: {"xmodal": 2.5})
+    keep_z: Mapping[str, float] = field(
+        default_factory=lambda: {"xmodal": 2.5, "meaning-vector": 4.4}
+    )
+    #: at most this many words a concept rule added are embedded as the «meaning» vector
+    meaning_vector_words: int = 8
     #: whether thesaurus rules also expand words the catalogue itself uses (occasion and
     #: staff rules always apply)
     thesaurus_known_words: bool = True
@@ -114,6 +119,7 @@ class Ranker:
             groups = [g + m for g, m in zip(groups, meaning, strict=True)] if meaning else groups
             signals += self._meaning_signal(meaning, groups)
             signals += self._emoji_signal(parsed)
+        signals += self._meaning_vector(meaning, timer)
         with timer.stage("fuse"):
             fused = FUSERS[self.config.fusion](signals, self.config.weights)
             floor = self.config.floor_prefix
@@ -133,6 +139,21 @@ class Ranker:
                 z = self.stats[space.name].zscores(query, cosines)
             signals.append(Signal(space.name, rows, cosines, z))
         return signals
+
+    def _meaning_vector(self, meaning: Sequence[tuple[str, ...]], timer: Timer) -> list[Signal]:
+        """The words concept rules added, embedded together in the first text space: what
+        they mean together («пломбир» → «мороженое»), weighted below the query's own vector."""
+        words = list(dict.fromkeys(t for group in meaning for t in group))
+        space = next((s for s in self.spaces if s.name.startswith("text-")), None)
+        if not words or space is None:
+            return []
+        text = ", ".join(words[: self.config.meaning_vector_words])
+        with timer.stage("encode"):
+            query = self.query_vectors.encode(space.encoder, text)
+        with timer.stage("knn"):
+            rows, cosines = self.indexes[space.name].search(query, self.config.candidates)
+            z = self.stats[space.name].zscores(query, cosines)
+        return [Signal("meaning-vector", rows, cosines, z)]
 
     def _lexical_signal(self, groups: Sequence[tuple[str, ...]]) -> list[Signal]:
         """BM25 candidates, calibrated as term coverage × share of the best score."""
