@@ -257,6 +257,11 @@ def _is_noun_lemma(word: str) -> bool:
     )
 
 
+def is_dictionary_word(token: str) -> bool:
+    """True when ``token`` is a word the Russian dictionary knows (not a guess)."""
+    return _is_russian_word(token)
+
+
 @lru_cache(maxsize=65536)
 def _is_russian_word(token: str) -> bool:
     """True when ``token`` is a dictionary word of at least two letters."""
