@@ -14,11 +14,11 @@ from flask.cli import with_appcontext
 from .catalog.embed import embed_catalog
 from .catalog.embedding_cache import CacheError
 from .catalog.products import CatalogError, read_catalog
+from .catalog.thesaurus import build_thesaurus_command
 from .encoders.base import EncoderError
 from .encoders.spaces import configured_spaces
 from .search.filters import Filters
 from .search.results import SearchRequest
-from .catalog.thesaurus import build_thesaurus_command
 from .training.command import train_heads_command
 
 

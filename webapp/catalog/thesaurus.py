@@ -57,7 +57,9 @@ def load_wordnet(path: Path) -> tuple[dict[int, list[str]], list[tuple[int, int]
         words: dict[int, list[str]] = defaultdict(list)
         for sid, lemma in connection.execute("SELECT DISTINCT synset_id, lemma FROM synsets"):
             words[int(sid)].append(str(lemma).lower().replace("ё", "е"))
-        links = [(int(a), int(b)) for a, b in connection.execute("SELECT sid, hypersid FROM hypernyms")]
+        links = [
+            (int(a), int(b)) for a, b in connection.execute("SELECT sid, hypersid FROM hypernyms")
+        ]
     finally:
         connection.close()
     return words, links
@@ -66,7 +68,7 @@ def load_wordnet(path: Path) -> tuple[dict[int, list[str]], list[tuple[int, int]
 def build_entries(
     words: dict[int, list[str]], links: Iterable[tuple[int, int]], vocabulary: set[str]
 ) -> dict[str, list[str]]:
-    """Phrase (lemma key, space-joined) → related catalogue words, senses chosen by the catalogue."""
+    """Phrase (lemma key, space-joined) → related catalogue words; the catalogue picks senses."""
     up: dict[int, set[int]] = defaultdict(set)
     down: dict[int, set[int]] = defaultdict(set)
     for sid, hyper in links:

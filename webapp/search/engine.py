@@ -24,8 +24,8 @@ from ..encoders.spaces import (
 )
 from . import filters as flt
 from . import picture
-from .picture import PictureQuery
 from .concepts import Concepts
+from .picture import PictureQuery
 from .query import ParsedQuery, QueryUnderstanding, clear_word_caches, emoji_table
 from .ranking import Ranker, RankingConfig
 from .results import Hit, SearchRequest, SearchResult, why_of
