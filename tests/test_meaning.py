@@ -196,3 +196,22 @@ def test_a_saved_rule_reaches_search_on_every_worker_after_a_hot_reload(mini_app
     assert [h.product.id for h in result.hits][:1] == ["a1"]
     assert result.hits[0].why["meaning"] == ["петух"]
     assert "бумбарякса" in client.get("/staff/synonyms").get_data(as_text=True).lower()
+
+
+# --- the category tree as a signal ------------------------------------------------------------
+def test_a_word_naming_a_subcategory_reaches_its_whole_subtree(demo_app) -> None:
+    engine = warm_up(demo_app)
+    insects = {p.id for p in engine.products if p.subcategory == "Насекомые"}
+    signal = engine.ranker.tree.signal([("насекомое",)])[0]
+    reached = {engine.products[r].id for r in signal.rows.tolist()}
+    assert reached == insects and float(signal.calibrated.max()) == 1.0
+    result = _search(demo_app, "насекомые", per_page=100)
+    found = {h.product.id for h in result.hits}
+    assert insects <= found  # every insect design, even those whose words never say so
+    assert all("category" in h.why["signals"] for h in result.hits if h.product.id in insects)
+
+
+def test_a_compound_is_not_given_its_head_as_a_class() -> None:
+    words = {1: ["видеокарта"], 2: ["карта"], 3: ["пломбир"], 4: ["мороженое"]}
+    entries = build_entries(words, [(1, 2), (3, 4)], {"карта", "мороженое"})
+    assert "видеокарта" not in entries and entries["пломбир"] == ["мороженое"]

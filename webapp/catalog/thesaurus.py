@@ -94,7 +94,8 @@ def build_entries(
             narrower = down[sid] | {n for d in down[sid] for n in down[d]}
             broader = set() if in_catalogue else up[sid]
             candidates = [*words[sid], *(w for s in sorted(narrower) for w in words[s])]
-            candidates += [w for s in sorted(broader) for w in words[s]]
+            # a compound's head is no class of it: «видеокарта» is not a «карта» of the shop
+            candidates += [w for s in sorted(broader) for w in words[s] if w not in key[-1]]
             related += [k for k in map(known, candidates) if k and k != " ".join(key)]
         kept = list(dict.fromkeys(related))[:MAX_WORDS]
         if kept:

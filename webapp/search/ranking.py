@@ -17,6 +17,7 @@ from ..catalog.products import Product
 from ..encoders.spaces import Space
 from .cache import LRUCache, QueryVectorCache
 from .fusion import FUSERS, Fused, Signal, SpaceStats
+from .hierarchy import CategoryTree
 from .lexical import LexicalIndex
 from .query import ParsedQuery
 from .timing import Timer
@@ -33,6 +34,7 @@ class RankingConfig:
             "lexical": 2.0,
             "meaning": 1.5,
             "meaning-vector": 0.5,
+            "category": 1.0,
             "emoji": 10.0,
             "ruclip-image": 0.5,
             "ruclip-text": 0.5,
@@ -58,6 +60,9 @@ class RankingConfig:
     keep_z: Mapping[str, float] = field(
         default_factory=lambda: {"xmodal": 2.5, "meaning-vector": 4.4}
     )
+    #: the gate for a query most of whose Russian words neither the catalogue nor a rule
+    #: explains («кредитный рейтинг заемщика»): its vector evidence must be this strong
+    unexplained_z: float = 4.4
     #: at most this many words a concept rule added are embedded as the «meaning» vector
     meaning_vector_words: int = 8
     #: whether thesaurus rules also expand words the catalogue itself uses (occasion and
@@ -82,6 +87,7 @@ class Ranker:
         self.indexes = {s.name: indexes[s.name] for s in self.spaces}
         self.stats = {s.name: SpaceStats.of(self.indexes[s.name].vectors) for s in self.spaces}
         self.lexical = LexicalIndex(products)
+        self.tree = CategoryTree(products)
         self.config = config or RankingConfig()
         self.query_vectors = QueryVectorCache()
         #: ranked lists of recent queries (ranking is a pure function of the understood
@@ -118,12 +124,14 @@ class Ranker:
             meaning = self._meaning_groups(parsed, groups)
             groups = [g + m for g, m in zip(groups, meaning, strict=True)] if meaning else groups
             signals += self._meaning_signal(meaning, groups)
+            signals += self.tree.signal(groups)
             signals += self._emoji_signal(parsed)
         signals += self._meaning_vector(meaning, timer)
         with timer.stage("fuse"):
             fused = FUSERS[self.config.fusion](signals, self.config.weights)
             floor = self.config.floor_prefix
-            if not any(self._evidence(f, groups, floor) >= self.config.min_query_z for f in fused):
+            gate = self._gate(groups)
+            if not any(self._evidence(f, groups, floor) >= gate for f in fused):
                 return []
             kept = [f for f in fused if self._keeps(f, groups)]
             return self._attach_terms(kept, groups, meaning)
@@ -139,6 +147,15 @@ class Ranker:
                 z = self.stats[space.name].zscores(query, cosines)
             signals.append(Signal(space.name, rows, cosines, z))
         return signals
+
+    def _gate(self, groups: Sequence[tuple[str, ...]]) -> float:
+        """The vector z a query needs to be answered: higher when most of its Russian words
+        are unknown to the catalogue and to every rule (the shop does not sell that)."""
+        russian = [g for g in groups if any("а" <= ch <= "я" for ch in g[0])]
+        unknown = sum(not any(w in self.lexical.vocabulary for w in g) for g in russian)
+        if russian and unknown * 2 > len(russian):
+            return max(self.config.min_query_z, self.config.unexplained_z)
+        return self.config.min_query_z
 
     def _meaning_vector(self, meaning: Sequence[tuple[str, ...]], timer: Timer) -> list[Signal]:
         """The words concept rules added, embedded together in the first text space: what
@@ -248,6 +265,8 @@ class Ranker:
             self._coverage(item.row, groups) >= self.config.min_coverage
         ):
             return float("inf")
+        if evidence.get("category", (0.0, 0.0, 0))[1] >= self.config.min_coverage:
+            return float("inf")  # the query names this design's category
         return max(
             (
                 calibrated
