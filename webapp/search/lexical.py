@@ -66,11 +66,11 @@ class LexicalIndex:
     def _guarded_closest(self, term: str, cutoff: float) -> str | None:
         """The typo guard: a real dictionary word («водопад», «часовой») is never respelt
         into another word; a correction is a shopper's word (title or tag) within a small
-        edit relative to the word's length (1 edit up to 5 letters, 2 beyond)."""
+        edit relative to the word's length (one edit per three letters, at least one)."""
         if is_dictionary_word(term):
             return None
         found = _closest(term, self._by_length, cutoff)
-        limit = 1 if len(term) <= 5 else 2
+        limit = max(1, len(term) // 3)
         if found is None or found not in self.shopper_words or edits(term, found) > limit:
             return None
         return found
