@@ -179,7 +179,8 @@ class Analytics:
         keys = sorted({str(v["session_key"]) for v in views if v.get("session_key")})
         if not keys:
             return
-        since = min(v["at"] for v in views) - timedelta(seconds=self.covisit_window_s)  # type: ignore[operator]
+        first: datetime = min(v["at"] for v in views)  # every buffered view has its time
+        since = first - timedelta(seconds=self.covisit_window_s)
         earlier = [
             row
             for start in range(0, len(keys), 500)

@@ -14,6 +14,7 @@ from flask.cli import with_appcontext
 from .catalog.embed import embed_catalog
 from .catalog.embedding_cache import CacheError
 from .catalog.products import CatalogError, read_catalog
+from .catalog.thesaurus import build_thesaurus_command
 from .encoders.base import EncoderError
 from .encoders.spaces import configured_spaces
 from .search.filters import Filters
@@ -179,5 +180,6 @@ def init_app(app: Flask) -> None:
         make_ruclip_model,
         export_image_model_command,
         train_heads_command,
+        build_thesaurus_command,
     ):
         app.cli.add_command(command)

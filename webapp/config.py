@@ -44,6 +44,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "XMODAL_HEADS": "auto",
         "XMODAL_IMAGE_SPACE": "image-efficientnet-lite0",
         "XMODAL_TEXT_ENCODER": "use",
+        # concept rules (docs/ranking.md «Meaning beyond the words»): the general thesaurus
+        # artifact (`flask --app webapp build-thesaurus`; "" = off) and the occasions calendar
+        "THESAURUS_PATH": str(ROOT / "data" / "rules" / "thesaurus.json"),
+        "OCCASIONS_PATH": str(ROOT / "data" / "rules" / "occasions.tsv"),
         "SIMILAR_COUNT": 6,  # designs per «похожие» row of a product card (two rows)
         # space for recommendations; "" = the richest configured (combined, else the
         # first text space, else image); product cards show picture and text rows apart

@@ -23,6 +23,7 @@ from werkzeug.local import LocalProxy
 from .catalog.embedding_cache import cache_path, load_cache
 from .catalog.products import read_catalog
 from .catalog.store import CatalogStore
+from .concept_rules import load_concepts
 from .encoders.spaces import configured_spaces
 from .search.engine import SearchEngine
 from .search.results import SearchRequest
@@ -63,6 +64,7 @@ def build_engine(app: Flask) -> SearchEngine:
         similar_space=cfg["SIMILAR_SPACE"],
         picture_space=cfg["PICTURE_SPACE"],
         picture_results=cfg["PICTURE_RESULTS"],
+        concepts=load_concepts(app),
     )
     log.info(
         "search ready: %d products, spaces %s, %.1fs",

@@ -24,6 +24,7 @@ from ..encoders.spaces import (
 )
 from . import filters as flt
 from . import picture
+from .concepts import Concepts
 from .picture import PictureQuery
 from .query import ParsedQuery, QueryUnderstanding, clear_word_caches, emoji_table
 from .ranking import Ranker, RankingConfig
@@ -47,6 +48,7 @@ class SearchEngine:
         similar_space: str = "",
         picture_space: str = "",
         picture_results: int = 96,
+        concepts: Concepts | None = None,
     ) -> None:
         """Index ``vectors`` (space name → item matrix in catalogue order) for every space.
 
@@ -73,7 +75,7 @@ class SearchEngine:
         )
         self._facets = flt.Facets(self.products)
         self._understanding = QueryUnderstanding(
-            emoji_table((p.id, p.title) for p in self.products), max_query_length
+            emoji_table((p.id, p.title) for p in self.products), max_query_length, concepts
         )
 
     # -- the query's journey ---------------------------------------------------------

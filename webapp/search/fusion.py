@@ -39,6 +39,8 @@ class Fused:
     evidence: dict[str, tuple[float, float, int]] = field(default_factory=dict)
     #: the query words (in any accepted form) this item's text contains
     terms: tuple[str, ...] = ()
+    #: words a concept rule added to the query («по смыслу») that this item's text contains
+    meaning: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

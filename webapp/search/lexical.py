@@ -15,7 +15,7 @@ import numpy as np
 
 from ..catalog.products import Product
 from .cache import LRUCache
-from .query import analyse
+from .query import analyse, is_dictionary_word
 
 TITLE_WEIGHT = 3
 TAG_WEIGHT = 2
@@ -38,6 +38,11 @@ class LexicalIndex:
         corpus = [document_terms(p) or ["∅"] for p in products]
         self.doc_terms = [frozenset(terms) for terms in corpus]
         self.vocabulary = frozenset().union(*self.doc_terms)
+        #: words of titles and tags: what shoppers call designs (a typo is only corrected
+        #: into one of these, never into a word of the generated descriptions)
+        self.shopper_words = frozenset(
+            t for p in products for t in (*analyse(p.title), *analyse(" ; ".join(p.tags)))
+        )
         self.corrections: LRUCache[tuple[str, float], str | None] = LRUCache(65536)
         self._by_length: dict[int, list[str]] = {}
         for term in sorted(self.vocabulary):
@@ -55,8 +60,20 @@ class LexicalIndex:
     def correct(self, term: str, cutoff: float = 0.8) -> str | None:
         """The indexed term closest in spelling to ``term`` (``бабчка`` → ``бабочка``), if any."""
         return self.corrections.get_or_compute(
-            (term, cutoff), lambda: _closest(term, self._by_length, cutoff)
+            (term, cutoff), lambda: self._guarded_closest(term, cutoff)
         )
+
+    def _guarded_closest(self, term: str, cutoff: float) -> str | None:
+        """The typo guard: a real dictionary word («водопад», «часовой») is never respelt
+        into another word; a correction is a shopper's word (title or tag) within a small
+        edit relative to the word's length (one edit per three letters, at least one)."""
+        if is_dictionary_word(term):
+            return None
+        found = _closest(term, self._by_length, cutoff)
+        limit = max(1, len(term) // 3)
+        if found is None or found not in self.shopper_words or edits(term, found) > limit:
+            return None
+        return found
 
     def respell(self, terms: Sequence[str], cutoff: float = 0.7) -> list[str]:
         """``terms`` with each unknown word replaced by its closest catalogue spelling;
@@ -67,6 +84,21 @@ class LexicalIndex:
     def matched(self, row: int, terms: Sequence[str]) -> list[str]:
         """The query ``terms`` that occur in row ``row``'s document."""
         return [t for t in terms if t in self.doc_terms[row]]
+
+
+def edits(a: str, b: str) -> int:
+    """Levenshtein distance with adjacent transpositions (optimal string alignment)."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, previous2[j - 2] + 1)
+            current.append(cost)
+        previous2, previous = previous, current
+    return previous[-1]
 
 
 def _closest(term: str, by_length: dict[int, list[str]], cutoff: float) -> str | None:

@@ -11,8 +11,12 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import pymorphy3
+
+if TYPE_CHECKING:
+    from .concepts import Concepts, Expansion
 
 # The ЙЦУКЕН keys under each QWERTY key, unshifted and shifted.
 _QWERTY = "`qwertyuiop[]asdfghjkl;'zxcvbnm,./" + '~QWERTYUIOP{}ASDFGHJKL:"ZXCVBNM<>?'
@@ -45,6 +49,8 @@ class ParsedQuery:
     emoji_ids: tuple[str, ...] = ()
     layout_fixed: bool = False
     truncated: bool = False
+    #: concept rules the query triggered (thesaurus, occasions, staff): words it also means
+    concepts: tuple[Expansion, ...] = ()
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -75,10 +81,17 @@ class ParsedQuery:
 class QueryUnderstanding:
     """Turns raw queries into :class:`ParsedQuery` using the catalogue's emoji names."""
 
-    def __init__(self, emoji_names: dict[str, tuple[str, str]], max_length: int = 200) -> None:
-        """``emoji_names`` maps an emoji sequence (modifiers stripped) to (id, Russian name)."""
+    def __init__(
+        self,
+        emoji_names: dict[str, tuple[str, str]],
+        max_length: int = 200,
+        concepts: Concepts | None = None,
+    ) -> None:
+        """``emoji_names`` maps an emoji sequence (modifiers stripped) to (id, Russian name);
+        ``concepts`` are the rules that add related words (none by default)."""
         self.emoji_names = emoji_names
         self.max_length = max_length
+        self.concepts = concepts
 
     def parse(self, raw: str) -> ParsedQuery:
         """Run every step on ``raw`` and return the result."""
@@ -87,14 +100,16 @@ class QueryUnderstanding:
         fixed, layout_fixed = fix_layout(without_emoji)
         text = normalise(" ".join([fixed, *names]))
         tokens = tuple(_WORD.findall(text))
+        lemmas = lemmatise(tokens)
         return ParsedQuery(
             raw=raw,
             text=text,
             tokens=tokens,
-            lemmas=lemmatise(tokens),
+            lemmas=lemmas,
             emoji_ids=tuple(ids),
             layout_fixed=layout_fixed,
             truncated=truncated,
+            concepts=self.concepts.match(lemmas) if self.concepts else (),
         )
 
 
@@ -240,6 +255,11 @@ def _is_noun_lemma(word: str) -> bool:
         p.tag.POS == "NOUN" and p.normal_form.replace("ё", "е") == word
         for p in _morph().parse(word)
     )
+
+
+def is_dictionary_word(token: str) -> bool:
+    """True when ``token`` is a word the Russian dictionary knows (not a guess)."""
+    return _is_russian_word(token)
 
 
 @lru_cache(maxsize=65536)

@@ -17,6 +17,7 @@ from ..catalog.products import Product
 from ..encoders.spaces import Space
 from .cache import LRUCache, QueryVectorCache
 from .fusion import FUSERS, Fused, Signal, SpaceStats
+from .hierarchy import CategoryTree
 from .lexical import LexicalIndex
 from .query import ParsedQuery
 from .timing import Timer
@@ -31,6 +32,9 @@ class RankingConfig:
     weights: Mapping[str, float] = field(
         default_factory=lambda: {
             "lexical": 2.0,
+            "meaning": 1.5,
+            "meaning-vector": 0.5,
+            "category": 1.0,
             "emoji": 10.0,
             "ruclip-image": 0.5,
             "ruclip-text": 0.5,
@@ -53,7 +57,17 @@ class RankingConfig:
     keep_prefix: str | tuple[str, ...] = "text-"
     #: further spaces that may keep a hit, each at its own z: the cross-modal space finds
     #: designs whose words say nothing, at a lower z than text matches (docs/training.md)
-    keep_z: Mapping[str, float] = field(default_factory=lambda: {"xmodal": 2.5})
+    keep_z: Mapping[str, float] = field(
+        default_factory=lambda: {"xmodal": 2.5, "meaning-vector": 4.4}
+    )
+    #: the gate for a query most of whose Russian words neither the catalogue nor a rule
+    #: explains («кредитный рейтинг заемщика»): its vector evidence must be this strong
+    unexplained_z: float = 4.4
+    #: at most this many words a concept rule added are embedded as the «meaning» vector
+    meaning_vector_words: int = 8
+    #: whether thesaurus rules also expand words the catalogue itself uses (occasion and
+    #: staff rules always apply)
+    thesaurus_known_words: bool = True
 
 
 class Ranker:
@@ -73,6 +87,7 @@ class Ranker:
         self.indexes = {s.name: indexes[s.name] for s in self.spaces}
         self.stats = {s.name: SpaceStats.of(self.indexes[s.name].vectors) for s in self.spaces}
         self.lexical = LexicalIndex(products)
+        self.tree = CategoryTree(products)
         self.config = config or RankingConfig()
         self.query_vectors = QueryVectorCache()
         #: ranked lists of recent queries (ranking is a pure function of the understood
@@ -106,14 +121,20 @@ class Ranker:
         with timer.stage("lexical"):
             groups = self._term_groups(parsed)
             signals += self._lexical_signal(groups)
+            meaning = self._meaning_groups(parsed, groups)
+            groups = [g + m for g, m in zip(groups, meaning, strict=True)] if meaning else groups
+            signals += self._meaning_signal(meaning, groups)
+            signals += self.tree.signal(groups)
             signals += self._emoji_signal(parsed)
+        signals += self._meaning_vector(meaning, timer)
         with timer.stage("fuse"):
             fused = FUSERS[self.config.fusion](signals, self.config.weights)
             floor = self.config.floor_prefix
-            if not any(self._evidence(f, groups, floor) >= self.config.min_query_z for f in fused):
+            gate = self._gate(groups)
+            if not any(self._evidence(f, groups, floor) >= gate for f in fused):
                 return []
             kept = [f for f in fused if self._keeps(f, groups)]
-            return self._attach_terms(kept, groups)
+            return self._attach_terms(kept, groups, meaning)
 
     def _vector_signals(self, parsed: ParsedQuery, timer: Timer) -> list[Signal]:
         """kNN candidates from every space, with z-score calibration."""
@@ -126,6 +147,30 @@ class Ranker:
                 z = self.stats[space.name].zscores(query, cosines)
             signals.append(Signal(space.name, rows, cosines, z))
         return signals
+
+    def _gate(self, groups: Sequence[tuple[str, ...]]) -> float:
+        """The vector z a query needs to be answered: higher when most of its Russian words
+        are unknown to the catalogue and to every rule (the shop does not sell that)."""
+        russian = [g for g in groups if any("а" <= ch <= "я" for ch in g[0])]
+        unknown = sum(not any(w in self.lexical.vocabulary for w in g) for g in russian)
+        if russian and unknown * 2 > len(russian):
+            return max(self.config.min_query_z, self.config.unexplained_z)
+        return self.config.min_query_z
+
+    def _meaning_vector(self, meaning: Sequence[tuple[str, ...]], timer: Timer) -> list[Signal]:
+        """The words concept rules added, embedded together in the first text space: what
+        they mean together («пломбир» → «мороженое»), weighted below the query's own vector."""
+        words = list(dict.fromkeys(t for group in meaning for t in group))
+        space = next((s for s in self.spaces if s.name.startswith("text-")), None)
+        if not words or space is None:
+            return []
+        text = ", ".join(words[: self.config.meaning_vector_words])
+        with timer.stage("encode"):
+            query = self.query_vectors.encode(space.encoder, text)
+        with timer.stage("knn"):
+            rows, cosines = self.indexes[space.name].search(query, self.config.candidates)
+            z = self.stats[space.name].zscores(query, cosines)
+        return [Signal("meaning-vector", rows, cosines, z)]
 
     def _lexical_signal(self, groups: Sequence[tuple[str, ...]]) -> list[Signal]:
         """BM25 candidates, calibrated as term coverage × share of the best score."""
@@ -144,15 +189,54 @@ class Ranker:
         spelling (``бабчка`` → ``бабочка``)."""
         vocabulary = self.lexical.vocabulary
         expansions = parsed.expansions
+        explained = {t for concept in parsed.concepts for t in concept.triggers}
         groups = []
         for term in dict.fromkeys(parsed.terms):
             bases = tuple(b for b in expansions.get(term, ()) if b in vocabulary)
             if term in vocabulary or bases:
                 groups.append((term,) if term in vocabulary else bases)
                 continue
-            corrected = self.lexical.correct(term)
+            # a word a concept rule knows is a real word: never respell it into another
+            corrected = None if term in explained else self.lexical.correct(term)
             groups.append((corrected,) if corrected else (term,))
         return groups
+
+    def _meaning_groups(
+        self, parsed: ParsedQuery, groups: Sequence[tuple[str, ...]]
+    ) -> list[tuple[str, ...]]:
+        """Per query term, the catalogue words concept rules add for it (empty: no rule)."""
+        if not parsed.concepts:
+            return []
+        vocabulary = self.lexical.vocabulary
+        terms = list(dict.fromkeys(parsed.terms))
+        added: list[list[str]] = [[] for _ in terms]
+        for expansion in parsed.concepts:
+            if expansion.source == "thesaurus" and not self.config.thesaurus_known_words:
+                if all(t in vocabulary for t in expansion.triggers):
+                    continue
+            words = [w for w in expansion.words if w in vocabulary]
+            for i, term in enumerate(terms):
+                if term in expansion.triggers:
+                    added[i] += [w for w in words if w not in groups[i]]
+        result = [tuple(dict.fromkeys(a)) for a in added]
+        return result if any(result) else []
+
+    def _meaning_signal(
+        self, meaning: Sequence[tuple[str, ...]], groups: Sequence[tuple[str, ...]]
+    ) -> list[Signal]:
+        """BM25 over the words concept rules added, calibrated like the lexical signal
+        (coverage counts a term as present when its added words are); weighted lower."""
+        words = [t for group in meaning for t in group]
+        if not words:
+            return []
+        scores = self.lexical.scores(words)
+        top = float(scores.max()) if len(scores) else 0.0
+        if top <= 0:
+            return []
+        rows = np.argsort(-scores, kind="stable")[: self.config.candidates]
+        rows = rows[scores[rows] > 0]
+        coverage = np.array([self._coverage(r, groups) for r in rows.tolist()], np.float32)
+        return [Signal("meaning", rows, scores[rows], coverage * scores[rows] / top)]
 
     def _coverage(self, row: int, groups: Sequence[tuple[str, ...]]) -> float:
         """Share of query terms that row ``row`` contains (in any accepted form)."""
@@ -177,8 +261,12 @@ class Ranker:
         evidence = item.evidence
         if "emoji" in evidence:
             return float("inf")
-        if "lexical" in evidence and (self._coverage(item.row, groups) >= self.config.min_coverage):
+        if ("lexical" in evidence or "meaning" in evidence) and (
+            self._coverage(item.row, groups) >= self.config.min_coverage
+        ):
             return float("inf")
+        if evidence.get("category", (0.0, 0.0, 0))[1] >= self.config.min_coverage:
+            return float("inf")  # the query names this design's category
         return max(
             (
                 calibrated
@@ -199,12 +287,25 @@ class Ranker:
             if name in item.evidence
         )
 
-    def _attach_terms(self, fused: list[Fused], groups: Sequence[tuple[str, ...]]) -> list[Fused]:
-        """Record on each lexical candidate the query words (in any accepted form) it contains."""
-        words = [t for group in groups for t in group]
+    def _attach_terms(
+        self,
+        fused: list[Fused],
+        groups: Sequence[tuple[str, ...]],
+        meaning: Sequence[tuple[str, ...]] = (),
+    ) -> list[Fused]:
+        """Record on each lexical candidate the query words (in any accepted form) it contains,
+        and on each «meaning» candidate the added words it contains."""
+        added = {t for group in meaning for t in group}
+        words = [t for group in groups for t in group if t not in added]
         return [
-            dataclasses.replace(f, terms=tuple(self.lexical.matched(f.row, words)))
-            if "lexical" in f.evidence
+            dataclasses.replace(
+                f,
+                terms=tuple(self.lexical.matched(f.row, words)) if "lexical" in f.evidence else (),
+                meaning=tuple(self.lexical.matched(f.row, sorted(added)))
+                if "meaning" in f.evidence
+                else (),
+            )
+            if "lexical" in f.evidence or "meaning" in f.evidence
             else f
             for f in fused
         ]

@@ -59,4 +59,7 @@ def why_of(item: Fused) -> dict[str, Any]:
         name: {"score": round(raw, 4), "calibrated": round(cal, 3), "rank": rank}
         for name, (raw, cal, rank) in sorted(item.evidence.items())
     }
-    return {"signals": signals, "terms": list(item.terms)}
+    why: dict[str, Any] = {"signals": signals, "terms": list(item.terms)}
+    if item.meaning:
+        why["meaning"] = list(item.meaning)
+    return why

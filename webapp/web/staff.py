@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from ..analytics import Analytics, get_analytics
 from ..catalog.products import Product
+from ..concept_rules import default_rules, get_rule_store, request_reload
 from ..lifecycle import get_engine
 from ..search import covisit
+from ..search.concepts import RuleError
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
@@ -67,3 +69,37 @@ def _named_pairs(recorder: Analytics) -> list[tuple[Product, Product, float, int
         for a, b, w, n in pairs
         if a in products and b in products
     ]
+
+
+@bp.get("/synonyms")
+def synonyms() -> ResponseReturnValue:
+    """The shop's concept rules (editable) and the shipped occasion rules they override."""
+    app = current_app
+    _, calendar = default_rules(app)
+    return render_template(
+        "staff_synonyms.html",
+        rules=get_rule_store(app).all(),
+        defaults=calendar,
+        phrase=request.args.get("phrase", ""),
+        words=request.args.get("words", ""),
+    )
+
+
+@bp.post("/synonyms")
+def save_synonym() -> ResponseReturnValue:
+    """Save (or with ``delete``, remove) one rule, then ask every worker to reload."""
+    app = current_app
+    phrase, words = request.form.get("phrase", ""), request.form.get("words", "")
+    store = get_rule_store(app)
+    if request.form.get("delete"):
+        removed = store.delete(phrase)
+        flash("Правило удалено." if removed else "Такого правила нет.")
+    else:
+        try:
+            rule = store.save(phrase, words)
+        except RuleError as exc:
+            flash(f"Правило не сохранено: {exc}")
+            return redirect(url_for("staff.synonyms", phrase=phrase, words=words)), 303
+        flash(f"Сохранено: «{rule.phrase}» → {', '.join(rule.words)}.")
+    request_reload(app)
+    return redirect(url_for("staff.synonyms")), 303
