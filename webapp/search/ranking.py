@@ -22,6 +22,7 @@ from .lexical import LexicalIndex
 from .query import ParsedQuery
 from .timing import Timer
 from .vector_index import VectorIndex
+from .words import WordSignals
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Ranker:
         self.indexes = {s.name: indexes[s.name] for s in self.spaces}
         self.stats = {s.name: SpaceStats.of(self.indexes[s.name].vectors) for s in self.spaces}
         self.lexical = LexicalIndex(products)
+        self.words = WordSignals(self.lexical)
         self.tree = CategoryTree(products)
         self.config = config or RankingConfig()
         self.query_vectors = QueryVectorCache()
@@ -119,11 +121,14 @@ class Ranker:
         """Signals, fusion and the relevance floor for one query."""
         signals = self._vector_signals(parsed, timer)
         with timer.stage("lexical"):
-            groups = self._term_groups(parsed)
-            signals += self._lexical_signal(groups)
-            meaning = self._meaning_groups(parsed, groups)
+            k = self.config.candidates
+            groups = self.words.term_groups(parsed)
+            signals += self.words.bm25("lexical", [t for g in groups for t in g], groups, k)
+            meaning = self.words.meaning_groups(
+                parsed, groups, thesaurus_known_words=self.config.thesaurus_known_words
+            )
             groups = [g + m for g, m in zip(groups, meaning, strict=True)] if meaning else groups
-            signals += self._meaning_signal(meaning, groups)
+            signals += self.words.bm25("meaning", [t for g in meaning for t in g], groups, k)
             signals += self.tree.signal(groups)
             signals += self._emoji_signal(parsed)
         signals += self._meaning_vector(meaning, timer)
@@ -134,7 +139,7 @@ class Ranker:
             if not any(self._evidence(f, groups, floor) >= gate for f in fused):
                 return []
             kept = [f for f in fused if self._keeps(f, groups)]
-            return self._attach_terms(kept, groups, meaning)
+            return self.words.attach_terms(kept, groups, meaning)
 
     def _vector_signals(self, parsed: ParsedQuery, timer: Timer) -> list[Signal]:
         """kNN candidates from every space, with z-score calibration."""
@@ -172,78 +177,6 @@ class Ranker:
             z = self.stats[space.name].zscores(query, cosines)
         return [Signal("meaning-vector", rows, cosines, z)]
 
-    def _lexical_signal(self, groups: Sequence[tuple[str, ...]]) -> list[Signal]:
-        """BM25 candidates, calibrated as term coverage × share of the best score."""
-        scores = self.lexical.scores([t for group in groups for t in group])
-        top = float(scores.max()) if len(scores) else 0.0
-        if top <= 0:
-            return []
-        rows = np.argsort(-scores, kind="stable")[: self.config.candidates]
-        rows = rows[scores[rows] > 0]
-        coverage = np.array([self._coverage(r, groups) for r in rows.tolist()], np.float32)
-        return [Signal("lexical", rows, scores[rows], coverage * scores[rows] / top)]
-
-    def _term_groups(self, parsed: ParsedQuery) -> list[tuple[str, ...]]:
-        """Per query term, the words that count as it: itself when the catalogue uses it,
-        else the base nouns of a diminutive (``ёлочки`` → ``ёлка``), else the closest
-        spelling (``бабчка`` → ``бабочка``)."""
-        vocabulary = self.lexical.vocabulary
-        expansions = parsed.expansions
-        explained = {t for concept in parsed.concepts for t in concept.triggers}
-        groups = []
-        for term in dict.fromkeys(parsed.terms):
-            bases = tuple(b for b in expansions.get(term, ()) if b in vocabulary)
-            if term in vocabulary or bases:
-                groups.append((term,) if term in vocabulary else bases)
-                continue
-            # a word a concept rule knows is a real word: never respell it into another
-            corrected = None if term in explained else self.lexical.correct(term)
-            groups.append((corrected,) if corrected else (term,))
-        return groups
-
-    def _meaning_groups(
-        self, parsed: ParsedQuery, groups: Sequence[tuple[str, ...]]
-    ) -> list[tuple[str, ...]]:
-        """Per query term, the catalogue words concept rules add for it (empty: no rule)."""
-        if not parsed.concepts:
-            return []
-        vocabulary = self.lexical.vocabulary
-        terms = list(dict.fromkeys(parsed.terms))
-        added: list[list[str]] = [[] for _ in terms]
-        for expansion in parsed.concepts:
-            if expansion.source == "thesaurus" and not self.config.thesaurus_known_words:
-                if all(t in vocabulary for t in expansion.triggers):
-                    continue
-            words = [w for w in expansion.words if w in vocabulary]
-            for i, term in enumerate(terms):
-                if term in expansion.triggers:
-                    added[i] += [w for w in words if w not in groups[i]]
-        result = [tuple(dict.fromkeys(a)) for a in added]
-        return result if any(result) else []
-
-    def _meaning_signal(
-        self, meaning: Sequence[tuple[str, ...]], groups: Sequence[tuple[str, ...]]
-    ) -> list[Signal]:
-        """BM25 over the words concept rules added, calibrated like the lexical signal
-        (coverage counts a term as present when its added words are); weighted lower."""
-        words = [t for group in meaning for t in group]
-        if not words:
-            return []
-        scores = self.lexical.scores(words)
-        top = float(scores.max()) if len(scores) else 0.0
-        if top <= 0:
-            return []
-        rows = np.argsort(-scores, kind="stable")[: self.config.candidates]
-        rows = rows[scores[rows] > 0]
-        coverage = np.array([self._coverage(r, groups) for r in rows.tolist()], np.float32)
-        return [Signal("meaning", rows, scores[rows], coverage * scores[rows] / top)]
-
-    def _coverage(self, row: int, groups: Sequence[tuple[str, ...]]) -> float:
-        """Share of query terms that row ``row`` contains (in any accepted form)."""
-        if not groups:
-            return 0.0
-        return sum(bool(self.lexical.matched(row, g)) for g in groups) / len(groups)
-
     def _emoji_signal(self, parsed: ParsedQuery) -> list[Signal]:
         """Exact matches for emoji typed into the query."""
         rows = np.array([self.row_of[i] for i in parsed.emoji_ids if i in self.row_of], np.int64)
@@ -262,7 +195,7 @@ class Ranker:
         if "emoji" in evidence:
             return float("inf")
         if ("lexical" in evidence or "meaning" in evidence) and (
-            self._coverage(item.row, groups) >= self.config.min_coverage
+            self.words.coverage(item.row, groups) >= self.config.min_coverage
         ):
             return float("inf")
         if evidence.get("category", (0.0, 0.0, 0))[1] >= self.config.min_coverage:
@@ -286,29 +219,6 @@ class Ranker:
             for name, z in self.config.keep_z.items()
             if name in item.evidence
         )
-
-    def _attach_terms(
-        self,
-        fused: list[Fused],
-        groups: Sequence[tuple[str, ...]],
-        meaning: Sequence[tuple[str, ...]] = (),
-    ) -> list[Fused]:
-        """Record on each lexical candidate the query words (in any accepted form) it contains,
-        and on each «meaning» candidate the added words it contains."""
-        added = {t for group in meaning for t in group}
-        words = [t for group in groups for t in group if t not in added]
-        return [
-            dataclasses.replace(
-                f,
-                terms=tuple(self.lexical.matched(f.row, words)) if "lexical" in f.evidence else (),
-                meaning=tuple(self.lexical.matched(f.row, sorted(added)))
-                if "meaning" in f.evidence
-                else (),
-            )
-            if "lexical" in f.evidence or "meaning" in f.evidence
-            else f
-            for f in fused
-        ]
 
     def suggest(self, parsed: ParsedQuery) -> list[str]:
         """A did-you-mean query for one that found nothing: each unknown word respelt
