@@ -10,13 +10,13 @@ cache is refused with the command that rebuilds it.
 from __future__ import annotations
 
 import io
-import os
 import pickle
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ..files import replacing
 
 FORMAT = "embroidery-search/embeddings"
 VERSION = 1
@@ -88,17 +88,9 @@ def cache_path(directory: Path, space: str) -> Path:
 def save_cache(cache: EmbeddingCache, directory: Path) -> Path:
     """Validate and write ``cache`` atomically (temp file + rename); return its path."""
     _check_payload(cache.to_payload(), source=cache.space)
-    directory.mkdir(parents=True, exist_ok=True)
     target = cache_path(directory, cache.space)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{cache.space}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            pickle.dump(cache.to_payload(), handle, protocol=5)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; caches are read by the server user
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(target) as tmp, tmp.open("wb") as handle:
+        pickle.dump(cache.to_payload(), handle, protocol=5)
     return target
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import click
 from flask import current_app
 
+from ..files import write_atomic
 from ..search.concepts import phrase_key
 from ..search.lexical import document_terms
 from .products import Product, read_catalog
@@ -118,7 +119,6 @@ def build_thesaurus_command(out: Path | None) -> None:
     catalog = read_catalog(Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"])
     artifact = build_thesaurus(catalog.products, wordnet_path())
     target = out or Path(cfg["THESAURUS_PATH"])
-    target.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(artifact, ensure_ascii=False, indent=0, sort_keys=True)
-    target.write_text(text + "\n", encoding="utf-8")
+    write_atomic(target, (text + "\n").encode("utf-8"))
     click.echo(f"{len(artifact['entries'])} thesaurus entries → {target}")

@@ -9,10 +9,11 @@ prunes images of products that are gone.
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from ..files import write_atomic
 
 VARIATION_SELECTOR = "fe0f"
 
@@ -44,13 +45,6 @@ def render_png(svg: bytes, size: int) -> bytes:
         out = io.BytesIO()
         image.save(out, format="PNG", optimize=True)
     return out.getvalue()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to ``path`` via a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def is_fresh(target: Path, source: Path) -> bool:

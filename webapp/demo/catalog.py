@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog.products import catalog_csv
-from .artwork import prune_images, render_images, resolve_artwork, write_atomic
+from ..files import write_atomic
+from .artwork import prune_images, render_images, resolve_artwork
 from .text import message_maps, product_row
 
 log = logging.getLogger(__name__)

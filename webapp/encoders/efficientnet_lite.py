@@ -20,8 +20,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import os
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from importlib.metadata import version
@@ -34,6 +32,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from PIL import Image
 
+from ..files import replacing
 from . import transforms
 from .base import EncoderError, l2_normalise
 from .sessions import INPUT_NAME, OUTPUT_NAME, LazySession, OrtSession, Session, TorchSession
@@ -99,32 +98,23 @@ def export_onnx(target: Path, *, weights: Path | None = None) -> Path:
 
     weights = weights or weights_path()
     sample = torch.zeros(1, 3, PREPROCESS.size, PREPROCESS.size)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():  # the TorchScript exporter's deprecation chatter
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                torch_model(weights),
-                (sample,),
-                tmp,
-                dynamo=False,
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "n"}, OUTPUT_NAME: {0: "n"}},
-                opset_version=17,
-            )
-        graph = onnx.load(tmp)
+    with replacing(target) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation chatter
+        torch.onnx.export(
+            torch_model(weights),
+            (sample,),
+            str(tmp),
+            dynamo=False,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "n"}, OUTPUT_NAME: {0: "n"}},
+            opset_version=17,
+        )
+        graph = onnx.load(str(tmp))
         onnx.helper.set_model_props(
             graph, {"model_id": weights_identity(weights), "layout": LAYOUT}
         )
-        onnx.save(graph, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        onnx.save(graph, str(tmp))
     return target
 
 

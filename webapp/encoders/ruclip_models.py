@@ -29,6 +29,7 @@ from typing import Any
 
 import click
 
+from ..files import replacing
 from .ruclip_encoder import MODEL_FILES  # also keeps huggingface_hub offline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,9 +162,9 @@ def _write_weights(config: dict[str, Any], path: Path, *, seed: int) -> None:
     with torch.random.fork_rng(devices=[]):  # leave the caller's RNG state alone
         torch.manual_seed(seed)
         model = CLIP(**arch)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(model.state_dict(), tmp)
-    os.replace(tmp, path)
+    # to a handle: torch names the archive inside after a file's name, which would differ
+    with replacing(path) as tmp, tmp.open("wb") as handle:
+        torch.save(model.state_dict(), handle)
 
 
 def _provenance(preset: str, seed: int, bpe_vocab: int) -> dict[str, Any]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import torch
 from torch import nn
 
 from ..catalog.embedding_cache import TRAIN_HINT
+from ..files import replacing
 from .loss import InfoNCELoss
 
 FORMAT = "embroidery-search/heads"
@@ -112,15 +111,8 @@ def save_heads(
     }
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"heads-{hid}.pt"
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".heads.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(target) as tmp, tmp.open("wb") as handle:
+        torch.save(payload, handle)
     return target
 
 
