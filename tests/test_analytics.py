@@ -34,7 +34,10 @@ def test_shop_traffic_shows_up_on_the_staff_page(client) -> None:
     assert 'href="/product/1f413?q=%D0%BF%D0%B5%D1%82%D1%83%D1%85"' in html
     client.get("/product/1f413", query_string={"q": "петух"})
     page = client.get("/staff/").get_data(as_text=True)
-    assert "<title>Аналитика поиска</title>" in page and page.count("Рекомендации: показы и переходы") == 1
+    assert (
+        "<title>Аналитика поиска</title>" in page
+        and page.count("Рекомендации: показы и переходы") == 1
+    )
     zero, popular = page.split("<h2>Ничего не нашли</h2>")[1].split("Популярные запросы")
     assert "ъъъжжжщщ" in zero and "петух" not in zero
     assert "петух" in popular

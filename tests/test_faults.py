@@ -10,14 +10,13 @@ import signal
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from webapp import create_app
-from webapp.catalog.embedding_cache import EmbeddingCache, read_cache, save_cache
 from webapp.lifecycle import warm_up
 
 from .conftest import ROOT, database_url
+from .helpers import write_rolled_cache
 from .serving import get, gunicorn, hammer, result_ids, search_path, server_env
 
 QUERIES = [
@@ -49,23 +48,8 @@ def _metric_sum(text: str, name: str, **labels: str) -> float:
 def _write_caches(dst: Path, spaces: list[str], shift: int) -> None:
     """The demo caches of ``spaces`` in ``dst``, rows rolled by ``shift``; all written first
     to temporary names, then each renamed into place (as ``flask embed`` does)."""
-    dst.mkdir(parents=True, exist_ok=True)
     for space in spaces:
-        cache = read_cache(ROOT / "embeddings" / f"{space}.pkl")
-        vectors = np.ascontiguousarray(np.roll(cache.vectors, shift, axis=0))
-        save_cache(
-            EmbeddingCache(
-                cache.space,
-                cache.model,
-                cache.kind,
-                cache.dim,
-                cache.ids,
-                vectors,
-                cache.catalog_fingerprint,
-                cache.item_digests,
-            ),
-            dst,
-        )
+        write_rolled_cache(ROOT / "embeddings" / f"{space}.pkl", dst, shift)
 
 
 def _touch(stamp: Path) -> None:

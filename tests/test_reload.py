@@ -13,14 +13,12 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 from webapp import create_app
-from webapp.catalog.embedding_cache import EmbeddingCache, read_cache, save_cache
 from webapp.lifecycle import reload, warm_up, watch_reloads
 from webapp.search.results import SearchRequest
 
 from .conftest import ROOT, database_url
+from .helpers import write_rolled_cache
 from .metrics import metric
 
 CACHES = sorted((ROOT / "embeddings").glob("*.pkl"))
@@ -29,23 +27,8 @@ CACHES = sorted((ROOT / "embeddings").glob("*.pkl"))
 # --- hot reload ----------------------------------------------------------------------------
 def _write_variant(src: Path, dst: Path, shift: int) -> None:
     """Copy the demo caches into ``dst``, rows rolled by ``shift`` (same manifest, new answers)."""
-    dst.mkdir(parents=True, exist_ok=True)
     for path in CACHES:
-        cache = read_cache(path)
-        vectors = np.roll(cache.vectors, shift, axis=0) if shift else cache.vectors
-        save_cache(
-            EmbeddingCache(
-                cache.space,
-                cache.model,
-                cache.kind,
-                cache.dim,
-                cache.ids,
-                np.ascontiguousarray(vectors),
-                cache.catalog_fingerprint,
-                cache.item_digests,
-            ),
-            dst,
-        )
+        write_rolled_cache(path, dst, shift)
 
 
 def _ids(engine, query: str) -> tuple[str, ...]:
