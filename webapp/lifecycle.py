@@ -59,7 +59,6 @@ def build_engine(app: Flask) -> SearchEngine:
         catalog,
         spaces,
         vectors,
-        store,
         max_query_length=cfg["MAX_QUERY_LENGTH"],
         similar_space=cfg["SIMILAR_SPACE"],
         picture_space=cfg["PICTURE_SPACE"],

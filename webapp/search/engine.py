@@ -15,7 +15,6 @@ import numpy as np
 from PIL import Image
 
 from ..catalog.products import Catalog, Product
-from ..catalog.store import CatalogStore
 from ..encoders.spaces import (
     Space,
     default_picture_space,
@@ -41,7 +40,6 @@ class SearchEngine:
         catalog: Catalog,
         spaces: Sequence[Space],
         vectors: Mapping[str, np.ndarray],
-        store: CatalogStore,
         *,
         ranking: RankingConfig | None = None,
         max_query_length: int = 200,
@@ -59,7 +57,6 @@ class SearchEngine:
         """
         self.catalog = catalog
         self.products = catalog.products
-        self.store = store
         self._row_of = {p.id: i for i, p in enumerate(self.products)}
         self._spaces = {s.name: s for s in spaces}
         self._indexes = {s.name: VectorIndex(vectors[s.name]) for s in spaces}
@@ -85,30 +82,22 @@ class SearchEngine:
         with timer.stage("understand"):
             parsed = self._understanding.parse(request.query)
         ranked = self.ranker.rank(parsed, timer) if not parsed.empty else []
-        with timer.stage("filter"):
-            rows = np.array([f.row for f in ranked], np.int64)
-            rows = flt.apply(rows, self._facets, request.filters, request.sort)
-            window = rows[flt.page_slice(len(rows), request.page, request.per_page)]
         by_row = {f.row: f for f in ranked}
-        page = [by_row[int(r)] for r in window]
-        with timer.stage("lookup"):
-            hits = self._hits(
-                [f.row for f in page], [f.score for f in page], [why_of(f) for f in page]
-            )
-        suggestions = self.ranker.suggest(parsed) if not len(rows) else []
-        return SearchResult(request, parsed, len(rows), hits, timer.stages, suggestions)
+        total, hits = self._page(
+            np.array([f.row for f in ranked], np.int64),
+            request,
+            timer,
+            lambda r: (by_row[r].score, why_of(by_row[r])),
+        )
+        suggestions = self.ranker.suggest(parsed) if not total else []
+        return SearchResult(request, parsed, total, hits, timer.stages, suggestions)
 
     def browse(self, request: SearchRequest) -> SearchResult:
         """Products that pass the filters, in catalogue (or price) order, without a query."""
         timer = Timer()
-        with timer.stage("filter"):
-            rows = flt.apply(
-                np.arange(len(self.products)), self._facets, request.filters, request.sort
-            )
-            window = rows[flt.page_slice(len(rows), request.page, request.per_page)].tolist()
-        with timer.stage("lookup"):
-            hits = self._hits(window, [0.0] * len(window), [{}] * len(window))
-        return SearchResult(request, None, len(rows), hits, timer.stages)
+        rows = np.arange(len(self.products))
+        total, hits = self._page(rows, request, timer, lambda r: (0.0, {}))
+        return SearchResult(request, None, total, hits, timer.stages)
 
     # -- search by picture ------------------------------------------------------------
     def picture_query(self, key: str, image: Callable[[], Image.Image]) -> PictureQuery:
@@ -130,16 +119,11 @@ class SearchEngine:
             return found[0]
 
         rows, scores, why = self._picture.rank(query, candidates, timer)
-        with timer.stage("filter"):
-            ordered = flt.apply(rows, self._facets, request.filters, request.sort)
-            window = ordered[flt.page_slice(len(ordered), request.page, request.per_page)]
-        position = {int(r): i for i, r in enumerate(rows.tolist())}
-        page = [position[int(r)] for r in window]
-        with timer.stage("lookup"):
-            hits = self._hits(
-                [int(rows[i]) for i in page], scores[page].tolist(), [why(i) for i in page]
-            )
-        return SearchResult(request, None, len(rows), hits, timer.stages)
+        position = {r: i for i, r in enumerate(rows.tolist())}
+        total, hits = self._page(
+            rows, request, timer, lambda r: (scores[position[r]], why(position[r]))
+        )
+        return SearchResult(request, None, total, hits, timer.stages)
 
     def nearest(
         self,
@@ -190,8 +174,10 @@ class SearchEngine:
                 return []
             of, exclude = self.item_vectors([of], name)[0], [*exclude, of]
         rows, scores = self.nearest(of, k, space=name, exclude=exclude)
-        whys = [{"signals": {name: {"score": round(s, 4)}}} for s in scores.tolist()]
-        return self._hits(rows.tolist(), scores.tolist(), whys)
+        return [
+            self._hit(r, s, {"signals": {name: {"score": round(s, 4)}}})
+            for r, s in zip(rows.tolist(), scores.tolist(), strict=True)
+        ]
 
     def item_vectors(self, ids: Iterable[str], space: str | None = None) -> np.ndarray:
         """The vectors of the known ``ids`` (in their order) in ``space`` (default: similar)."""
@@ -240,16 +226,23 @@ class SearchEngine:
         clear_word_caches()
 
     # -- presentation --------------------------------------------------------------------
-    def _hits(
-        self, rows: Sequence[int], scores: Sequence[float], whys: Sequence[dict[str, Any]]
-    ) -> list[Hit]:
-        """The one Hit builder: the rows' products from the in-process table, in order.
+    def _page(
+        self,
+        rows: np.ndarray,
+        request: SearchRequest,
+        timer: Timer,
+        describe: Callable[[int], tuple[float, dict[str, Any]]],
+    ) -> tuple[int, list[Hit]]:
+        """Filter and sort ranked ``rows`` (relevance order kept on ties), cut the requested
+        page, and build its hits, ``describe(row)`` giving each one's score and why."""
+        with timer.stage("filter"):
+            ordered = flt.apply(rows, self._facets, request.filters, request.sort)
+            window = ordered[flt.page_slice(len(ordered), request.page, request.per_page)]
+        with timer.stage("lookup"):
+            hits = [self._hit(r, *describe(r)) for r in window.tolist()]
+        return len(ordered), hits
 
-        The table is the catalogue this engine was built from (rebuilt on reload), so a
-        page costs no SQL round trip; the database serves analytics and staff pages.
-        """
-        products = [self.products[r] for r in rows]
-        return [
-            Hit(p, round(float(s), 4), why)
-            for p, s, why in zip(products, scores, whys, strict=True)
-        ]
+    def _hit(self, row: int, score: float, why: dict[str, Any]) -> Hit:
+        """The one Hit builder: the product from the in-process table (the catalogue this
+        engine was built from, rebuilt on reload), so a page costs no SQL round trip."""
+        return Hit(self.products[row], round(float(score), 4), why)

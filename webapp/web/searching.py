@@ -69,7 +69,7 @@ def picture_from_args(args: Mapping[str, str]) -> PictureRequest | None:
         return PictureRequest(
             query, uploads.picture_token(query), like=product, exclude=(product.id,)
         )
-    dim = engine.describe()["spaces"][engine.picture_space]["dim"]
+    dim = engine.space(engine.picture_space).dim
     return PictureRequest(uploads.token_picture(args["pv"], dim), args["pv"])
 
 
