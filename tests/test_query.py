@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from webapp.search.morphology import diminutive_bases, lemmatise
 from webapp.search.query import (
     QueryUnderstanding,
     clean,
-    diminutive_bases,
     emoji_table,
     fix_layout,
-    lemmatise,
     normalise,
     replace_emoji,
 )

@@ -17,7 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .query import STOPWORDS, lemmatise, normalise
+from .morphology import STOPWORDS, lemmatise
+from .query import normalise
 
 _TOKEN = re.compile(r"[0-9a-zа-яё]+(?:-[0-9a-zа-яё]+)*")
 MAX_PHRASE_WORDS = 4

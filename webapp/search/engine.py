@@ -24,8 +24,9 @@ from ..encoders.spaces import (
 from . import filters as flt
 from . import picture
 from .concepts import Concepts
+from .morphology import clear_word_caches
 from .picture import PictureQuery
-from .query import ParsedQuery, QueryUnderstanding, clear_word_caches, emoji_table
+from .query import ParsedQuery, QueryUnderstanding, emoji_table
 from .ranking import Ranker, RankingConfig
 from .results import Hit, SearchRequest, SearchResult, why_of
 from .timing import Timer

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..catalog.products import Product
 from .cache import LRUCache
-from .query import analyse, is_dictionary_word
+from .morphology import is_dictionary_word
+from .query import analyse
 
 TITLE_WEIGHT = 3
 TAG_WEIGHT = 2

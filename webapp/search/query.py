@@ -10,10 +10,9 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
-import pymorphy3
+from .morphology import content_terms, diminutive_bases, is_dictionary_word, lemmatise
 
 if TYPE_CHECKING:
     from .concepts import Concepts, Expansion
@@ -27,15 +26,6 @@ _EMOJI_MODIFIERS = {0xFE0F, 0xFE0E, *range(0x1F3FB, 0x1F400)}
 _WORD = re.compile(r"[0-9a-zа-яё]+(?:-[0-9a-zа-яё]+)*")
 _LATIN_KEYS = re.compile(r"^[a-z`\[\];',./~{}:\"<>?]+$", re.IGNORECASE)
 _MAX_EMOJI_LEN = 12
-# Function words and shop filler that carry no motif ("что-нибудь для мальчика").
-STOPWORDS = frozenset(
-    """
-а без в во вот все всё где да для до его ее её же за и из или к как ко ли на над не нибудь ни
-но о об около от по под при про с со так то тот у что чтобы это этот я мы вы он она они мой
-свой какой-то какой-нибудь что-то что-нибудь кто-то нечто-то нечто что-либо хотеть нужный
-найти искать показать вышивка дизайн машинный узор рисунок
-""".split()
-)
 
 
 @dataclass(frozen=True)
@@ -181,94 +171,12 @@ def fix_layout(text: str) -> tuple[str, bool]:
     if not candidates:
         return text, False
     converted = {w: w.translate(TO_CYRILLIC).strip(".,") for w in candidates}
-    known = sum(_is_russian_word(c) for c in converted.values())
+    known = sum(is_dictionary_word(c) for c in converted.values())
     if known * 2 <= len(candidates):
         return text, False
     return " ".join(converted.get(w, w) for w in words), True
 
 
-def lemmatise(tokens: Iterable[str]) -> tuple[str, ...]:
-    """Dictionary forms of Russian tokens (``котики`` → ``котик``); others unchanged."""
-    return tuple(_lemma(t) for t in tokens)
-
-
-def content_terms(lemmas: Iterable[str]) -> tuple[str, ...]:
-    """Drop stop words and one-letter tokens from ``lemmas``."""
-    return tuple(t for t in lemmas if len(t) > 1 and t not in STOPWORDS)
-
-
 def analyse(text: str) -> tuple[str, ...]:
     """The lemma terms of a catalogue text, processed exactly like a query's."""
     return content_terms(lemmatise(_WORD.findall(normalise(text))))
-
-
-# Diminutive suffixes of a lemma and the endings that give the base noun back:
-# ёлочка → ёлка, совушка → сова, машинка → машина, грибочек → гриб, лошадка → лошадь.
-_DIMINUTIVES = (
-    ("очка", ("ка", "а")),
-    ("ечка", ("ка", "а")),
-    ("ушка", ("а",)),
-    # consonant alternations: черепашка → черепаха, собачка → собака, птичка → птица
-    ("шка", ("ха",)),
-    ("чка", ("ка", "ца")),
-    ("юшка", ("я",)),
-    ("ышко", ("о",)),
-    ("ечко", ("це", "о")),
-    ("очек", ("",)),
-    ("ечек", ("",)),
-    ("ик", ("",)),
-    ("чик", ("",)),
-    ("ок", ("",)),
-    ("ка", ("а", "ь", "")),
-)
-
-
-@lru_cache(maxsize=65536)
-def diminutive_bases(lemma: str) -> tuple[str, ...]:
-    """Dictionary nouns a diminutive lemma comes from (``котик`` → ``кот``), else ()."""
-    bases = []
-    for suffix, endings in _DIMINUTIVES:
-        if lemma.endswith(suffix) and len(lemma) > len(suffix) + 1:
-            stem = lemma[: -len(suffix)]
-            bases += [stem + e for e in endings if _is_noun_lemma(stem + e)]
-    return tuple(dict.fromkeys(b for b in bases if b != lemma))
-
-
-@lru_cache(maxsize=1)
-def _morph() -> pymorphy3.MorphAnalyzer:
-    """The process-wide Russian morphological analyser (loaded once, lazily)."""
-    return pymorphy3.MorphAnalyzer(lang="ru")
-
-
-@lru_cache(maxsize=65536)
-def _lemma(token: str) -> str:
-    """The most probable normal form of one token, ё folded to е."""
-    if not any("а" <= ch <= "я" or ch == "ё" for ch in token):
-        return token
-    return _morph().parse(token)[0].normal_form.replace("ё", "е")
-
-
-@lru_cache(maxsize=65536)
-def _is_noun_lemma(word: str) -> bool:
-    """True when ``word`` is the dictionary form of a known noun."""
-    return _is_russian_word(word) and any(
-        p.tag.POS == "NOUN" and p.normal_form.replace("ё", "е") == word
-        for p in _morph().parse(word)
-    )
-
-
-def is_dictionary_word(token: str) -> bool:
-    """True when ``token`` is a word the Russian dictionary knows (not a guess)."""
-    return _is_russian_word(token)
-
-
-@lru_cache(maxsize=65536)
-def _is_russian_word(token: str) -> bool:
-    """True when ``token`` is a dictionary word of at least two letters."""
-    return len(token) >= 2 and token.isalpha() and _morph().word_is_known(token)
-
-
-def clear_word_caches() -> None:
-    """Forget the per-word analyses (lemmas, noun checks, diminutive bases)."""
-    for cached in (_lemma, _is_noun_lemma, _is_russian_word, diminutive_bases):
-        cached.cache_clear()
