@@ -25,7 +25,8 @@ from webapp.catalog.embed import embed_catalog
 from webapp.catalog.embedding_cache import REBUILD_HINT, CacheError, cache_path, load_cache
 from webapp.catalog.products import read_catalog
 from webapp.encoders.base import EncoderError, ImageEncoder, TextEncoder
-from webapp.encoders.ruclip_encoder import MODEL_FILES, RuCLIPEncoder
+from webapp.encoders.ruclip_encoder import RuCLIPEncoder
+from webapp.encoders.ruclip_folder import MODEL_FILES
 from webapp.encoders.ruclip_image import to_rgb
 from webapp.encoders.ruclip_models import make_ruclip_model
 from webapp.encoders.spaces import ruclip_spaces

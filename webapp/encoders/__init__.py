@@ -9,3 +9,9 @@ reads pictures through ``transforms`` and runs through ``sessions`` (torch or ON
 Runtime). ``spaces`` says which encoder fills which embedding cache, so the
 rest of the product only ever sees named spaces.
 """
+
+import os
+
+# ruclip imports huggingface_hub, which reads this when it is first imported: set here,
+# before any encoder module can import ruclip, so nothing ever calls a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -30,7 +30,7 @@ from typing import Any
 import click
 
 from ..files import replacing
-from .ruclip_encoder import MODEL_FILES  # also keeps huggingface_hub offline
+from .ruclip_folder import MODEL_FILES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CATALOG = ROOT / "data" / "catalog.csv"

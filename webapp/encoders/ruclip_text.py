@@ -18,7 +18,7 @@ import youtokentome as yttm
 from torch import nn
 from torch.nn import functional as F
 
-if TYPE_CHECKING:  # ruclip itself is imported by ruclip_encoder, after HF_HUB_OFFLINE is set
+if TYPE_CHECKING:  # ruclip is imported by ruclip_encoder (webapp.encoders keeps the hub offline)
     from ruclip.model import CLIP
     from ruclip.processor import RuCLIPProcessor
 

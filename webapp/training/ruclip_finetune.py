@@ -21,7 +21,8 @@ from torch import nn
 
 from ..catalog.embedding_cache import EmbeddingCache
 from ..catalog.products import Catalog
-from ..encoders.ruclip_encoder import MODEL_FILES, RuCLIPEncoder
+from ..encoders.ruclip_encoder import RuCLIPEncoder
+from ..encoders.ruclip_folder import MODEL_FILES
 from .data import build_pairs, split_products, subset
 from .loss import InfoNCELoss
 from .train import TrainConfig, train_heads
