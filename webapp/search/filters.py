@@ -43,11 +43,12 @@ class Facets:
         self._code = {name: i for i, name in enumerate(self.categories)}
         self.category = np.array([self._code[p.category] for p in products], np.int32)
         self.price = np.array([p.price for p in products], np.int64)
+        sizes = np.bincount(self.category, minlength=len(self.categories)).tolist()
+        self._counts = tuple(zip(self.categories, sizes, strict=True))
 
     def counts(self) -> list[tuple[str, int]]:
-        """Category names with their product counts, in catalogue order."""
-        sizes = np.bincount(self.category, minlength=len(self.categories))
-        return [(name, int(n)) for name, n in zip(self.categories, sizes.tolist(), strict=True)]
+        """Category names with their product counts, in catalogue order (counted once)."""
+        return list(self._counts)
 
     def mask(self, filters: Filters) -> np.ndarray:
         """Boolean mask of the rows that pass ``filters``."""

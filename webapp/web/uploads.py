@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 from werkzeug.datastructures import FileStorage
 
 from ..encoders.base import l2_normalise
+from ..encoders.transforms import to_rgb
 from ..search.picture import TOP_CLASSES, PictureQuery
 from .params import ParamError
 
@@ -103,8 +104,6 @@ def _not_a_picture() -> ParamError:
 
 def thumbnail(image: Image.Image) -> str:
     """A small JPEG of ``image`` on white, as a data: URL (CSP allows data: images)."""
-    from ..encoders.transforms import to_rgb
-
     small = to_rgb(image.copy())
     small.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
     buffer = io.BytesIO()
