@@ -1,0 +1,9 @@
+"""Vector back-ends behind one interface: nearest catalogue rows to a query vector.
+
+``base`` defines the contract (:class:`VectorBackend`, :class:`Where` for filters
+pushed down into the search); ``faiss_index`` is the default back-end (exact for
+small catalogues, a prebuilt memory-mapped approximate index with exact re-scoring
+for large ones); ``choice`` picks the index type from the catalogue's size and the
+``INDEX_TYPE`` setting; ``build`` writes and reads prebuilt indexes and their
+manifests (``flask --app webapp index``).
+"""
