@@ -17,6 +17,7 @@ from .catalog.products import CatalogError, read_catalog
 from .catalog.thesaurus import build_thesaurus_command
 from .encoders.base import EncoderError
 from .encoders.spaces import configured_spaces
+from .index.command import index_command
 from .search.filters import Filters
 from .search.results import SearchRequest
 from .training.command import train_heads_command
@@ -174,6 +175,7 @@ def init_app(app: Flask) -> None:
     for command in (
         build_demo_catalog_command,
         embed_command,
+        index_command,
         search_command,
         evaluate_command,
         evaluate_recs_command,

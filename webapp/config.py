@@ -39,6 +39,16 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAX_PAGE_SIZE": 100,
         "MAX_PAGE": 500,
         "MAX_QUERY_LENGTH": 200,
+        # vector index per space (docs/scaling.md): "auto" (exact up to 200k designs, HNSW
+        # above), flat, hnsw, hnsw-sq8, hnsw-fp16, ivf-flat, ivf-sq8 or a FAISS factory string;
+        # anything but exact is prebuilt by `flask --app webapp index`; INDEX_PARAMS overrides
+        # its search parameters ("efSearch=256,rerank=2")
+        "INDEX_TYPE": "auto",
+        "INDEX_PARAMS": "",
+        # where vectors are searched: "faiss" (in process) or "milvus" at MILVUS_URI (a file
+        # path: Milvus Lite; http://host:19530: a Milvus server or cluster)
+        "VECTOR_BACKEND": "faiss",
+        "MILVUS_URI": "",
         # cross-modal heads (docs/training.md): a heads-<id>.pt in EMBEDDINGS_DIR, "auto" (the
         # newest there, if any) or "" (off); the image features and text encoder they train on
         "XMODAL_HEADS": "auto",

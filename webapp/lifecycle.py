@@ -20,11 +20,11 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from werkzeug.local import LocalProxy
 
-from .catalog.embedding_cache import cache_path, load_cache
 from .catalog.products import read_catalog
 from .catalog.store import CatalogStore
 from .concept_rules import load_concepts
 from .encoders.spaces import configured_spaces
+from .index.backends import open_backends
 from .search.engine import SearchEngine
 from .search.results import SearchRequest
 
@@ -47,18 +47,10 @@ def build_engine(app: Flask) -> SearchEngine:
     store: CatalogStore = app.extensions["store"]
     store.sync(catalog)
     spaces = [space for space in configured_spaces(cfg) if space.searchable]
-    vectors = {}
-    for space in spaces:
-        cache = load_cache(
-            cache_path(Path(cfg["EMBEDDINGS_DIR"]), space.name),
-            model=space.model_id,
-            catalog_fingerprint=catalog.fingerprint,
-        )
-        vectors[space.name] = cache.vectors
     engine = SearchEngine(
         catalog,
         spaces,
-        vectors,
+        open_backends(cfg, spaces, catalog),
         max_query_length=cfg["MAX_QUERY_LENGTH"],
         similar_space=cfg["SIMILAR_SPACE"],
         picture_space=cfg["PICTURE_SPACE"],
@@ -127,6 +119,7 @@ def _artifact_state(app: Flask) -> list[tuple[str, int, int, int]]:
     paths = [
         Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"],
         *sorted(Path(cfg["EMBEDDINGS_DIR"]).glob("*.pkl")),
+        *sorted(Path(cfg["EMBEDDINGS_DIR"]).glob("*.index.json")),
     ]
     state = []
     for path in paths:

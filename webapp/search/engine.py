@@ -21,6 +21,7 @@ from ..encoders.spaces import (
     default_similar_space,
     default_text_space,
 )
+from ..index.base import VectorBackend, Where
 from . import filters as flt
 from . import picture
 from .concepts import Concepts
@@ -30,7 +31,6 @@ from .query import ParsedQuery, QueryUnderstanding, emoji_table
 from .ranking import Ranker, RankingConfig
 from .results import Hit, SearchRequest, SearchResult, why_of
 from .timing import Timer
-from .vector_index import VectorIndex
 
 
 class SearchEngine:
@@ -40,7 +40,7 @@ class SearchEngine:
         self,
         catalog: Catalog,
         spaces: Sequence[Space],
-        vectors: Mapping[str, np.ndarray],
+        indexes: Mapping[str, VectorBackend],
         *,
         ranking: RankingConfig | None = None,
         max_query_length: int = 200,
@@ -49,7 +49,7 @@ class SearchEngine:
         picture_results: int = 96,
         concepts: Concepts | None = None,
     ) -> None:
-        """Index ``vectors`` (space name → item matrix in catalogue order) for every space.
+        """Search ``indexes`` (space name → its vector back-end, rows in catalogue order).
 
         Text queries search the spaces that have a text encoder; «похожие» and
         recommendations use ``similar_space`` (by default the richest space), and a
@@ -60,7 +60,7 @@ class SearchEngine:
         self.products = catalog.products
         self._row_of = {p.id: i for i, p in enumerate(self.products)}
         self._spaces = {s.name: s for s in spaces}
-        self._indexes = {s.name: VectorIndex(vectors[s.name]) for s in spaces}
+        self._indexes = {s.name: indexes[s.name] for s in spaces}
         for setting, name in (("SIMILAR_SPACE", similar_space), ("PICTURE_SPACE", picture_space)):
             if name and name not in self._spaces:
                 raise ValueError(f"{setting} {name!r} is not one of {list(self._spaces)}")
@@ -82,7 +82,8 @@ class SearchEngine:
         timer = Timer()
         with timer.stage("understand"):
             parsed = self._understanding.parse(request.query)
-        ranked = self.ranker.rank(parsed, timer) if not parsed.empty else []
+        where = self._where(request.filters)
+        ranked = self.ranker.rank(parsed, timer, where) if not parsed.empty else []
         by_row = {f.row: f for f in ranked}
         total, hits = self._page(
             np.array([f.row for f in ranked], np.int64),
@@ -137,19 +138,22 @@ class SearchEngine:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Rows and cosines of the ``k`` items nearest to ``vector`` in ``space`` (default:
         the picture space) among those passing ``filters`` and not in ``exclude``; with a
-        filter the filtered rows are scanned exactly, so none is missed."""
+        filter the back-end searches only the rows it keeps, so none is missed."""
         index = self._indexes[space or self.picture_space]
         skip = [self._row_of[i] for i in exclude if i in self._row_of]
         if not filters.active:  # the index, asked for as many more as are excluded
             rows, scores = index.search(vector, k + len(skip))
             keep = ~np.isin(rows, skip)
             return rows[keep][:k], scores[keep][:k]
+        return index.search(vector, k, self._where(filters, skip))
+
+    def _where(self, filters: flt.Filters, skip: Sequence[int] = ()) -> Where | None:
+        """The rows ``filters`` keep less ``skip``, for the back-ends (None: no filter)."""
+        if not filters.active and not skip:
+            return None
         mask = self._facets.mask(filters)
-        mask[skip] = False
-        rows = np.flatnonzero(mask)
-        scores = index.vectors[rows] @ vector.astype(np.float32, copy=False)
-        best = np.argsort(-scores, kind="stable")[:k]
-        return rows[best], scores[best]
+        mask[list(skip)] = False
+        return Where(mask, filters, tuple(skip))
 
     def understand(self, query: str) -> ParsedQuery:
         """What the engine understands ``query`` as (lemmas, repaired layout, emoji)."""
@@ -214,6 +218,7 @@ class SearchEngine:
                     "kind": s.kind,
                     "items": len(self._indexes[name]),
                     "dim": self._indexes[name].dim,
+                    **self._indexes[name].describe(),
                     "text_queries": s.encoder is not None,
                 }
                 for name, s in self._spaces.items()

@@ -26,10 +26,10 @@ from PIL import Image
 from ..encoders.base import EncoderError, ImageEncoder, TextEncoder, l2_normalise
 from ..encoders.spaces import Space
 from ..encoders.transforms import flat_colour_share, query_picture
+from ..index.base import VectorBackend
 from .cache import LRUCache
 from .fusion import SpaceStats
 from .timing import Timer
-from .vector_index import VectorIndex
 
 PHOTO_WEIGHT = 2.0
 TOP_CLASSES = 5
@@ -127,7 +127,7 @@ class Part:
 def fuse(
     rows: np.ndarray,
     parts: Sequence[Part],
-    indexes: Mapping[str, VectorIndex],
+    indexes: Mapping[str, VectorBackend],
     stats: Callable[[str], SpaceStats],
 ) -> tuple[np.ndarray, Callable[[int], dict[str, Any]]]:
     """Scores of the candidate ``rows`` and a ``why`` for each (by position in ``rows``).
@@ -163,7 +163,7 @@ class PictureSearch:
     def __init__(
         self,
         spaces: Mapping[str, Space],
-        indexes: Mapping[str, VectorIndex],
+        indexes: Mapping[str, VectorBackend],
         picture_space: str,
         text_space: str,
         results: int,

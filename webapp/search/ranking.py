@@ -15,13 +15,13 @@ import numpy as np
 
 from ..catalog.products import Product
 from ..encoders.spaces import Space
+from ..index.base import VectorBackend, Where
 from .cache import LRUCache, QueryVectorCache
 from .fusion import FUSERS, Fused, Signal, SpaceStats
 from .hierarchy import CategoryTree
 from .lexical import LexicalIndex
 from .query import ParsedQuery
 from .timing import Timer
-from .vector_index import VectorIndex
 from .words import WordSignals
 
 
@@ -78,7 +78,7 @@ class Ranker:
         self,
         products: Sequence[Product],
         spaces: Sequence[Space],
-        indexes: Mapping[str, VectorIndex],
+        indexes: Mapping[str, VectorBackend],
         config: RankingConfig | None = None,
     ) -> None:
         """Rank ``products`` by BM25 and by those ``spaces`` (their ``indexes``) that have a
@@ -97,8 +97,12 @@ class Ranker:
         self._ranked: LRUCache[ParsedQuery, tuple[Fused, ...]] = LRUCache(256)
         self._ranked_config = self.config
 
-    def rank(self, parsed: ParsedQuery, timer: Timer | None = None) -> list[Fused]:
-        """All candidates that pass the relevance floor, best first.
+    def rank(
+        self, parsed: ParsedQuery, timer: Timer | None = None, where: Where | None = None
+    ) -> list[Fused]:
+        """All candidates among the rows ``where`` keeps (all when None) that pass the
+        relevance floor, best first. Filters are pushed into every signal's candidate
+        search, so a narrow filter still gets its full share of candidates.
 
         A repeated query is answered from an LRU of ranked lists, without encoding,
         kNN, BM25 or fusion; the raw text only matters through what it was understood as.
@@ -106,9 +110,14 @@ class Ranker:
         if self._ranked_config is not self.config:  # re-tuned: forget old rankings
             self._ranked.clear()
             self._ranked_config = self.config
-        key = dataclasses.replace(parsed, raw="", layout_fixed=False, truncated=False)
+        key = (
+            dataclasses.replace(parsed, raw="", layout_fixed=False, truncated=False),
+            None if where is None else (where.filters, where.exclude),
+        )
         return list(
-            self._ranked.get_or_compute(key, lambda: tuple(self._rank(parsed, timer or Timer())))
+            self._ranked.get_or_compute(
+                key, lambda: tuple(self._rank(parsed, timer or Timer(), where))
+            )
         )
 
     def clear_caches(self) -> None:
@@ -117,21 +126,22 @@ class Ranker:
         self.query_vectors.clear()
         self.lexical.corrections.clear()
 
-    def _rank(self, parsed: ParsedQuery, timer: Timer) -> list[Fused]:
+    def _rank(self, parsed: ParsedQuery, timer: Timer, where: Where | None) -> list[Fused]:
         """Signals, fusion and the relevance floor for one query."""
-        signals = self._vector_signals(parsed, timer)
+        signals = self._vector_signals(parsed, timer, where)
+        mask = None if where is None else where.mask
         with timer.stage("lexical"):
             k = self.config.candidates
             groups = self.words.term_groups(parsed)
-            signals += self.words.bm25("lexical", [t for g in groups for t in g], groups, k)
+            signals += self.words.bm25("lexical", [t for g in groups for t in g], groups, k, mask)
             meaning = self.words.meaning_groups(
                 parsed, groups, thesaurus_known_words=self.config.thesaurus_known_words
             )
             groups = [g + m for g, m in zip(groups, meaning, strict=True)] if meaning else groups
-            signals += self.words.bm25("meaning", [t for g in meaning for t in g], groups, k)
+            signals += self.words.bm25("meaning", [t for g in meaning for t in g], groups, k, mask)
             signals += self.tree.signal(groups)
             signals += self._emoji_signal(parsed)
-        signals += self._meaning_vector(meaning, timer)
+        signals += self._meaning_vector(meaning, timer, where)
         with timer.stage("fuse"):
             fused = FUSERS[self.config.fusion](signals, self.config.weights)
             floor = self.config.floor_prefix
@@ -141,14 +151,18 @@ class Ranker:
             kept = [f for f in fused if self._keeps(f, groups)]
             return self.words.attach_terms(kept, groups, meaning)
 
-    def _vector_signals(self, parsed: ParsedQuery, timer: Timer) -> list[Signal]:
+    def _vector_signals(
+        self, parsed: ParsedQuery, timer: Timer, where: Where | None
+    ) -> list[Signal]:
         """kNN candidates from every space, with z-score calibration."""
         signals = []
         for space in self.spaces:
             with timer.stage("encode"):
                 query = self.query_vectors.encode(space.encoder, parsed.text)
             with timer.stage("knn"):
-                rows, cosines = self.indexes[space.name].search(query, self.config.candidates)
+                rows, cosines = self.indexes[space.name].search(
+                    query, self.config.candidates, where
+                )
                 z = self.stats[space.name].zscores(query, cosines)
             signals.append(Signal(space.name, rows, cosines, z))
         return signals
@@ -162,7 +176,9 @@ class Ranker:
             return max(self.config.min_query_z, self.config.unexplained_z)
         return self.config.min_query_z
 
-    def _meaning_vector(self, meaning: Sequence[tuple[str, ...]], timer: Timer) -> list[Signal]:
+    def _meaning_vector(
+        self, meaning: Sequence[tuple[str, ...]], timer: Timer, where: Where | None
+    ) -> list[Signal]:
         """The words concept rules added, embedded together in the first text space: what
         they mean together («пломбир» → «мороженое»), weighted below the query's own vector."""
         words = list(dict.fromkeys(t for group in meaning for t in group))
@@ -173,7 +189,7 @@ class Ranker:
         with timer.stage("encode"):
             query = self.query_vectors.encode(space.encoder, text)
         with timer.stage("knn"):
-            rows, cosines = self.indexes[space.name].search(query, self.config.candidates)
+            rows, cosines = self.indexes[space.name].search(query, self.config.candidates, where)
             z = self.stats[space.name].zscores(query, cosines)
         return [Signal("meaning-vector", rows, cosines, z)]
 

@@ -70,17 +70,26 @@ class WordSignals:
         result = [tuple(dict.fromkeys(a)) for a in added]
         return result if any(result) else []
 
-    def bm25(self, name: str, words: Sequence[str], groups: Groups, k: int) -> list[Signal]:
-        """BM25 candidates for ``words`` (at most ``k``), calibrated as coverage of the
-        query's term ``groups`` × share of the best score; empty when nothing matches."""
+    def bm25(
+        self,
+        name: str,
+        words: Sequence[str],
+        groups: Groups,
+        k: int,
+        mask: np.ndarray | None = None,
+    ) -> list[Signal]:
+        """BM25 candidates for ``words`` (at most ``k``, among the rows ``mask`` keeps),
+        calibrated as coverage of the query's term ``groups`` × share of the best score
+        in the whole catalogue; empty when nothing matches."""
         if not words:
             return []
         scores = self.lexical.scores(words)
         top = float(scores.max()) if len(scores) else 0.0
         if top <= 0:
             return []
-        rows = np.argsort(-scores, kind="stable")[:k]
-        rows = rows[scores[rows] > 0]
+        kept = scores if mask is None else np.where(mask, scores, 0.0)
+        rows = top_rows(kept, k)
+        rows = rows[kept[rows] > 0]
         coverage = np.array([self.coverage(r, groups) for r in rows.tolist()], np.float32)
         return [Signal(name, rows, scores[rows], coverage * scores[rows] / top)]
 
@@ -112,3 +121,16 @@ class WordSignals:
             else f
             for f in fused
         ]
+
+
+def top_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the ``k`` highest ``scores``, best first, ties in row order: what a stable
+    descending sort gives, in time linear in the catalogue (a partition, then a sort of k)."""
+    n = len(scores)
+    if k >= n:
+        return np.argsort(-scores, kind="stable")
+    threshold = np.partition(scores, n - k)[n - k]
+    above = np.flatnonzero(scores > threshold)
+    ties = np.flatnonzero(scores == threshold)[: k - len(above)]
+    rows = np.concatenate([above, ties])
+    return rows[np.argsort(-scores[rows], kind="stable")]

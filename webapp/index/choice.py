@@ -1,0 +1,99 @@
+"""Which index a space gets: from the ``INDEX_TYPE`` setting and the catalogue's size.
+
+``INDEX_TYPE`` is ``auto`` (the default), a short name (``flat``, ``hnsw``,
+``hnsw-sq8``, ``hnsw-fp16``, ``ivf-flat``, ``ivf-sq8``) or any FAISS index-factory
+string (``"HNSW48,SQ8"``, ``"IVF4096,PQ64"``). ``auto`` is exact up to
+:data:`EXACT_MAX_ITEMS` designs and HNSW above; the thresholds and default search
+parameters come from ``make bench-scale`` (docs/scaling.md). ``INDEX_PARAMS``
+(``"efSearch=256,rerank=2"``) overrides the search parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import faiss
+
+from .faiss_index import SEARCH_PARAMETERS
+
+#: up to this many designs an exact scan is fast enough (docs/scaling.md) and needs no build
+EXACT_MAX_ITEMS = 200_000
+#: the index ``auto`` picks above that
+AUTO_LARGE = "hnsw"
+
+
+class IndexChoiceError(ValueError):
+    """``INDEX_TYPE`` or ``INDEX_PARAMS`` cannot be used."""
+
+
+@dataclass(frozen=True)
+class IndexChoice:
+    """A FAISS factory string and the search parameters to use it with."""
+
+    kind: str
+    params: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def exact(self) -> bool:
+        """True for the exact (flat) index, which needs no build step."""
+        return self.kind == "Flat"
+
+
+def _ivf_lists(items: int) -> int:
+    """Coarse cells for an IVF index: about 4·√n, a power of two, at least 16."""
+    return max(16, 2 ** round(math.log2(4 * math.sqrt(max(items, 1)))))
+
+
+def _named(name: str, items: int) -> IndexChoice | None:
+    """The choice a short name stands for, with its default parameters (None: not a name)."""
+    lists = _ivf_lists(items)
+    probes = max(8, lists // 32)
+    return {
+        "flat": IndexChoice("Flat"),
+        "hnsw": IndexChoice("HNSW32,Flat", {"efSearch": 128}),
+        "hnsw-sq8": IndexChoice("HNSW32,SQ8", {"efSearch": 128, "rerank": 2}),
+        "hnsw-fp16": IndexChoice("HNSW32,SQfp16", {"efSearch": 128}),
+        "ivf-flat": IndexChoice(f"IVF{lists},Flat", {"nprobe": probes}),
+        "ivf-sq8": IndexChoice(f"IVF{lists},SQ8", {"nprobe": probes, "rerank": 2}),
+    }.get(name.lower())
+
+
+def choose_index(setting: str, items: int, dim: int, params: str = "") -> IndexChoice:
+    """The index for a space of ``items`` vectors of width ``dim`` under ``INDEX_TYPE``
+    ``setting`` and ``INDEX_PARAMS`` ``params``; raises :class:`IndexChoiceError`."""
+    setting = (setting or "auto").strip()
+    if setting.lower() == "auto":
+        setting = "flat" if items <= EXACT_MAX_ITEMS else AUTO_LARGE
+    choice = _named(setting, items) or IndexChoice(_checked_factory(setting, dim))
+    if choice.kind == "Flat" and params.strip():
+        raise IndexChoiceError("INDEX_PARAMS has no meaning for the exact index")
+    return IndexChoice(choice.kind, {**choice.params, **parse_params(params)})
+
+
+def _checked_factory(kind: str, dim: int) -> str:
+    """``kind`` if FAISS's index factory accepts it for inner product at width ``dim``."""
+    try:
+        faiss.index_factory(dim, kind, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as exc:
+        names = "auto, flat, hnsw, hnsw-sq8, hnsw-fp16, ivf-flat, ivf-sq8"
+        raise IndexChoiceError(
+            f"INDEX_TYPE {kind!r} is neither one of {names} nor a FAISS factory string: "
+            f"{str(exc).splitlines()[-1][:200]}"
+        ) from None
+    return "Flat" if kind.lower() == "flat" else kind
+
+
+def parse_params(text: str) -> dict[str, int]:
+    """``"efSearch=256,rerank=2"`` as a dict; raises :class:`IndexChoiceError`."""
+    params: dict[str, int] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = item.partition("=")
+        name = name.strip()
+        if name not in SEARCH_PARAMETERS or not value.strip().isdigit() or int(value) < 1:
+            raise IndexChoiceError(
+                f"INDEX_PARAMS item {item!r}: expected name=positive integer, "
+                f"name one of {', '.join(SEARCH_PARAMETERS)}"
+            )
+        params[name] = int(value)
+    return params

@@ -1,0 +1,49 @@
+"""``flask --app webapp index``: build each searchable space's vector index from its cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from ..catalog.embedding_cache import CacheError, cache_path, load_cache
+from ..catalog.products import CatalogError, read_catalog
+from ..encoders.base import EncoderError
+from ..encoders.spaces import configured_spaces
+from .choice import IndexChoiceError, choose_index
+from .prebuilt import write_index
+
+
+@click.command("index")
+@click.option("--type", "kind", default=None, help="INDEX_TYPE for this build (default: setting).")
+@click.option("--params", default=None, help="INDEX_PARAMS for this build (default: setting).")
+@with_appcontext
+def index_command(kind: str | None, params: str | None) -> None:
+    """Build the vector index of every searchable space and record the choice beside its cache
+    (servers memory-map it; run after `embed`, then `reload`)."""
+    cfg = current_app.config
+    directory = Path(cfg["EMBEDDINGS_DIR"])
+    try:
+        catalog = read_catalog(Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"])
+        for space in [s for s in configured_spaces(cfg) if s.searchable]:
+            cache = load_cache(
+                cache_path(directory, space.name),
+                model=space.model_id,
+                catalog_fingerprint=catalog.fingerprint,
+            )
+            choice = choose_index(
+                kind or cfg["INDEX_TYPE"],
+                len(cache.ids),
+                cache.dim,
+                cfg["INDEX_PARAMS"] if params is None else params,
+            )
+            manifest = write_index(directory, cache, choice)
+            size = sum(manifest["bytes"].values()) / 2**20
+            click.echo(
+                f"{space.name}: {manifest['index']} over {manifest['items']} items "
+                f"in {manifest['build_seconds']:.1f}s, {size:.1f} MiB, params {manifest['params']}"
+            )
+    except (CatalogError, CacheError, EncoderError, IndexChoiceError) as exc:
+        raise click.ClickException(str(exc)) from exc
