@@ -43,14 +43,17 @@ class FaissIndex:
         kind: str = "Flat",
         params: Mapping[str, int] | None = None,
         use_gpu: bool = True,
+        exact_scan_rows: int = EXACT_SCAN_ROWS,
     ) -> None:
         """Serve ``exact`` (the float vectors) and, when given, the approximate ``ann``
-        built as FAISS factory string ``kind``, searched with ``params``."""
+        built as FAISS factory string ``kind``, searched with ``params``; a filter keeping
+        at most ``exact_scan_rows`` rows is answered by scanning them."""
         self.exact = exact
         self.ann = ann
         self.kind = kind if ann is not None else "Flat"
         self.params = {k: int(v) for k, v in (params or {}).items() if k in SEARCH_PARAMETERS}
         self.dim = int(exact.d)
+        self.exact_scan_rows = exact_scan_rows
         #: zero-copy view of the float vectors (read only: they may be memory-mapped)
         self.vectors = faiss.rev_swig_ptr(exact.get_xb(), exact.ntotal * exact.d).reshape(
             exact.ntotal, exact.d
@@ -113,7 +116,7 @@ class FaissIndex:
         query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         if where is None and self._gpu is not None:
             return _found(*self._gpu.search(query, k))
-        if self.ann is None or (where is not None and where.count <= EXACT_SCAN_ROWS):
+        if self.ann is None or (where is not None and where.count <= self.exact_scan_rows):
             return self._exact(query, k, where)
         rows, scores = self._approximate(query, k, where)
         if len(rows) < k:  # the graph ran dry inside a selective filter: scan instead

@@ -102,7 +102,9 @@ class Ranker:
     ) -> list[Fused]:
         """All candidates among the rows ``where`` keeps (all when None) that pass the
         relevance floor, best first. Filters are pushed into every signal's candidate
-        search, so a narrow filter still gets its full share of candidates.
+        search, so a narrow filter still gets its full share of candidates; whether the
+        query is answered at all is the unfiltered ranking's call (a query about cats is
+        about something the shop sells, whatever the category shown).
 
         A repeated query is answered from an LRU of ranked lists, without encoding,
         kNN, BM25 or fusion; the raw text only matters through what it was understood as.
@@ -114,6 +116,8 @@ class Ranker:
             dataclasses.replace(parsed, raw="", layout_fixed=False, truncated=False),
             None if where is None else (where.filters, where.exclude),
         )
+        if where is not None and not self.rank(parsed, timer):
+            return []
         return list(
             self._ranked.get_or_compute(
                 key, lambda: tuple(self._rank(parsed, timer or Timer(), where))
@@ -146,7 +150,8 @@ class Ranker:
             fused = FUSERS[self.config.fusion](signals, self.config.weights)
             floor = self.config.floor_prefix
             gate = self._gate(groups)
-            if not any(self._evidence(f, groups, floor) >= gate for f in fused):
+            answered = where is not None  # filtered: the unfiltered ranking passed the gate
+            if not answered and not any(self._evidence(f, groups, floor) >= gate for f in fused):
                 return []
             kept = [f for f in fused if self._keeps(f, groups)]
             return self.words.attach_terms(kept, groups, meaning)
