@@ -45,9 +45,10 @@ def _chunk_path(number: int) -> Path:
     return WORKDIR / "vectors" / f"chunk-{number:03d}.npy"
 
 
-def vectors(items: int, *, threads: int = 1, log: bool = True) -> np.ndarray:
+def vectors(items: int, *, threads: int = 1, log: bool = True, reverse: bool = False) -> np.ndarray:
     """The (items, 512) unit-norm float32 matrix of the first ``items`` designs, encoding
-    only the chunks not on disk yet."""
+    only the chunks not on disk yet (last first when ``reverse``: a second process can
+    share the work)."""
     from webapp.encoders.sentence import load_sentence_encoder
     from webapp.files import replacing
 
@@ -56,7 +57,9 @@ def vectors(items: int, *, threads: int = 1, log: bool = True) -> np.ndarray:
     if missing:
         encoder = load_sentence_encoder("use", threads)
         texts = [short_text(r) for r in rows(chunks * CHUNK)]
-        for number in missing:
+        for number in missing[::-1] if reverse else missing:
+            if _chunk_path(number).is_file():  # another process made it meanwhile
+                continue
             started = time.perf_counter()
             block = texts[number * CHUNK : (number + 1) * CHUNK]
             part = encoder.encode_texts(block, batch_size=256)
@@ -85,8 +88,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=max(SIZES))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--reverse", action="store_true", help="Encode the last chunks first.")
     args = parser.parse_args()
-    matrix = vectors(args.items, threads=args.threads)
+    matrix = vectors(args.items, threads=args.threads, reverse=args.reverse)
     print(f"{matrix.shape[0]} vectors of {matrix.shape[1]} dims ready in {WORKDIR}")
 
 

@@ -12,10 +12,9 @@ import pytest
 
 from webapp.catalog.embedding_cache import EmbeddingCache, read_cache
 from webapp.catalog.products import Product, read_catalog
-from webapp.index.base import Where
+from webapp.index.base import IndexUnavailable, Where
 from webapp.index.faiss_index import FaissIndex
 from webapp.index.milvus_index import (
-    IndexUnavailable,
     MilvusIndex,
     connect,
     open_milvus,

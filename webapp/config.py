@@ -49,6 +49,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # path: Milvus Lite; http://host:19530: a Milvus server or cluster)
         "VECTOR_BACKEND": "faiss",
         "MILVUS_URI": "",
+        "MILVUS_TIMEOUT": 10.0,  # seconds per Milvus call before the index counts as down
         # cross-modal heads (docs/training.md): a heads-<id>.pt in EMBEDDINGS_DIR, "auto" (the
         # newest there, if any) or "" (off); the image features and text encoder they train on
         "XMODAL_HEADS": "auto",

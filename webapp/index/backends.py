@@ -3,30 +3,62 @@
 ``VECTOR_BACKEND=faiss`` (the default) opens a FAISS index per space: the
 prebuilt one while current, else an exact one over the embedding cache (see
 :mod:`.prebuilt`). The index type comes from ``INDEX_TYPE`` and the catalogue's
-size (:mod:`.choice`).
+size (:mod:`.choice`). ``VECTOR_BACKEND=milvus`` opens one Milvus collection per
+space at ``MILVUS_URI`` (checked, not built: ``flask --app webapp index`` syncs it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..catalog.embedding_cache import cache_path, load_cache
 from ..catalog.products import Catalog
 from ..encoders.spaces import Space
-from .base import VectorBackend
+from .base import IndexUnavailable, VectorBackend
 from .choice import choose_index, parse_params
 from .prebuilt import open_index
+
+if TYPE_CHECKING:
+    from .milvus_index import MilvusIndex
 
 
 def open_backends(
     cfg: Mapping[str, Any], spaces: Sequence[Space], catalog: Catalog
 ) -> dict[str, VectorBackend]:
     """Space name → its vector back-end, for every space in ``spaces``."""
-    return {space.name: open_faiss(cfg, space, catalog) for space in spaces}
+    opener = {"faiss": open_faiss, "milvus": open_milvus_space}.get(str(cfg["VECTOR_BACKEND"]))
+    if opener is None:
+        raise IndexUnavailable(f"VECTOR_BACKEND {cfg['VECTOR_BACKEND']!r}: use faiss or milvus")
+    return {space.name: opener(cfg, space, catalog) for space in spaces}
+
+
+def open_milvus_space(cfg: Mapping[str, Any], space: Space, catalog: Catalog) -> VectorBackend:
+    """``space``'s Milvus collection at ``MILVUS_URI``, checked to hold the catalogue."""
+    index = milvus_space(cfg, space, catalog)
+    index.check()
+    return index
+
+
+def milvus_space(cfg: Mapping[str, Any], space: Space, catalog: Catalog) -> MilvusIndex:
+    """A client of ``space``'s collection at ``MILVUS_URI`` over its checked cache
+    (``sync()`` it to bring the collection in step, as ``flask --app webapp index`` does)."""
+    from .milvus_index import MilvusIndex, connect  # pymilvus loads only when Milvus is used
+
+    uri = str(cfg["MILVUS_URI"])
+    if not uri:
+        raise IndexUnavailable("VECTOR_BACKEND is milvus but MILVUS_URI is not set")
+    cache = load_cache(
+        cache_path(Path(cfg["EMBEDDINGS_DIR"]), space.name),
+        model=space.model_id,
+        catalog_fingerprint=catalog.fingerprint,
+    )
+    timeout = float(cfg["MILVUS_TIMEOUT"])
+    client = connect(uri, timeout=timeout)
+    return MilvusIndex(client, space.name, catalog.products, cache, uri=uri, timeout=timeout)
 
 
 def open_faiss(cfg: Mapping[str, Any], space: Space, catalog: Catalog) -> VectorBackend:

@@ -16,6 +16,10 @@ import numpy as np
 from ..search.filters import NO_FILTERS, Filters
 
 
+class IndexUnavailable(RuntimeError):
+    """The vector index cannot serve: unreachable, missing, or out of step."""
+
+
 @dataclass(frozen=True, eq=False)
 class Where:
     """Which rows a search may return: those ``mask`` keeps, which are exactly the rows
@@ -57,4 +61,8 @@ class VectorBackend(Protocol):
 
     def describe(self) -> dict[str, Any]:
         """What the index is (type, parameters, size), for ``/readyz`` and the benchmark."""
+        ...
+
+    def check(self) -> None:
+        """Raise :class:`IndexUnavailable` when the index cannot serve now (``/readyz``)."""
         ...

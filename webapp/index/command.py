@@ -12,6 +12,8 @@ from ..catalog.embedding_cache import CacheError, cache_path, load_cache
 from ..catalog.products import CatalogError, read_catalog
 from ..encoders.base import EncoderError
 from ..encoders.spaces import configured_spaces
+from .backends import milvus_space
+from .base import IndexUnavailable
 from .choice import IndexChoiceError, choose_index
 from .prebuilt import write_index
 
@@ -22,12 +24,18 @@ from .prebuilt import write_index
 @with_appcontext
 def index_command(kind: str | None, params: str | None) -> None:
     """Build the vector index of every searchable space and record the choice beside its cache
-    (servers memory-map it; run after `embed`, then `reload`)."""
+    (servers memory-map it), or with VECTOR_BACKEND=milvus sync its Milvus collection
+    (incrementally). Run after `embed`, then `reload`."""
     cfg = current_app.config
     directory = Path(cfg["EMBEDDINGS_DIR"])
     try:
         catalog = read_catalog(Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"])
         for space in [s for s in configured_spaces(cfg) if s.searchable]:
+            if cfg["VECTOR_BACKEND"] == "milvus":
+                milvus = milvus_space(cfg, space, catalog)
+                click.echo(str(milvus.sync()))
+                milvus.check()
+                continue
             cache = load_cache(
                 cache_path(directory, space.name),
                 model=space.model_id,
@@ -45,5 +53,5 @@ def index_command(kind: str | None, params: str | None) -> None:
                 f"{space.name}: {manifest['index']} over {manifest['items']} items "
                 f"in {manifest['build_seconds']:.1f}s, {size:.1f} MiB, params {manifest['params']}"
             )
-    except (CatalogError, CacheError, EncoderError, IndexChoiceError) as exc:
+    except (CatalogError, CacheError, EncoderError, IndexChoiceError, IndexUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc

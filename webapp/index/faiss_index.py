@@ -103,6 +103,9 @@ class FaissIndex:
         """Index type, search parameters and size."""
         return {"index": self.kind, "params": dict(self.params), "items": len(self)}
 
+    def check(self) -> None:
+        """An in-process index is always ready once loaded."""
+
     # -- searching ------------------------------------------------------------------------
     def search(
         self, query: np.ndarray, k: int, where: Where | None = None

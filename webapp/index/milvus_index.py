@@ -24,7 +24,7 @@ from pymilvus import MilvusClient, MilvusException
 from ..catalog.embedding_cache import EmbeddingCache
 from ..catalog.products import Product
 from ..search.filters import Facets, Filters
-from .base import Where
+from .base import IndexUnavailable, Where
 from .milvus_sync import SyncReport, collection_name, sync
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,6 @@ INDEX_HINT = "flask --app webapp index"
 MAX_TOPK = 16_384
 #: characters a Milvus string literal must escape (raw newlines end the literal)
 _ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-
-
-class IndexUnavailable(RuntimeError):
-    """The vector index cannot serve: unreachable, missing, or out of step."""
 
 
 class MilvusIndex:

@@ -203,6 +203,11 @@ class SearchEngine:
         """Category names with their product counts, in catalogue order."""
         return self._facets.counts()
 
+    def check(self) -> None:
+        """Raise ``IndexUnavailable`` if some space's index cannot serve now."""
+        for index in self._indexes.values():
+            index.check()
+
     def space(self, name: str) -> Space:
         """The configured space called ``name`` (its encoders and kind)."""
         return self._spaces[name]

@@ -9,10 +9,12 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from ..catalog.embedding_cache import CacheError
 from ..catalog.products import CatalogError
 from ..encoders.base import EncoderError
+from ..index.base import IndexUnavailable
+from ..index.choice import IndexChoiceError
 from .params import ParamError
 
 #: Artifacts the engine needs are missing, stale or broken: the operator must act.
-ARTIFACT_ERRORS = (CacheError, CatalogError, EncoderError)
+ARTIFACT_ERRORS = (CacheError, CatalogError, EncoderError, IndexChoiceError, IndexUnavailable)
 
 
 def _wants_json() -> bool:
