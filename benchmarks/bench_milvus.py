@@ -14,7 +14,6 @@ of the two top-k lists is reported too (FLAT is exact, so it should be 1.0).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import statistics
 import sys
 import tempfile
@@ -46,30 +45,6 @@ def demo() -> tuple[list[Product], EmbeddingCache]:
     """The demo catalogue and its committed USE cache."""
     products = list(read_catalog(ROOT / "data" / "catalog.csv").products)
     return products, read_cache(ROOT / "embeddings" / "text-use.pkl")
-
-
-def scale(items: int) -> tuple[list[Product], EmbeddingCache]:
-    """The first ``items`` designs of the scale corpus and their real USE vectors."""
-    rows = list(scale_corpus.rows(items))
-    products = [
-        Product(
-            r["id"],
-            r["title"],
-            r["category"],
-            r["subcategory"],
-            tuple(r["tags"].split("; ")),
-            r["description"],
-            int(r["price"]),
-            r["image"],
-        )
-        for r in rows
-    ]
-    digests = [hashlib.sha1(scale_corpus.short_text(r).encode()).hexdigest() for r in rows]
-    vectors = scale_corpus.vectors(items)
-    cache = EmbeddingCache(
-        "text-use", "use", "text", 512, [p.id for p in products], vectors, "scale", digests
-    )
-    return products, cache
 
 
 def timed(fn) -> float:
@@ -122,7 +97,7 @@ def main() -> None:
     print(f"{len(names)} shopper queries, k = {K}")
     run("demo", *demo(), queries)
     if args.items:
-        run("scale corpus", *scale(args.items), queries)
+        run("scale corpus", *scale_corpus.catalogue(args.items), queries)
 
 
 if __name__ == "__main__":

@@ -15,16 +15,24 @@ once. Queries are the benchmark's shopper queries, encoded by the same model.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bench_ruclip import QUERIES
 from fixture import ROOT, synthetic_rows
 
+if TYPE_CHECKING:
+    from webapp.catalog.embedding_cache import EmbeddingCache
+    from webapp.catalog.products import Product
+
 WORKDIR = ROOT / "build" / "scale"
+#: the model label of corpus caches outside an app (an app's cache carries the real model id)
+MODEL_LABEL = "use"
 CHUNK = 50_000
 SIZES = (100_000, 1_000_000)
 
@@ -72,6 +80,21 @@ def vectors(items: int, *, threads: int = 1, log: bool = True, reverse: bool = F
                 print(f"chunk {number + 1}/{chunks}: {took:.0f}s", flush=True)
     matrix = np.vstack([np.load(_chunk_path(n)) for n in range(chunks)])
     return np.ascontiguousarray(matrix[:items])
+
+
+def catalogue(items: int) -> tuple[list[Product], EmbeddingCache]:
+    """The first ``items`` designs as products, and their vectors as a ``text-use`` cache
+    (item digests: of the embedded text)."""
+    from webapp.catalog.embedding_cache import EmbeddingCache
+    from webapp.catalog.products import parse_row
+
+    made = list(rows(items))
+    products = [parse_row(r) for r in made]
+    digests = [hashlib.sha1(short_text(r).encode()).hexdigest() for r in made]
+    cache = EmbeddingCache(
+        "text-use", MODEL_LABEL, "text", 512, [p.id for p in products], vectors(items), "", digests
+    )
+    return products, cache
 
 
 def query_vectors() -> tuple[list[str], np.ndarray]:

@@ -17,7 +17,7 @@ from .catalog.products import CatalogError, read_catalog
 from .catalog.thesaurus import build_thesaurus_command
 from .encoders.base import EncoderError
 from .encoders.spaces import configured_spaces
-from .index.command import index_command
+from .index.command import index_command, needs_index_build
 from .search.filters import Filters
 from .search.results import SearchRequest
 from .training.command import train_heads_command
@@ -66,6 +66,8 @@ def embed_command(batch_size: int) -> None:
             f"{stats.space}: {stats.total} items, {stats.encoded} encoded, "
             f"{stats.reused} reused → {stats.path}"
         )
+    if needs_index_build(cfg, len(catalog.products)):
+        click.echo("the vector indexes are out of date: run `flask --app webapp index` next")
 
 
 @click.command("search")

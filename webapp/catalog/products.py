@@ -87,7 +87,7 @@ def read_catalog(path: Path) -> Catalog:
     for offset, row in enumerate(frame.to_dict("records")):
         line = offset + 2
         try:
-            product = _parse_row(row)
+            product = parse_row(row)
         except ValueError as exc:
             problems.append((line, str(exc)))
             continue
@@ -133,7 +133,7 @@ def _parser_line(exc: Exception) -> int:
     return 0
 
 
-def _parse_row(row: dict[str, str]) -> Product:
+def parse_row(row: dict[str, str]) -> Product:
     """Turn one CSV record into a Product, raising ValueError on bad fields."""
     pid = row["id"].strip().lower()
     if not pid or any(ch.isspace() or ch in "/\\?#%" for ch in pid):

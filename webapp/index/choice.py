@@ -48,12 +48,12 @@ def _ivf_lists(items: int) -> int:
 def _named(name: str, items: int) -> IndexChoice | None:
     """The choice a short name stands for, with its default parameters (None: not a name)."""
     lists = _ivf_lists(items)
-    probes = max(8, lists // 32)
+    probes = max(16, lists // 8)
     return {
         "flat": IndexChoice("Flat"),
-        "hnsw": IndexChoice("HNSW32,Flat", {"efSearch": 128}),
-        "hnsw-sq8": IndexChoice("HNSW32,SQ8", {"efSearch": 128, "rerank": 2}),
-        "hnsw-fp16": IndexChoice("HNSW32,SQfp16", {"efSearch": 128}),
+        "hnsw": IndexChoice("HNSW32,Flat", {"efSearch": 256}),
+        "hnsw-sq8": IndexChoice("HNSW32,SQ8", {"efSearch": 256, "rerank": 2}),
+        "hnsw-fp16": IndexChoice("HNSW32,SQfp16", {"efSearch": 256}),
         "ivf-flat": IndexChoice(f"IVF{lists},Flat", {"nprobe": probes}),
         "ivf-sq8": IndexChoice(f"IVF{lists},SQ8", {"nprobe": probes, "rerank": 2}),
     }.get(name.lower())

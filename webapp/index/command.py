@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
@@ -55,3 +57,12 @@ def index_command(kind: str | None, params: str | None) -> None:
             )
     except (CatalogError, CacheError, EncoderError, IndexChoiceError, IndexUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def needs_index_build(cfg: Mapping[str, Any], items: int) -> bool:
+    """True when serving ``items`` designs needs the ``index`` step (not an exact index)."""
+    try:
+        exact = choose_index(cfg["INDEX_TYPE"], items, 1, cfg["INDEX_PARAMS"]).exact
+    except IndexChoiceError:
+        return True  # the step will say what is wrong with the setting
+    return cfg["VECTOR_BACKEND"] == "milvus" or not exact

@@ -64,10 +64,17 @@ def cache_identity(path: Path) -> dict[str, Any]:
 def write_index(directory: Path, cache: EmbeddingCache, choice: IndexChoice) -> dict[str, Any]:
     """Build ``choice`` over ``cache``'s vectors, write its files atomically (manifest
     last) and return the manifest."""
-    files = IndexFiles.of(directory, cache.space)
     started = time.perf_counter()
     index = FaissIndex.build(cache.vectors, choice.kind, choice.params)
-    built = time.perf_counter() - started
+    return save_index(directory, cache, index, time.perf_counter() - started)
+
+
+def save_index(
+    directory: Path, cache: EmbeddingCache, index: FaissIndex, built: float
+) -> dict[str, Any]:
+    """Write ``index`` (built over ``cache`` in ``built`` seconds) as ``cache``'s prebuilt
+    index, manifest last; return the manifest."""
+    files = IndexFiles.of(directory, cache.space)
     _write(index.exact, files.exact)
     if index.ann is not None:
         _write(index.ann, files.ann)
@@ -80,8 +87,8 @@ def write_index(directory: Path, cache: EmbeddingCache, choice: IndexChoice) -> 
         "model": cache.model,
         "catalog_fingerprint": cache.catalog_fingerprint,
         "cache": cache_identity(cache_path(directory, cache.space)),
-        "index": choice.kind,
-        "params": choice.params,
+        "index": index.kind,
+        "params": index.params,
         "items": len(index),
         "dim": index.dim,
         "build_seconds": round(built, 2),

@@ -88,8 +88,8 @@ class WordSignals:
         if top <= 0:
             return []
         kept = scores if mask is None else np.where(mask, scores, 0.0)
-        rows = top_rows(kept, k)
-        rows = rows[kept[rows] > 0]
+        matching = np.flatnonzero(kept > 0)  # BM25 is sparse: rank only the rows that match
+        rows = matching[top_rows(kept[matching], k)]
         coverage = np.array([self.coverage(r, groups) for r in rows.tolist()], np.float32)
         return [Signal(name, rows, scores[rows], coverage * scores[rows] / top)]
 

@@ -1,0 +1,232 @@
+"""Benchmark: vector indexes and the whole server at 100k and 1M designs (docs/scaling.md).
+
+Run ``make bench-scale`` or ``.venv/bin/python benchmarks/bench_scale.py [--sizes 100000]``.
+Everything is cached under ``build/scale/`` (corpus vectors, built indexes, the
+servers' catalogues, caches and databases), so a second run starts measuring at once.
+
+For each size:
+
+* **kNN**, on the corpus's real USE vectors (``scale_corpus.py``) and the 63 shopper
+  queries encoded by the same model: for the exact index and each approximate type
+  and search parameter, p50/p95 of k = 100 (the engine's candidates per signal),
+  recall@10 and @100 against exact, build time, size on disk, load (memory-map) time,
+  and the same for a category filter (about 1/9 of the designs) and a price band;
+* **memory**: two worker processes mapping the same prebuilt index at once, RSS and
+  PSS each (``scale_worker.py``), beside a worker that loads the pickle;
+* **the server**: start-up of a worker (``create_app`` + ``warm_up``) and
+  ``/api/search`` p50 uncached and cached, with the index ``INDEX_TYPE=auto`` picks;
+* at 100k, **Milvus Lite** beside exact FAISS (``bench_milvus.run``).
+
+Results go to ``build/scale/report-<size>.json`` and are printed as tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+import scale_corpus
+from fixture import ROOT, write_catalog
+from scale_worker import app_config
+from webapp.index.base import Where
+from webapp.index.choice import AUTO_LARGE, choose_index, parse_params
+from webapp.index.faiss_index import FaissIndex
+from webapp.search.filters import Facets, Filters
+
+K = 100
+#: approximate index types and the search parameters swept for each
+SWEEP = {
+    "hnsw": ("efSearch=64", "efSearch=128", "efSearch=256"),
+    "hnsw-sq8": ("efSearch=128,rerank=2", "efSearch=256,rerank=2"),
+    "ivf-sq8": ("nprobe=16,rerank=2", "nprobe=48,rerank=2", "nprobe=128,rerank=2"),
+}
+FILTERS = {
+    "category": Filters(category="Животные и природа"),
+    "price": Filters(price_min=500, price_max=900),
+}
+
+
+def ms(fn: Any) -> float:
+    """Milliseconds one call of ``fn`` takes."""
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """Median and 95th percentile."""
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[round(0.95 * (len(ordered) - 1))]
+
+
+def recall(found: list[np.ndarray], truth: list[np.ndarray], k: int) -> float:
+    """Mean share of the exact top-``k`` that the index's top-``k`` holds."""
+    return float(
+        np.mean([len(set(f[:k]) & set(t[:k])) / k for f, t in zip(found, truth, strict=True)])
+    )
+
+
+def knn_row(index: FaissIndex, queries: np.ndarray, where: Where | None, truth) -> dict:
+    """p50/p95 of k-NN with ``index`` and its recall against ``truth`` (exact rows)."""
+    index.search(queries[0], K, where)
+    found, times = [], []
+    for q in queries:
+        times.append(ms(lambda q=q: found.append(index.search(q, K, where)[0])))
+    p50, p95 = percentiles(times)
+    return {
+        "p50_ms": round(p50, 2),
+        "p95_ms": round(p95, 2),
+        "recall@10": round(recall(found, truth, 10), 4),
+        "recall@100": round(recall(found, truth, 100), 4),
+    }
+
+
+def built_index(items: int, vectors: np.ndarray, kind: str) -> tuple[FaissIndex, dict]:
+    """The index ``kind`` over the first ``items`` vectors: built once, then memory-mapped."""
+    choice = choose_index(kind, items, vectors.shape[1])
+    folder = scale_corpus.WORKDIR / "indexes" / str(items) / kind
+    exact, ann, facts = folder / "flat.faiss", folder / "ann.faiss", folder / "facts.json"
+    if not facts.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        faiss.omp_set_num_threads(os.cpu_count() or 1)  # an offline step may use every core
+        started = time.perf_counter()
+        index = FaissIndex.build(vectors, choice.kind, choice.params)
+        build_s = time.perf_counter() - started
+        faiss.omp_set_num_threads(1)  # searches are measured as a worker runs them
+        index.save(exact, ann)
+        sizes = {p.name: p.stat().st_size for p in (exact, ann) if p.is_file()}
+        facts.write_text(json.dumps({"kind": choice.kind, "build_s": build_s, "bytes": sizes}))
+        del index
+    info = json.loads(facts.read_text())
+    started = time.perf_counter()
+    index = FaissIndex.load(exact, ann if ann.is_file() else None, choice.kind, choice.params)
+    info["load_s"] = time.perf_counter() - started
+    return index, info
+
+
+def bench_knn(items: int, vectors: np.ndarray, queries: np.ndarray, facets: Facets) -> list:
+    """Every index type and parameter, unfiltered and filtered."""
+    exact = FaissIndex.exact_over(vectors, use_gpu=False)
+    wheres = {"none": None} | {n: Where(facets.mask(f), f) for n, f in FILTERS.items()}
+    truth = {n: [exact.search(q, K, w)[0] for q in queries] for n, w in wheres.items()}
+    rows = []
+    for kind in ("flat", *SWEEP):
+        index, info = built_index(items, vectors, kind)
+        for params in SWEEP.get(kind, ("",)):
+            index.params = {**index.params, **parse_params(params)}
+            for name, where in wheres.items():
+                row = knn_row(index, queries, where, truth[name])
+                rows.append({"kind": info["kind"], "params": params, "filter": name, **row})
+                if name == "none":
+                    rows[-1] |= {
+                        "build_s": round(info["build_s"], 1),
+                        "disk_mib": round(sum(info["bytes"].values()) / 2**20),
+                        "load_ms": round(info["load_s"] * 1000, 1),
+                    }
+                print(json.dumps(rows[-1]), flush=True)
+        del index
+    return rows
+
+
+def server_dir(items: int) -> Path:
+    """Catalogue, cache, database and prebuilt index of a server over ``items`` designs."""
+    from webapp import create_app
+    from webapp.catalog.embedding_cache import (
+        CacheError,
+        EmbeddingCache,
+        cache_path,
+        load_cache,
+        save_cache,
+    )
+    from webapp.catalog.products import read_catalog
+    from webapp.encoders.sentence import load_sentence_encoder
+    from webapp.index.prebuilt import read_manifest, save_index, staleness
+
+    workdir = scale_corpus.WORKDIR / f"server-{items}"
+    write_catalog(workdir, items)
+    catalog = read_catalog(workdir / "data" / "catalog.csv")
+    model = load_sentence_encoder("use", 1).model_id
+    embeddings = workdir / "embeddings"
+    try:
+        cache = load_cache(
+            cache_path(embeddings, "text-use"), model=model, catalog_fingerprint=catalog.fingerprint
+        )
+    except CacheError:
+        _, corpus = scale_corpus.catalogue(items)
+        cache = EmbeddingCache(
+            "text-use", model, "text", 512, catalog.ids(), corpus.vectors, catalog.fingerprint,
+            corpus.item_digests,
+        )  # fmt: skip
+        save_cache(cache, embeddings)
+    os.environ.setdefault("INSTANCE_PATH", str(workdir / "instance"))
+    create_app(app_config(workdir, "auto")).extensions["store"].sync(catalog)
+    choice = choose_index("auto", items, 512)
+    manifest = read_manifest(embeddings, "text-use")
+    if not choice.exact and staleness(manifest, embeddings, "text-use", model, catalog.fingerprint):
+        index, info = built_index(items, cache.vectors, AUTO_LARGE)
+        save_index(embeddings, cache, index, info["build_s"])
+    return workdir
+
+
+def bench_servers(items: int, queries: list[str]) -> list[dict]:
+    """Two workers started together over the same prebuilt index, then one alone."""
+    workdir = server_dir(items)
+    listing = scale_corpus.WORKDIR / "queries.json"
+    listing.write_text(json.dumps(queries, ensure_ascii=False), encoding="utf-8")
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "scale_worker.py"),
+        f"--workdir={workdir}",
+        f"--queries={listing}",
+    ]
+    results = []
+    pair = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    for number, worker in enumerate(pair):
+        out, _ = worker.communicate()
+        results.append({"workers": 2, "worker": number, **json.loads(out.strip().splitlines()[-1])})
+        print(json.dumps(results[-1]), flush=True)
+    out = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True).stdout
+    results.append({"workers": 1, "worker": 0, **json.loads(out.strip().splitlines()[-1])})
+    print(json.dumps(results[-1]), flush=True)
+    return results
+
+
+def main() -> None:
+    """Measure each size; write and print the report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(str(s) for s in scale_corpus.SIZES))
+    parser.add_argument("--skip", default="", help="Parts to skip: knn,servers,milvus.")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    faiss.omp_set_num_threads(1)  # as gunicorn.conf.py sets it for every worker
+    names, query_matrix = scale_corpus.query_vectors()
+    print(f"{len(names)} shopper queries; load average {os.getloadavg()[0]:.2f}", flush=True)
+    for items in (int(s) for s in args.sizes.split(",")):
+        products, cache = scale_corpus.catalogue(items)
+        report: dict[str, Any] = {"items": items, "queries": len(names)}
+        print(f"\n== {items} designs ==", flush=True)
+        if "knn" not in skip:
+            report["knn"] = bench_knn(items, cache.vectors, query_matrix, Facets(products))
+        if "servers" not in skip:
+            report["servers"] = bench_servers(items, names)
+        if "milvus" not in skip and items <= 100_000:
+            from bench_milvus import run
+
+            run("Milvus Lite", products, cache, query_matrix)
+        out = scale_corpus.WORKDIR / f"report-{items}.json"
+        out.write_text(json.dumps(report, indent=1), encoding="utf-8")
+        print(f"report: {out}")
+
+
+if __name__ == "__main__":
+    main()

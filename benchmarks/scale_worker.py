@@ -1,0 +1,112 @@
+"""One server process of the scale benchmark, measured: start-up, memory, ``/api/search``.
+
+Run by ``bench_scale.py`` in a fresh process per measurement, the way a gunicorn
+worker starts: ``create_app`` + ``warm_up`` over ``--workdir`` (catalogue, caches,
+prebuilt index), then every query through the Flask test client, uncached (all
+caches cleared first) and cached (the same query again). Prints one JSON line.
+
+Memory comes from ``/proc/self/smaps_rollup``: RSS counts every resident page,
+PSS divides shared pages among the processes mapping them (a memory-mapped index
+read by two workers counts half in each), USS is the process's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def app_config(workdir: Path, index_type: str) -> dict[str, Any]:
+    """The settings of a scale-benchmark server: the text space only, over ``workdir``."""
+    return {
+        "TESTING": False,
+        "DATA_DIR": str(workdir / "data"),
+        "CATALOG_CSV": "catalog.csv",
+        "EMBEDDINGS_DIR": str(workdir / "embeddings"),
+        "DATABASE_URL": f"sqlite:///{workdir / 'scale.sqlite3'}",
+        "TEXT_ENCODER": "use",
+        "IMAGE_ENCODER": "",
+        "XMODAL_HEADS": "",
+        "RUCLIP_MODEL_DIR": "",
+        "INDEX_TYPE": index_type,
+        "RATELIMIT_ENABLED": False,
+        "RELOAD_POLL_SECONDS": 0,
+    }
+
+
+def memory() -> dict[str, float]:
+    """This process's RSS, PSS and USS in MiB."""
+    fields: dict[str, float] = {}
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, value = line.partition(":")
+        fields[name] = int(value.split()[0]) / 1024
+    uss = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+    return {"rss_mib": fields["Rss"], "pss_mib": fields["Pss"], "uss_mib": uss}
+
+
+def measure(workdir: Path, index_type: str, queries: list[str]) -> dict[str, Any]:
+    """Start a server over ``workdir`` and time ``queries`` through ``/api/search``."""
+    os.environ.setdefault("INSTANCE_PATH", str(workdir / "instance"))
+    from webapp import create_app
+    from webapp.lifecycle import warm_up
+
+    started = time.perf_counter()
+    app = create_app(app_config(workdir, index_type))
+    engine = warm_up(app)
+    startup = time.perf_counter() - started
+    at_start = memory()
+    client = app.test_client()
+    uncached, cached = [], []
+    for query in queries:
+        engine.clear_caches()
+        uncached.append(_get(client, query))
+        cached.append(_get(client, query))
+    return {
+        "index": engine.describe()["spaces"]["text-use"]["index"],
+        "startup_s": round(startup, 2),
+        "memory_at_start": at_start,
+        "memory_after": memory(),
+        "api_uncached_ms": _summary(uncached),
+        "api_cached_ms": _summary(cached),
+    }
+
+
+def _get(client: Any, query: str) -> float:
+    """Milliseconds of one ``GET /api/search`` (which must answer 200)."""
+    start = time.perf_counter()
+    response = client.get("/api/search", query_string={"q": query})
+    took = (time.perf_counter() - start) * 1000
+    if response.status_code != 200:
+        raise SystemExit(f"/api/search?q={query} answered {response.status_code}")
+    return took
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
+    """Median and 95th percentile, in ms."""
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"p50": round(statistics.median(ordered), 2), "p95": round(p95, 2)}
+
+
+def main() -> None:
+    """Measure one worker; print its JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--index-type", default="auto")
+    parser.add_argument("--queries", type=Path, required=True, help="JSON list of queries.")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    queries = json.loads(args.queries.read_text(encoding="utf-8"))
+    print(json.dumps(measure(args.workdir, args.index_type, queries)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
