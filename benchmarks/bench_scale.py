@@ -11,10 +11,12 @@ For each size:
   and search parameter, p50/p95 of k = 100 (the engine's candidates per signal),
   recall@10 and @100 against exact, build time, size on disk, load (memory-map) time,
   and the same for a category filter (about 1/9 of the designs) and a price band;
-* **memory**: two worker processes mapping the same prebuilt index at once, RSS and
-  PSS each (``scale_worker.py``), beside a worker that loads the pickle;
-* **the server**: start-up of a worker (``create_app`` + ``warm_up``) and
-  ``/api/search`` p50 uncached and cached, with the index ``INDEX_TYPE=auto`` picks;
+* **memory**: two processes serving the same prebuilt HNSW index at once (mapped),
+  RSS and PSS each (``scale_worker.py``), beside two that each copy the vectors into
+  an exact in-memory index, as a worker without a prebuilt index does;
+* **the server**: one worker's start-up (``create_app`` + ``warm_up``, by step), its
+  memory, and ``/api/search`` p50 uncached and cached, with the index
+  ``INDEX_TYPE=auto`` picks;
 * at 100k, **Milvus Lite** beside exact FAISS (``bench_milvus.run``).
 
 Results go to ``build/scale/report-<size>.json`` and are printed as tables.
@@ -178,34 +180,56 @@ def server_dir(items: int) -> Path:
     return workdir
 
 
-def bench_servers(items: int, queries: list[str]) -> list[dict]:
-    """Two workers started together over the same prebuilt index, then one alone."""
+def _worker(*args: str) -> subprocess.Popen:
+    """Start ``scale_worker.py`` with ``args``; its JSON line comes on stdout."""
+    command = [sys.executable, str(ROOT / "benchmarks" / "scale_worker.py"), *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
+
+def _result(worker: subprocess.Popen) -> dict[str, Any]:
+    """The JSON line a worker printed last."""
+    out, _ = worker.communicate()
+    if worker.returncode:
+        raise SystemExit(f"a scale worker failed ({worker.returncode})")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def bench_memory(items: int, vectors: np.ndarray, queries: np.ndarray) -> list[dict]:
+    """Two processes at once serving the same prebuilt index (mapped), against two that
+    each read the vectors and copy them into an exact index (a pickle-loading worker)."""
+    folder = scale_corpus.WORKDIR / "indexes" / str(items)
+    listing = folder / "queries.npy"
+    np.save(listing, queries)
+    if not (folder / "vectors.npy").is_file():
+        np.save(folder / "vectors.npy", vectors)
+    del built_index(items, vectors, AUTO_LARGE)[0]  # built once; unmapped here before measuring
+    results = []
+    for kind, where in (("pickle", folder), ("HNSW32,Flat", folder / AUTO_LARGE)):
+        pair = [
+            _worker(f"--index-dir={where}", f"--index-type={kind}", f"--queries={listing}")
+            for _ in range(2)
+        ]
+        for number, worker in enumerate(pair):
+            results.append({"workers": 2, "worker": number, **_result(worker)})
+            print(json.dumps(results[-1]), flush=True)
+    return results
+
+
+def bench_server(items: int, queries: list[str]) -> dict[str, Any]:
+    """One server worker over ``items`` designs: start-up, memory, ``/api/search``."""
     workdir = server_dir(items)
     listing = scale_corpus.WORKDIR / "queries.json"
     listing.write_text(json.dumps(queries, ensure_ascii=False), encoding="utf-8")
-    command = [
-        sys.executable,
-        str(ROOT / "benchmarks" / "scale_worker.py"),
-        f"--workdir={workdir}",
-        f"--queries={listing}",
-    ]
-    results = []
-    pair = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(2)]
-    for number, worker in enumerate(pair):
-        out, _ = worker.communicate()
-        results.append({"workers": 2, "worker": number, **json.loads(out.strip().splitlines()[-1])})
-        print(json.dumps(results[-1]), flush=True)
-    out = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True).stdout
-    results.append({"workers": 1, "worker": 0, **json.loads(out.strip().splitlines()[-1])})
-    print(json.dumps(results[-1]), flush=True)
-    return results
+    result = _result(_worker(f"--workdir={workdir}", f"--queries={listing}"))
+    print(json.dumps(result), flush=True)
+    return result
 
 
 def main() -> None:
     """Measure each size; write and print the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(str(s) for s in scale_corpus.SIZES))
-    parser.add_argument("--skip", default="", help="Parts to skip: knn,servers,milvus.")
+    parser.add_argument("--skip", default="", help="Parts to skip: knn,memory,server,milvus.")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     faiss.omp_set_num_threads(1)  # as gunicorn.conf.py sets it for every worker
@@ -217,8 +241,10 @@ def main() -> None:
         print(f"\n== {items} designs ==", flush=True)
         if "knn" not in skip:
             report["knn"] = bench_knn(items, cache.vectors, query_matrix, Facets(products))
-        if "servers" not in skip:
-            report["servers"] = bench_servers(items, names)
+        if "memory" not in skip:
+            report["memory"] = bench_memory(items, cache.vectors, query_matrix)
+        if "server" not in skip:
+            report["server"] = bench_server(items, names)
         if "milvus" not in skip and items <= 100_000:
             from bench_milvus import run
 

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -72,11 +74,31 @@ def measure(workdir: Path, index_type: str, queries: list[str]) -> dict[str, Any
     return {
         "index": engine.describe()["spaces"]["text-use"]["index"],
         "startup_s": round(startup, 2),
+        "startup_steps_s": {k: round(v / 1000, 2) for k, v in engine.load_ms.items()},
         "memory_at_start": at_start,
         "memory_after": memory(),
         "api_uncached_ms": _summary(uncached),
         "api_cached_ms": _summary(cached),
     }
+
+
+def measure_index(folder: Path, kind: str, queries: np.ndarray) -> dict[str, Any]:
+    """Memory of a process that only serves one space's index from ``folder``: mapped
+    (``flat.faiss`` and ``ann.faiss``, as prebuilt) or, for ``kind`` ``pickle``, the
+    float vectors read into the process and copied into an exact index, as a worker
+    without a prebuilt index does."""
+    from webapp.index.faiss_index import FaissIndex
+
+    started = time.perf_counter()
+    if kind == "pickle":
+        index = FaissIndex.exact_over(np.load(folder / "vectors.npy"), use_gpu=False)
+    else:
+        ann = folder / "ann.faiss"
+        index = FaissIndex.load(folder / "flat.faiss", ann if ann.is_file() else None, kind, {})
+    load = time.perf_counter() - started
+    for query in queries:
+        index.search(query, 100)
+    return {"index": kind, "load_s": round(load, 3), "memory_after": memory()}
 
 
 def _get(client: Any, query: str) -> float:
@@ -99,13 +121,18 @@ def _summary(samples: list[float]) -> dict[str, float]:
 def main() -> None:
     """Measure one worker; print its JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--workdir", type=Path, help="A server's folder: measure it whole.")
     parser.add_argument("--index-type", default="auto")
-    parser.add_argument("--queries", type=Path, required=True, help="JSON list of queries.")
+    parser.add_argument("--queries", type=Path, required=True, help="JSON list, or .npy.")
+    parser.add_argument("--index-dir", type=Path, help="Measure only this built index.")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    queries = json.loads(args.queries.read_text(encoding="utf-8"))
-    print(json.dumps(measure(args.workdir, args.index_type, queries)), flush=True)
+    if args.index_dir:
+        result = measure_index(args.index_dir, args.index_type, np.load(args.queries))
+    else:
+        queries = json.loads(args.queries.read_text(encoding="utf-8"))
+        result = measure(args.workdir, args.index_type, queries)
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from .encoders.spaces import configured_spaces
 from .index.backends import open_backends
 from .search.engine import SearchEngine
 from .search.results import SearchRequest
+from .search.timing import Timer
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -38,30 +39,37 @@ reload_failed = Namespace().signal("reload-failed")
 
 
 def build_engine(app: Flask) -> SearchEngine:
-    """Read every artifact the configuration names and assemble the engine."""
+    """Read every artifact the configuration names and assemble the engine; the time
+    each step took is logged and kept as ``engine.load_ms``."""
     cfg = app.config
-    started = time.perf_counter()
-    catalog = read_catalog(Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"])
+    timer = Timer()
+    with timer.stage("catalogue"):
+        catalog = read_catalog(Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"])
     for line, problem in catalog.problems:
         log.warning("catalogue line %d skipped: %s", line, problem)
     store: CatalogStore = app.extensions["store"]
-    store.sync(catalog)
+    with timer.stage("store"):
+        store.sync(catalog)
     spaces = [space for space in configured_spaces(cfg) if space.searchable]
-    engine = SearchEngine(
-        catalog,
-        spaces,
-        open_backends(cfg, spaces, catalog),
-        max_query_length=cfg["MAX_QUERY_LENGTH"],
-        similar_space=cfg["SIMILAR_SPACE"],
-        picture_space=cfg["PICTURE_SPACE"],
-        picture_results=cfg["PICTURE_RESULTS"],
-        concepts=load_concepts(app),
-    )
+    with timer.stage("indexes"):
+        indexes = open_backends(cfg, spaces, catalog)
+    with timer.stage("engine"):
+        engine = SearchEngine(
+            catalog,
+            spaces,
+            indexes,
+            max_query_length=cfg["MAX_QUERY_LENGTH"],
+            similar_space=cfg["SIMILAR_SPACE"],
+            picture_space=cfg["PICTURE_SPACE"],
+            picture_results=cfg["PICTURE_RESULTS"],
+            concepts=load_concepts(app),
+        )
+    engine.load_ms = timer.stages
     log.info(
-        "search ready: %d products, spaces %s, %.1fs",
+        "search ready: %d products, spaces %s, %s",
         len(catalog.products),
         [s.name for s in spaces],
-        time.perf_counter() - started,
+        ", ".join(f"{stage} {ms / 1000:.1f}s" for stage, ms in timer.stages.items()),
     )
     return engine
 

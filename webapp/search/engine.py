@@ -57,6 +57,8 @@ class SearchEngine:
         space configured), ranking up to ``picture_results`` designs.
         """
         self.catalog = catalog
+        #: how long each start-up step took, in ms (set by whoever loaded the artifacts)
+        self.load_ms: dict[str, float] = {}
         self.products = catalog.products
         self._row_of = {p.id: i for i, p in enumerate(self.products)}
         self._spaces = {s.name: s for s in spaces}
