@@ -202,7 +202,7 @@ def bench_memory(items: int, vectors: np.ndarray, queries: np.ndarray) -> list[d
     np.save(listing, queries)
     if not (folder / "vectors.npy").is_file():
         np.save(folder / "vectors.npy", vectors)
-    del built_index(items, vectors, AUTO_LARGE)[0]  # built once; unmapped here before measuring
+    built_index(items, vectors, AUTO_LARGE)  # built once (the mapping closes again here)
     results = []
     for kind, where in (("pickle", folder), ("HNSW32,Flat", folder / AUTO_LARGE)):
         pair = [

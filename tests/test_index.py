@@ -115,6 +115,7 @@ def test_memory_mapped_index_answers_like_the_built_one(demo, tmp_path: Path) ->
     vectors, facets, categories = demo
     built = FaissIndex.build(vectors, "HNSW16,Flat", {"efSearch": 32})
     built.save(tmp_path / "e.faiss", tmp_path / "a.faiss")
+    assert not (tmp_path / "e.faiss").exists()  # the HNSW's own float storage serves exactly
     mapped = FaissIndex.load(tmp_path / "e.faiss", tmp_path / "a.faiss", "HNSW16,Flat", {})
     assert np.array_equal(mapped.vectors, vectors)
     where = Where(facets.mask(Filters(category=categories[1])))
@@ -153,6 +154,7 @@ def test_index_command_builds_what_the_server_maps(mini_app: Flask) -> None:
     manifest = read_manifest(directory, "text-use")
     assert manifest is not None and manifest["index"] == "HNSW32,Flat"
     assert IndexFiles.of(directory, "text-use").ann.is_file()
+    assert not IndexFiles.of(directory, "text-use").exact.exists()  # kept once, in the HNSW
     engine = build_engine(mini_app)
     assert engine.describe()["spaces"]["text-use"]["index"] == "HNSW32,Flat"
     assert engine.search(SearchRequest("танк")).hits[0].product.title == "Танк"

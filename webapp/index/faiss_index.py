@@ -70,29 +70,47 @@ class FaissIndex:
     def build(
         cls, vectors: np.ndarray, kind: str, params: Mapping[str, int] | None = None
     ) -> FaissIndex:
-        """Train and fill an index of FAISS factory type ``kind`` over ``vectors``."""
-        exact = _flat(vectors)
+        """Train and fill an index of FAISS factory type ``kind`` over ``vectors`` (an HNSW
+        over float vectors serves as its own exact index: the vectors are kept once)."""
         if kind == "Flat":
-            return cls(exact, kind=kind)
-        ann = faiss.index_factory(exact.d, kind, faiss.METRIC_INNER_PRODUCT)
+            return cls(_flat(vectors), kind=kind)
+        ann = faiss.index_factory(int(vectors.shape[1]), kind, faiss.METRIC_INNER_PRODUCT)
         if not ann.is_trained:
-            ann.train(_training_sample(exact, vectors))
+            ann.train(_training_sample(vectors))
         ann.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        return cls(exact, ann, kind=kind, params=params)
+        return cls(_float_storage(ann) or _flat(vectors), ann, kind=kind, params=params)
+
+    @property
+    def parts(self) -> dict[str, faiss.Index]:
+        """What is saved: ``exact`` unless the approximate index holds the float vectors
+        itself, and ``ann`` when there is one."""
+        shared = self.ann is not None and _float_storage(self.ann) is not None
+        return {
+            name: index
+            for name, index in (("exact", None if shared else self.exact), ("ann", self.ann))
+            if index is not None
+        }
 
     def save(self, exact_path: Path, ann_path: Path) -> None:
-        """Write the exact vectors and (when there is one) the approximate index."""
-        faiss.write_index(self.exact, str(exact_path))
-        if self.ann is not None:
-            faiss.write_index(self.ann, str(ann_path))
+        """Write the parts (removing an exact file the approximate index makes redundant)."""
+        paths = {"exact": exact_path, "ann": ann_path}
+        for path in paths.values():
+            path.unlink(missing_ok=True)
+        for name, index in self.parts.items():
+            faiss.write_index(index, str(paths[name]))
 
     @classmethod
     def load(
         cls, exact_path: Path, ann_path: Path | None, kind: str, params: Mapping[str, int]
     ) -> FaissIndex:
         """Memory-map a saved index (no copy per process: the page cache is shared)."""
-        exact = faiss.read_index(str(exact_path), faiss.IO_FLAG_MMAP_IFC)
         ann = faiss.read_index(str(ann_path), faiss.IO_FLAG_MMAP_IFC) if ann_path else None
+        if exact_path.is_file():
+            exact = faiss.read_index(str(exact_path), faiss.IO_FLAG_MMAP_IFC)
+        elif ann is not None and (storage := _float_storage(ann)) is not None:
+            exact = storage
+        else:
+            raise FileNotFoundError(f"{exact_path} is missing")
         return cls(exact, ann, kind=kind, params=params, use_gpu=False)
 
     def __len__(self) -> int:
@@ -153,10 +171,19 @@ def _flat(vectors: np.ndarray) -> faiss.IndexFlatIP:
     return index
 
 
-def _training_sample(exact: faiss.IndexFlat, vectors: np.ndarray) -> np.ndarray:
+def _training_sample(vectors: np.ndarray) -> np.ndarray:
     """Up to 100,000 evenly spaced rows to train quantisers and coarse centroids on."""
-    step = max(1, exact.ntotal // 100_000)
+    step = max(1, len(vectors) // 100_000)
     return np.ascontiguousarray(vectors[::step], dtype=np.float32)
+
+
+def _float_storage(ann: faiss.Index) -> faiss.IndexFlat | None:
+    """The float vectors inside an HNSW index (None for quantised or other indexes);
+    the HNSW index owns them, so it must outlive the returned view."""
+    if not isinstance(ann, faiss.IndexHNSW):
+        return None
+    storage = faiss.downcast_index(ann.storage)
+    return storage if isinstance(storage, faiss.IndexFlat) else None
 
 
 def _selector(where: Where) -> faiss.IDSelector:

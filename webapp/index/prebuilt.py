@@ -2,7 +2,8 @@
 
 Each space gets, beside its embedding cache ``<space>.pkl``:
 
-* ``<space>.flat.faiss``: the float vectors as an exact index;
+* ``<space>.flat.faiss``: the float vectors as an exact index (not written when the
+  approximate index is an HNSW over float vectors: it holds them already);
 * ``<space>.ann.faiss``: the approximate index, unless the choice is exact;
 * ``<space>.index.json``: the manifest: the index type and search parameters, the
   model, catalogue fingerprint and cache file it was built from, its build time
@@ -75,11 +76,12 @@ def save_index(
     """Write ``index`` (built over ``cache`` in ``built`` seconds) as ``cache``'s prebuilt
     index, manifest last; return the manifest."""
     files = IndexFiles.of(directory, cache.space)
-    _write(index.exact, files.exact)
-    if index.ann is not None:
-        _write(index.ann, files.ann)
-    else:
-        files.ann.unlink(missing_ok=True)
+    paths = {"exact": files.exact, "ann": files.ann}
+    for name, path in paths.items():
+        if name in index.parts:
+            _write(index.parts[name], path)
+        else:
+            path.unlink(missing_ok=True)
     manifest = {
         "format": FORMAT,
         "version": VERSION,
