@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from webapp.search.morphology import diminutive_bases, lemmatise
@@ -37,6 +39,19 @@ TABLE = emoji_table(
 )
 def test_normalise_folds_case_yo_punctuation_and_spaces(raw: str, expected: str) -> None:
     assert normalise(raw) == expected
+
+
+def test_normalise_keeps_exactly_letters_digits_spaces_and_hyphens() -> None:
+    """The fast (regex) normalise agrees with its per-character definition on every kind
+    of character: letters and digits of any script, marks, symbols, emoji, underscores."""
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in range(0x20, 0x3000)] + list("😀👍🏽_‿①½ǅ\u0301\u200d")
+    for _ in range(3000):
+        raw = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        lowered = raw.lower().replace("ё", "е")
+        kept = "".join(ch if ch.isalnum() or ch in " -" else " " for ch in lowered)
+        expected = " ".join(w.strip("-") for w in kept.split() if w.strip("-"))
+        assert normalise(raw) == expected, raw
 
 
 def test_clean_drops_control_characters_and_truncates() -> None:

@@ -24,6 +24,7 @@ TO_CYRILLIC = str.maketrans(_QWERTY, _JCUKEN)
 # Skin tones, hair components, the variation selector and ZWJ do not change a motif.
 _EMOJI_MODIFIERS = {0xFE0F, 0xFE0E, *range(0x1F3FB, 0x1F400)}
 _WORD = re.compile(r"[0-9a-zа-яё]+(?:-[0-9a-zа-яё]+)*")
+_NOT_WORD = re.compile(r"[^\w\- ]|_")
 _LATIN_KEYS = re.compile(r"^[a-z`\[\];',./~{}:\"<>?]+$", re.IGNORECASE)
 _MAX_EMOJI_LEN = 12
 
@@ -114,9 +115,9 @@ def clean(raw: str, max_length: int) -> tuple[str, bool]:
 
 
 def normalise(text: str) -> str:
-    """Lower-case, ё→е, punctuation and symbols to spaces, single spaces."""
-    text = text.lower().replace("ё", "е")
-    text = "".join(ch if ch.isalnum() or ch in " -" else " " for ch in text)
+    """Lower-case, ё→е, every character but letters, digits, spaces and hyphens to a
+    space (``\\w`` is ``str.isalnum`` plus ``_``), single spaces, no edge hyphens."""
+    text = _NOT_WORD.sub(" ", text.lower().replace("ё", "е"))
     return " ".join(w.strip("-") for w in text.split() if w.strip("-"))
 
 
