@@ -49,8 +49,8 @@ K = 100
 #: approximate index types and the search parameters swept for each
 SWEEP = {
     "hnsw": ("efSearch=64", "efSearch=128", "efSearch=256"),
-    "hnsw-sq8": ("efSearch=128,rerank=2", "efSearch=256,rerank=2"),
     "ivf-sq8": ("nprobe=16,rerank=2", "nprobe=48,rerank=2", "nprobe=128,rerank=2"),
+    "hnsw-sq8": ("efSearch=128,rerank=2", "efSearch=256,rerank=2"),
 }
 FILTERS = {
     "category": Filters(category="Животные и природа"),
@@ -225,6 +225,38 @@ def bench_server(items: int, queries: list[str]) -> dict[str, Any]:
     return result
 
 
+def print_tables(report: dict[str, Any]) -> None:
+    """The report as Markdown tables, each index against exact search in the same run."""
+    knn = report.get("knn", [])
+    exact = {r["filter"]: r["p50_ms"] for r in knn if r["kind"] == "Flat"}
+    if knn:
+        print("\n| index | params | filter | p50 ms | p95 ms | × exact | recall@10 | recall@100 |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in knn:
+            speedup = exact[r["filter"]] / max(r["p50_ms"], 1e-3)
+            print(
+                f"| {r['kind']} | {r['params'] or '—'} | {r['filter']} | {r['p50_ms']} | "
+                f"{r['p95_ms']} | {speedup:.1f} | {r['recall@10']} | {r['recall@100']} |"
+            )
+        print("\n| index | build s | disk MiB | map/load ms |\n|---|---|---|---|")
+        for r in knn:
+            if "build_s" in r and r["params"] in ("", SWEEP.get(_name(r["kind"]), ("",))[0]):
+                print(f"| {r['kind']} | {r['build_s']} | {r['disk_mib']} | {r['load_ms']} |")
+    for r in report.get("memory", []):
+        m = r["memory_after"]
+        print(
+            f"memory: {r['index']} worker {r['worker']} of {r['workers']}: RSS "
+            f"{m['rss_mib']:.0f} MiB, PSS {m['pss_mib']:.0f}, own {m['uss_mib']:.0f}"
+        )
+    if "server" in report:
+        print(f"server: {json.dumps(report['server'])}")
+
+
+def _name(kind: str) -> str:
+    """The short name of a factory string (for the sweep's first parameter set)."""
+    return {"HNSW32,Flat": "hnsw", "HNSW32,SQ8": "hnsw-sq8"}.get(kind, "ivf-sq8")
+
+
 def main() -> None:
     """Measure each size; write and print the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -251,6 +283,7 @@ def main() -> None:
             run("Milvus Lite", products, cache, query_matrix)
         out = scale_corpus.WORKDIR / f"report-{items}.json"
         out.write_text(json.dumps(report, indent=1), encoding="utf-8")
+        print_tables(report)
         print(f"report: {out}")
 
 
