@@ -171,6 +171,14 @@ def test_a_rewritten_cache_makes_the_prebuilt_index_stale(mini_app: Flask) -> No
     assert build_engine(mini_app).describe()["spaces"]["text-use"]["index"] == "Flat"
 
 
+def test_a_missing_index_file_is_refused_with_the_fix(mini_app: Flask) -> None:
+    mini_app.config["INDEX_TYPE"] = "hnsw"
+    assert mini_app.test_cli_runner().invoke(args=["index"]).exit_code == 0
+    IndexFiles.of(Path(mini_app.config["EMBEDDINGS_DIR"]), "text-use").ann.unlink()
+    with pytest.raises(CacheError, match="text-use.ann.faiss is missing.*webapp index"):
+        build_engine(mini_app)
+
+
 def test_a_bad_index_setting_is_a_clear_cli_error(mini_app: Flask) -> None:
     result = mini_app.test_cli_runner().invoke(args=["index", "--type", "bogus"])
     assert result.exit_code != 0
