@@ -36,17 +36,12 @@ def open_backends(
     return {space.name: opener(cfg, space, catalog) for space in spaces}
 
 
-def open_milvus_space(cfg: Mapping[str, Any], space: Space, catalog: Catalog) -> VectorBackend:
-    """``space``'s Milvus collection at ``MILVUS_URI``, checked to hold the catalogue."""
-    index = milvus_space(cfg, space, catalog)
-    index.check()
-    return index
-
-
-def milvus_space(cfg: Mapping[str, Any], space: Space, catalog: Catalog) -> MilvusIndex:
-    """A client of ``space``'s collection at ``MILVUS_URI`` over its checked cache
-    (``sync()`` it to bring the collection in step, as ``flask --app webapp index`` does)."""
-    from .milvus_index import MilvusIndex, connect  # pymilvus loads only when Milvus is used
+def open_milvus_space(
+    cfg: Mapping[str, Any], space: Space, catalog: Catalog, *, sync: bool = False
+) -> MilvusIndex:
+    """``space``'s collection at ``MILVUS_URI`` over its checked cache, checked to hold the
+    catalogue (``sync=True``, as ``flask --app webapp index`` does: brought in step first)."""
+    from .milvus_index import open_milvus  # pymilvus loads only when Milvus is used
 
     uri = str(cfg["MILVUS_URI"])
     if not uri:
@@ -57,8 +52,7 @@ def milvus_space(cfg: Mapping[str, Any], space: Space, catalog: Catalog) -> Milv
         catalog_fingerprint=catalog.fingerprint,
     )
     timeout = float(cfg["MILVUS_TIMEOUT"])
-    client = connect(uri, timeout=timeout)
-    return MilvusIndex(client, space.name, catalog.products, cache, uri=uri, timeout=timeout)
+    return open_milvus(uri, space.name, catalog.products, cache, timeout=timeout, sync=sync)
 
 
 def open_faiss(cfg: Mapping[str, Any], space: Space, catalog: Catalog) -> VectorBackend:

@@ -14,7 +14,7 @@ from ..catalog.embedding_cache import CacheError, cache_path, load_cache
 from ..catalog.products import CatalogError, read_catalog
 from ..encoders.base import EncoderError
 from ..encoders.spaces import configured_spaces
-from .backends import milvus_space
+from .backends import open_milvus_space
 from .base import IndexUnavailable
 from .choice import IndexChoiceError, choose_index
 from .prebuilt import write_index
@@ -34,9 +34,7 @@ def index_command(kind: str | None, params: str | None) -> None:
         catalog = read_catalog(Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"])
         for space in [s for s in configured_spaces(cfg) if s.searchable]:
             if cfg["VECTOR_BACKEND"] == "milvus":
-                milvus = milvus_space(cfg, space, catalog)
-                click.echo(str(milvus.sync()))
-                milvus.check()
+                click.echo(str(open_milvus_space(cfg, space, catalog, sync=True).last_sync))
                 continue
             cache = load_cache(
                 cache_path(directory, space.name),

@@ -64,6 +64,8 @@ class MilvusIndex:
         self._cache = cache
         self._row = {p.id: row for row, p in enumerate(products)}
         self._facets = Facets(products)
+        #: what the last :meth:`sync` did (None before one)
+        self.last_sync: SyncReport | None = None
 
     def __len__(self) -> int:
         """Number of catalogue items the collection serves."""
@@ -82,7 +84,8 @@ class MilvusIndex:
     def sync(self) -> SyncReport:
         """Upsert what changed since the last sync, delete what left, flush and load."""
         with unavailable_on_error(self.uri):
-            return sync(self.client, self.collection, self.products, self._cache)
+            self.last_sync = sync(self.client, self.collection, self.products, self._cache)
+        return self.last_sync
 
     def check(self, expected_count: int | None = None) -> None:
         """Raise :class:`IndexUnavailable` unless the collection exists and holds
