@@ -206,7 +206,9 @@ def bench_memory(items: int, vectors: np.ndarray, queries: np.ndarray) -> list[d
     results = []
     for kind, where in (("pickle", folder), ("HNSW32,Flat", folder / AUTO_LARGE)):
         pair = [
-            _worker(f"--index-dir={where}", f"--index-type={kind}", f"--queries={listing}")
+            _worker(
+                f"--index-dir={where}", f"--index-type={kind}", f"--queries={listing}", "--hold=5"
+            )
             for _ in range(2)
         ]
         for number, worker in enumerate(pair):
@@ -246,7 +248,7 @@ def print_tables(report: dict[str, Any]) -> None:
         m = r["memory_after"]
         print(
             f"memory: {r['index']} worker {r['worker']} of {r['workers']}: RSS "
-            f"{m['rss_mib']:.0f} MiB, PSS {m['pss_mib']:.0f}, own {m['uss_mib']:.0f}"
+            f"{m['rss_mib']} MiB, PSS {m['pss_mib']}, anonymous {m['anon_mib']}"
         )
     if "server" in report:
         print(f"server: {json.dumps(report['server'])}")

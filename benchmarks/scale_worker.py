@@ -7,7 +7,8 @@ caches cleared first) and cached (the same query again). Prints one JSON line.
 
 Memory comes from ``/proc/self/smaps_rollup``: RSS counts every resident page,
 PSS divides shared pages among the processes mapping them (a memory-mapped index
-read by two workers counts half in each), USS is the process's own.
+read by two workers counts half in each), and anonymous memory is what the process
+adds on its own (heap: Python objects and copied arrays; mapped files are page cache).
 """
 
 from __future__ import annotations
@@ -45,13 +46,16 @@ def app_config(workdir: Path, index_type: str) -> dict[str, Any]:
 
 
 def memory() -> dict[str, float]:
-    """This process's RSS, PSS and USS in MiB."""
+    """This process's RSS, PSS and anonymous (own heap) memory in MiB."""
     fields: dict[str, float] = {}
     for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:]:
         name, _, value = line.partition(":")
         fields[name] = int(value.split()[0]) / 1024
-    uss = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
-    return {"rss_mib": fields["Rss"], "pss_mib": fields["Pss"], "uss_mib": uss}
+    return {
+        "rss_mib": round(fields["Rss"]),
+        "pss_mib": round(fields["Pss"]),
+        "anon_mib": round(fields["Anonymous"]),
+    }
 
 
 def measure(workdir: Path, index_type: str, queries: list[str]) -> dict[str, Any]:
@@ -82,7 +86,7 @@ def measure(workdir: Path, index_type: str, queries: list[str]) -> dict[str, Any
     }
 
 
-def measure_index(folder: Path, kind: str, queries: np.ndarray) -> dict[str, Any]:
+def measure_index(folder: Path, kind: str, queries: np.ndarray, hold: float) -> dict[str, Any]:
     """Memory of a process that only serves one space's index from ``folder``: mapped
     (``flat.faiss`` and ``ann.faiss``, as prebuilt) or, for ``kind`` ``pickle``, the
     float vectors read into the process and copied into an exact index, as a worker
@@ -98,6 +102,7 @@ def measure_index(folder: Path, kind: str, queries: np.ndarray) -> dict[str, Any
     load = time.perf_counter() - started
     for query in queries:
         index.search(query, 100)
+    time.sleep(hold)  # a sibling started at the same time maps the same pages meanwhile
     return {"index": kind, "load_s": round(load, 3), "memory_after": memory()}
 
 
@@ -125,10 +130,11 @@ def main() -> None:
     parser.add_argument("--index-type", default="auto")
     parser.add_argument("--queries", type=Path, required=True, help="JSON list, or .npy.")
     parser.add_argument("--index-dir", type=Path, help="Measure only this built index.")
+    parser.add_argument("--hold", type=float, default=0.0, help="Seconds to wait, then measure.")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     if args.index_dir:
-        result = measure_index(args.index_dir, args.index_type, np.load(args.queries))
+        result = measure_index(args.index_dir, args.index_type, np.load(args.queries), args.hold)
     else:
         queries = json.loads(args.queries.read_text(encoding="utf-8"))
         result = measure(args.workdir, args.index_type, queries)
