@@ -48,9 +48,9 @@ from webapp.search.filters import Facets, Filters
 K = 100
 #: approximate index types and the search parameters swept for each
 SWEEP = {
-    "hnsw": ("efSearch=64", "efSearch=128", "efSearch=256"),
+    "hnsw": ("efSearch=128", "efSearch=256", "efSearch=512", "efSearch=1024"),
     "ivf-sq8": ("nprobe=16,rerank=2", "nprobe=48,rerank=2", "nprobe=128,rerank=2"),
-    "hnsw-sq8": ("efSearch=128,rerank=2", "efSearch=256,rerank=2"),
+    "hnsw-sq8": ("efSearch=256,rerank=2", "efSearch=1024,rerank=2"),
 }
 FILTERS = {
     "category": Filters(category="Животные и природа"),
@@ -174,7 +174,8 @@ def server_dir(items: int) -> Path:
     create_app(app_config(workdir, "auto")).extensions["store"].sync(catalog)
     choice = choose_index("auto", items, 512)
     manifest = read_manifest(embeddings, "text-use")
-    if not choice.exact and staleness(manifest, embeddings, "text-use", model, catalog.fingerprint):
+    stale = staleness(manifest, embeddings, "text-use", model, catalog.fingerprint)
+    if not choice.exact and (stale or manifest is None or manifest["params"] != choice.params):
         index, info = built_index(items, cache.vectors, AUTO_LARGE)
         save_index(embeddings, cache, index, info["build_s"])
     return workdir

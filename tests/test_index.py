@@ -44,7 +44,8 @@ def test_auto_is_exact_for_small_catalogues_and_hnsw_for_large() -> None:
     assert choose_index("auto", 1601, 512).exact
     assert choose_index("auto", EXACT_MAX_ITEMS, 512).exact
     large = choose_index("auto", 1_000_000, 512)
-    assert large.kind.startswith("HNSW") and large.params["efSearch"] >= 64
+    assert large.kind.startswith("HNSW") and large.params["efSearch"] == 1024
+    assert choose_index("auto", 300_000, 512).params["efSearch"] == 512  # the beam grows
 
 
 def test_names_factory_strings_and_params() -> None:
@@ -96,6 +97,7 @@ def test_filters_never_lose_results_with_an_approximate_index(demo, scan_rows: i
     vectors, facets, categories = demo
     index = FaissIndex.build(vectors, "IVF32,Flat", {"nprobe": 1})
     index.exact_scan_rows = scan_rows
+    index.exact_scan_share = 0.15 if scan_rows else 0.0
     filters = [Filters(category=c) for c in categories] + [
         Filters(price_min=500, price_max=700),
         Filters(category=categories[0], price_max=900),
