@@ -18,7 +18,7 @@ import faiss
 from .faiss_index import SEARCH_PARAMETERS
 
 #: up to this many designs an exact scan is fast enough (docs/scaling.md) and needs no build
-EXACT_MAX_ITEMS = 200_000
+EXACT_MAX_ITEMS = 50_000
 #: the index ``auto`` picks above that
 AUTO_LARGE = "hnsw"
 
