@@ -41,7 +41,7 @@ import scale_corpus
 from fixture import ROOT, write_catalog
 from scale_worker import app_config
 from webapp.index.base import Where
-from webapp.index.choice import AUTO_LARGE, choose_index, parse_params
+from webapp.index.choice import auto_index, choose_index, parse_params
 from webapp.index.faiss_index import FaissIndex
 from webapp.search.filters import Facets, Filters
 
@@ -177,7 +177,7 @@ def server_dir(items: int) -> Path:
     manifest = read_manifest(embeddings, "text-use")
     stale = staleness(manifest, embeddings, "text-use", model, catalog.fingerprint)
     if not choice.exact and (stale or manifest is None or manifest["params"] != choice.params):
-        index, info = built_index(items, cache.vectors, AUTO_LARGE)
+        index, info = built_index(items, cache.vectors, auto_index(items))
         save_index(embeddings, cache, index, info["build_s"])
     return workdir
 
@@ -204,9 +204,10 @@ def bench_memory(items: int, vectors: np.ndarray, queries: np.ndarray) -> list[d
     np.save(listing, queries)
     if not (folder / "vectors.npy").is_file():
         np.save(folder / "vectors.npy", vectors)
-    built_index(items, vectors, AUTO_LARGE)  # built once (the mapping closes again here)
+    large = auto_index(items) if auto_index(items) != "flat" else "hnsw"
+    mapped = built_index(items, vectors, large)[1]["kind"]  # built once; unmapped again here
     results = []
-    for kind, where in (("pickle", folder), ("HNSW32,Flat", folder / AUTO_LARGE)):
+    for kind, where in (("pickle", folder), (mapped, folder / large)):
         pair = [
             _worker(
                 f"--index-dir={where}", f"--index-type={kind}", f"--queries={listing}", "--hold=5"

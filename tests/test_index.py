@@ -43,9 +43,10 @@ def exact_top(vectors: np.ndarray, query: np.ndarray, mask: np.ndarray, k: int) 
 def test_auto_is_exact_for_small_catalogues_and_hnsw_for_large() -> None:
     assert choose_index("auto", 1601, 512).exact
     assert choose_index("auto", EXACT_MAX_ITEMS, 512).exact
+    assert choose_index("auto", 100_000, 512).kind == "HNSW32,Flat"
     large = choose_index("auto", 1_000_000, 512)
-    assert large.kind.startswith("HNSW") and large.params["efSearch"] == 1024
-    assert choose_index("auto", 300_000, 512).params["efSearch"] == 512  # the beam grows
+    assert large.kind == "IVF4096,SQ8" and large.params == {"nprobe": 128, "rerank": 2}
+    assert choose_index("hnsw", 1_000_000, 512).params["efSearch"] == 1024  # the beam grows
 
 
 def test_names_factory_strings_and_params() -> None:
