@@ -39,8 +39,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAX_PAGE_SIZE": 100,
         "MAX_PAGE": 500,
         "MAX_QUERY_LENGTH": 200,
-        # vector index per space (docs/scaling.md): "auto" (exact up to 50k designs, HNSW
-        # above), flat, hnsw, hnsw-sq8, hnsw-fp16, ivf-flat, ivf-sq8 or a FAISS factory string;
+        # vector index per space (docs/scaling.md): "auto" (exact up to 50k designs, HNSW to
+        # 250k, IVF+SQ8 above), flat, hnsw, hnsw-sq8, hnsw-fp16, ivf-flat, ivf-sq8 or a FAISS
+        # factory string;
         # anything but exact is prebuilt by `flask --app webapp index`; INDEX_PARAMS overrides
         # its search parameters ("efSearch=256,rerank=2")
         "INDEX_TYPE": "auto",
