@@ -38,15 +38,19 @@ class CategoryTree:
         words it covers (a design in several matching nodes keeps its best share)."""
         if not groups:
             return []
-        best: dict[int, float] = {}
-        for terms, rows in self.nodes:
-            share = sum(bool(terms.intersection(g)) for g in groups) / len(groups)
-            if share > 0:
-                for row in rows.tolist():
-                    best[row] = max(best.get(row, 0.0), share)
-        if not best:
+        parts = [
+            (rows, share)
+            for terms, rows in self.nodes
+            if (share := sum(bool(terms.intersection(g)) for g in groups) / len(groups)) > 0
+        ]
+        if not parts:
             return []
-        ordered = sorted(best.items(), key=lambda item: (-item[1], item[0]))
-        rows = np.array([r for r, _ in ordered], np.int64)
-        scores = np.array([s for _, s in ordered], np.float32)
-        return [Signal("category", rows, scores, scores)]
+        rows = np.concatenate([r for r, _ in parts])
+        shares = np.concatenate([np.full(len(r), s, np.float32) for r, s in parts])
+        order = np.lexsort((-shares, rows))  # by row, its best share first
+        rows, shares = rows[order], shares[order]
+        first = np.ones(len(rows), bool)
+        first[1:] = rows[1:] != rows[:-1]
+        rows, shares = rows[first], shares[first]
+        order = np.lexsort((rows, -shares))  # best share first, then catalogue order
+        return [Signal("category", rows[order], shares[order], shares[order])]
