@@ -33,9 +33,20 @@ class CategoryTree:
             if name.split("/")[-1].strip()
         ]
 
-    def signal(self, groups: Sequence[tuple[str, ...]]) -> list[Signal]:
+    def signal(
+        self,
+        groups: Sequence[tuple[str, ...]],
+        *,
+        alone: float = 0.0,
+        beside: np.ndarray | None = None,
+    ) -> list[Signal]:
         """Rows of every node whose name covers some query word, scored by the share of query
-        words it covers (a design in several matching nodes keeps its best share)."""
+        words it covers (a design in several matching nodes keeps its best share).
+
+        With ``beside`` (rows other signals found), a row whose share is under ``alone`` is
+        returned only if it is among them: a weak category match never keeps a design on
+        its own, and a million-design catalogue would otherwise hand fusion every design
+        of a category a single query word names."""
         if not groups:
             return []
         parts = [
@@ -52,5 +63,8 @@ class CategoryTree:
         first = np.ones(len(rows), bool)
         first[1:] = rows[1:] != rows[:-1]
         rows, shares = rows[first], shares[first]
+        if beside is not None:
+            keep = (shares >= alone) | np.isin(rows, beside)
+            rows, shares = rows[keep], shares[keep]
         order = np.lexsort((rows, -shares))  # best share first, then catalogue order
         return [Signal("category", rows[order], shares[order], shares[order])]

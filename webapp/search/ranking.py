@@ -146,7 +146,10 @@ class Ranker:
             emoji = self._emoji_signal(parsed)
         late = emoji + self._meaning_vector(meaning, timer, where)
         with timer.stage("lexical"):
-            signals += self._category_signal(groups, signals + late) + late
+            found = np.concatenate([np.empty(0, np.int64), *(s.rows for s in signals + late)])
+            beside = found if self.config.fusion == "weighted" else None  # rank-based: all rows
+            signals += self.tree.signal(groups, alone=self.config.min_coverage, beside=beside)
+            signals += late
         with timer.stage("fuse"):
             fused = FUSERS[self.config.fusion](signals, self.config.weights)
             floor = self.config.floor_prefix
@@ -198,23 +201,6 @@ class Ranker:
             rows, cosines = self.indexes[space.name].search(query, self.config.candidates, where)
             z = self.stats[space.name].zscores(query, cosines)
         return [Signal("meaning-vector", rows, cosines, z)]
-
-    def _category_signal(
-        self, groups: Sequence[tuple[str, ...]], others: Sequence[Signal]
-    ) -> list[Signal]:
-        """The category tree's candidates, less those it could only bring in to drop: a
-        design whose category covers under ``min_coverage`` of the query is never kept on
-        that alone, so it counts only when another signal found it too (at a million
-        designs a category word otherwise hands fusion a hundred thousand candidates)."""
-        found = self.tree.signal(groups)
-        if not found or self.config.fusion != "weighted":  # rank-based fusion sees every row
-            return found
-        category = found[0]
-        seen = np.concatenate([s.rows for s in others]) if others else np.empty(0, np.int64)
-        keep = (category.calibrated >= self.config.min_coverage) | np.isin(category.rows, seen)
-        return [
-            Signal("category", category.rows[keep], category.raw[keep], category.calibrated[keep])
-        ]
 
     def _emoji_signal(self, parsed: ParsedQuery) -> list[Signal]:
         """Exact matches for emoji typed into the query."""
