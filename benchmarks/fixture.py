@@ -158,7 +158,7 @@ def write_catalog(workdir: Path, items: int) -> Path:
 
 def write_caches(app: Any, seed: int = 0) -> list[str]:
     """Seeded random unit vectors for every configured space, as real caches; return rebuilt."""
-    from webapp.catalog.embed import combine, item_digest
+    from webapp.catalog.embed import combine, item_digest, space_cache
     from webapp.catalog.embedding_cache import (
         CacheError,
         EmbeddingCache,
@@ -192,16 +192,8 @@ def write_caches(app: Any, seed: int = 0) -> list[str]:
             vectors = l2_normalise(
                 rng.standard_normal((len(catalog.products), space.dim), dtype=np.float32)
             )
-            cache = EmbeddingCache(
-                space.name,
-                space.model_id,
-                space.kind,
-                space.dim,
-                catalog.ids(),
-                vectors,
-                catalog.fingerprint,
-                [item_digest(space, p, data) for p in catalog.products],
-            )
+            digests = [item_digest(space, p, data) for p in catalog.products]
+            cache = space_cache(space, catalog.ids(), vectors, catalog.fingerprint, digests)
         save_cache(cache, out)
         built[space.name] = cache
     return rebuilt

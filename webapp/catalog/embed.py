@@ -114,17 +114,7 @@ def _embed_space(
         vectors[rows] = encode([catalog.products[r] for r in rows])
         bar.update(len(rows))
     bar.close()
-    cache = EmbeddingCache(
-        space.name,
-        space.model_id,
-        space.kind,
-        space.dim,
-        catalog.ids(),
-        vectors,
-        catalog.fingerprint,
-        digests,
-    )
-    return cache, len(todo)
+    return space_cache(space, catalog.ids(), vectors, catalog.fingerprint, digests), len(todo)
 
 
 def _item_encoder(space: Space, data_dir: Path) -> Callable[[list[Product]], np.ndarray]:
@@ -168,6 +158,22 @@ def _part(name: str, catalog: Catalog, cache_dir: Path) -> EmbeddingCache:
     return cache
 
 
+def space_cache(
+    space: Space, ids: list[str], vectors: np.ndarray, fingerprint: str, digests: list[str]
+) -> EmbeddingCache:
+    """``vectors`` (rows = ``ids``) as ``space``'s cache: its name, model and kind."""
+    return EmbeddingCache(
+        space.name,
+        space.model_id,
+        space.kind,
+        int(vectors.shape[1]),
+        ids,
+        vectors,
+        fingerprint,
+        digests,
+    )
+
+
 def project(space: Space, parts: Sequence[EmbeddingCache]) -> EmbeddingCache:
     """Items of a ``projected`` space: its image head over the image space's cached features."""
     (source,) = parts
@@ -178,15 +184,8 @@ def project(space: Space, parts: Sequence[EmbeddingCache]) -> EmbeddingCache:
             f"but {source.space} holds {source.model!r}; run `{TRAIN_HINT}`"
         )
     vectors = encoder.project_images(source.vectors)
-    return EmbeddingCache(
-        space.name,
-        space.model_id,
-        "projected",
-        encoder.dim,
-        list(source.ids),
-        vectors,
-        source.catalog_fingerprint,
-        list(source.item_digests),
+    return space_cache(
+        space, list(source.ids), vectors, source.catalog_fingerprint, list(source.item_digests)
     )
 
 
@@ -200,16 +199,7 @@ def combine(space: Space, parts: Sequence[EmbeddingCache]) -> EmbeddingCache:
         hashlib.sha1("".join(d).encode()).hexdigest()
         for d in zip(*(p.item_digests for p in parts), strict=True)
     ]
-    return EmbeddingCache(
-        space.name,
-        space.model_id,
-        "combined",
-        first.dim,
-        list(first.ids),
-        mean,
-        first.catalog_fingerprint,
-        digests,
-    )
+    return space_cache(space, list(first.ids), mean, first.catalog_fingerprint, digests)
 
 
 #: spaces whose items are computed from other spaces' caches, by kind
