@@ -253,9 +253,9 @@ def print_tables(report: dict[str, Any]) -> None:
                 f"{r['p95_ms']} | {speedup:.1f} | {r['recall@10']} | {r['recall@100']} |"
             )
         print("\n| index | build s | disk MiB | map/load ms |\n|---|---|---|---|")
-        for r in knn:
-            if "build_s" in r and r["params"] in ("", SWEEP.get(_name(r["kind"]), ("",))[0]):
-                print(f"| {r['kind']} | {r['build_s']} | {r['disk_mib']} | {r['load_ms']} |")
+        built = {r["kind"]: r for r in knn if "build_s" in r}  # one row per index
+        for r in built.values():
+            print(f"| {r['kind']} | {r['build_s']} | {r['disk_mib']} | {r['load_ms']} |")
     for r in report.get("memory", []):
         m = r["memory_after"]
         print(
@@ -264,11 +264,6 @@ def print_tables(report: dict[str, Any]) -> None:
         )
     if "server" in report:
         print(f"server: {json.dumps(report['server'])}")
-
-
-def _name(kind: str) -> str:
-    """The short name of a factory string (for the sweep's first parameter set)."""
-    return {"HNSW32,Flat": "hnsw", "HNSW32,SQ8": "hnsw-sq8"}.get(kind, "ivf-sq8")
 
 
 def main() -> None:

@@ -132,9 +132,7 @@ def staleness(
         return "it was built for another version of the catalogue"
     if manifest["cache"] != cache_identity(cache):
         return f"{cache.name} was rewritten after the index was built"
-    files = IndexFiles.of(directory, space)
-    missing = [p.name for p in (files.exact, files.ann) if p.name in manifest["bytes"]]
-    missing = [name for name in missing if not (directory / name).is_file()]
+    missing = [name for name in manifest["bytes"] if not (directory / name).is_file()]
     return f"its file {missing[0]} is missing" if missing else ""
 
 
