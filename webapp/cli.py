@@ -173,6 +173,7 @@ def init_app(app: Flask) -> None:
     """Register the commands on ``app``."""
     from .encoders.efficientnet_lite import export_image_model_command
     from .encoders.ruclip_models import make_ruclip_model
+    from .encoders.ruclip_onnx import export_text_model_command
 
     for command in (
         build_demo_catalog_command,
@@ -183,6 +184,7 @@ def init_app(app: Flask) -> None:
         evaluate_recs_command,
         make_ruclip_model,
         export_image_model_command,
+        export_text_model_command,
         train_heads_command,
         build_thesaurus_command,
     ):

@@ -33,6 +33,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # int8 ruCLIP query tower on CPU: ≈3× faster, cosine ≥ 0.998 to the exact one
         # (docs/performance.md); ignored on CUDA, where fp16 is used
         "RUCLIP_QUANTIZE": True,
+        # who runs CPU queries: "auto" (ONNX Runtime when RUCLIP_ONNX_DIR holds an export of
+        # this model, written by `flask --app webapp export-text-model`, else torch),
+        # "onnxruntime" (refuse to start without one) or "torch"
+        "RUCLIP_RUNTIME": "auto",
+        "RUCLIP_ONNX_DIR": str(ROOT / "models"),
         "DEVICE": "",  # "" = CUDA when available, else CPU
         "TORCH_THREADS": 0,  # 0 = library default
         "PAGE_SIZE": 24,

@@ -24,7 +24,11 @@ from . import ruclip_image, ruclip_text
 from .base import EncoderError, l2_normalise
 from .ruclip_folder import _problem, check_model_dir, model_identity
 from .ruclip_image import WHITE
+from .ruclip_onnx import OrtTextTower, open_query_tower
 from .ruclip_text import TrimmedTextTower
+
+#: what turns padded token ids and EOS positions into features (torch or ONNX Runtime)
+QueryTower = TrimmedTextTower | OrtTextTower
 
 
 class RuCLIPEncoder:
@@ -39,8 +43,13 @@ class RuCLIPEncoder:
         device: torch.device,
         quantize: bool = False,
         background: tuple[int, int, int] | None = WHITE,
+        query_tower: OrtTextTower | None = None,
     ):
-        """Wrap a loaded ``model``/``processor`` pair; prefer :meth:`load`."""
+        """Wrap a loaded ``model``/``processor`` pair; prefer :meth:`load`.
+
+        ``query_tower``: an ONNX Runtime tower for queries (else torch: the int8
+        quantised tower when ``quantize``, else the exact one).
+        """
         self.model = model.eval().requires_grad_(False)
         self.processor = processor
         self.model_id = model_id
@@ -48,8 +57,16 @@ class RuCLIPEncoder:
         self.device = device
         self.background = background
         self.text_tower = TrimmedTextTower(model)
-        self.query_tower = TrimmedTextTower.int8(model) if quantize else self.text_tower
-        self.quantized = self.query_tower is not self.text_tower
+        self.query_tower: QueryTower = query_tower or (
+            TrimmedTextTower.int8(model) if quantize else self.text_tower
+        )
+        self.quantized = query_tower.precision == "int8" if query_tower else quantize
+        #: what runs a query: "onnxruntime int8", "torch fp32", … (logs and benchmarks)
+        self.query_runtime = (
+            f"{query_tower.runtime} {query_tower.precision}"
+            if query_tower
+            else f"torch {'int8' if quantize else ('fp16' if device.type == 'cuda' else 'fp32')}"
+        )
         self._mean = torch.tensor(processor.mean, dtype=torch.float32).view(3, 1, 1)
         self._std = torch.tensor(processor.std, dtype=torch.float32).view(3, 1, 1)
 
@@ -62,15 +79,18 @@ class RuCLIPEncoder:
         threads: int | None = None,
         quantize: bool = False,
         background: tuple[int, int, int] | None = WHITE,
+        runtime: str = "auto",
+        onnx_dir: Path | str | None = None,
     ) -> RuCLIPEncoder:
         """Load a ruCLIP folder (``config.json``, ``bpe.model``, ``pytorch_model.bin``).
 
         ``device``: None/"auto" picks CUDA (fp16) when available, else CPU; any
         torch device string ("cpu", "cuda", "cuda:1") is accepted. ``threads``
         sets torch's intra-op thread count (process-wide). ``quantize`` runs
-        queries through an int8 dynamically quantised text tower (CPU only;
-        ignored on CUDA, where fp16 is used). Catalogue texts always take the
-        exact fp32 tower.
+        queries through an int8 text tower (CPU only; ignored on CUDA, where fp16
+        is used). ``runtime`` ("auto", "onnxruntime", "torch") says whether CPU
+        queries run in ONNX Runtime from the export in ``onnx_dir``
+        (:mod:`.ruclip_onnx`). Catalogue texts always take the exact fp32 tower.
         Raises :class:`EncoderError` naming the three files when the folder is
         missing, incomplete or corrupt.
         """
@@ -83,13 +103,23 @@ class RuCLIPEncoder:
         model = model.to(target)
         if target.type == "cuda":
             model = model.half()
+        model_id = model_identity(folder)
+        on_cpu = target.type == "cpu"
+        query_tower = open_query_tower(
+            Path(onnx_dir) if onnx_dir else None,
+            model_id=model_id,
+            precision="int8" if quantize else "fp32",
+            runtime=runtime if on_cpu else "torch",
+            threads=int(threads) if threads else None,
+        )
         return cls(
             model,
             processor,
-            model_id=model_identity(folder),
+            model_id=model_id,
             device=target,
-            quantize=quantize and target.type == "cpu",
+            quantize=quantize and on_cpu,
             background=background,
+            query_tower=query_tower,
         )
 
     # --- text ---------------------------------------------------------------
@@ -114,11 +144,11 @@ class RuCLIPEncoder:
 
     @torch.inference_mode()
     def encode_tokens(
-        self, batch: Sequence[Sequence[int]], *, tower: TrimmedTextTower | None = None
+        self, batch: Sequence[Sequence[int]], *, tower: QueryTower | None = None
     ) -> np.ndarray:
         """Token lists (from :meth:`tokenize`) padded to the longest through ``tower``; unit rows.
 
-        ``tower`` defaults to the exact fp32 one; pass ``self.query_tower`` for int8.
+        ``tower`` defaults to the exact fp32 one; pass ``self.query_tower`` for the query path.
         """
         tower = self.text_tower if tower is None else tower
         ids, eos = ruclip_text.pad_tokens(batch, self.processor.pad_id)

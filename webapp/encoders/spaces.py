@@ -130,6 +130,8 @@ def ruclip_spaces(model_dir: Path, config: Mapping[str, Any]) -> list[Space]:
         device=config.get("DEVICE") or None,
         threads=config.get("TORCH_THREADS") or None,
         quantize=bool(config.get("RUCLIP_QUANTIZE")),
+        runtime=str(config.get("RUCLIP_RUNTIME") or "auto"),
+        onnx_dir=config.get("RUCLIP_ONNX_DIR") or None,
     )
     return [
         Space("ruclip-image", "image", clip, image_encoder=clip),

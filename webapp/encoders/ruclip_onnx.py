@@ -1,0 +1,181 @@
+"""ruCLIP's query tower in ONNX Runtime: the trimmed text tower exported, int8 or fp32.
+
+A query is a handful of tokens, so encoding it is bound by reading the tower's weights,
+not by arithmetic. ONNX Runtime's int8 kernels (dynamic quantisation, per output
+channel) read 38 MB of int8 weights about twice as fast as torch's dynamically
+quantised ``Linear`` on this CPU, and its fp32 graph beats eager torch as well
+(docs/performance.md has the table). The exported graph is
+:class:`~.ruclip_text.TrimmedTextTower` itself: token ids of any length and each row's
+EOS index in, unnormalised features out, so it answers exactly what the torch tower
+answers (fp32 ≤ 1e-5; int8 at cosine ≥ 0.999 to the exact vector).
+
+``flask --app webapp export-text-model`` writes ``ruclip-text-<precision>.onnx`` into
+``RUCLIP_ONNX_DIR``; the model's identity and the graph's layout are stored in its
+metadata, and an export of other weights is never used (the encoder falls back to
+torch and says which command fixes it). Catalogue texts always take the exact torch
+tower: only the query path changes, and the cache identity stays the model's.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+import numpy as np
+import torch
+from flask import current_app
+from flask.cli import with_appcontext
+
+from ..files import replacing
+from .base import EncoderError
+from .ruclip_text import TrimmedTextTower, pad_tokens
+
+if TYPE_CHECKING:
+    from ruclip.model import CLIP
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("int8", "fp32")
+RUNTIMES = ("auto", "onnxruntime", "torch")
+#: what the exported graph takes and returns; an export of another layout is not used
+LAYOUT = "trimmed-text:ids,eos->features"
+EXPORT_HINT = "`flask --app webapp export-text-model`"
+
+
+def onnx_file(folder: Path, precision: str) -> Path:
+    """Where the ``precision`` export of the query tower lives in ``folder``."""
+    if precision not in PRECISIONS:
+        raise EncoderError(f"ruCLIP ONNX precision {precision!r} is not one of {PRECISIONS}")
+    return Path(folder) / f"ruclip-text-{precision}.onnx"
+
+
+def export_text_tower(model: CLIP, model_id: str, target: Path, *, precision: str) -> Path:
+    """Export ``model``'s (fp32, CPU) trimmed text tower to ``target`` atomically, int8 or fp32.
+
+    int8 is ONNX Runtime's dynamic quantisation of every MatMul and the token
+    table, per output channel (weights int8, activations quantised per call).
+    """
+    import onnx
+
+    tower = TrimmedTextTower(model).eval()
+    ids, eos = pad_tokens([[1, 2, 3, 4]], 0)
+    with replacing(target) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation chatter
+        torch.onnx.export(
+            tower,
+            (ids, eos),
+            str(tmp),
+            dynamo=False,
+            input_names=["ids", "eos"],
+            output_names=["features"],
+            dynamic_axes={"ids": {0: "n", 1: "length"}, "eos": {0: "n"}, "features": {0: "n"}},
+            opset_version=17,
+        )
+        if precision == "int8":
+            _quantize(tmp)
+        graph = onnx.load(str(tmp))
+        props = {"model_id": model_id, "layout": LAYOUT, "precision": precision}
+        onnx.helper.set_model_props(graph, props)
+        onnx.save(graph, str(tmp))
+    return target
+
+
+def _quantize(path: Path) -> None:
+    """Replace the fp32 graph at ``path`` with its int8 dynamic quantisation."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quiet = logging.getLogger()  # the quantiser logs a pre-processing tip at WARNING
+    level, quiet.level = quiet.level, logging.ERROR
+    try:
+        quantized = path.with_name(path.name + ".int8")
+        quantize_dynamic(path, quantized, weight_type=QuantType.QInt8, per_channel=True)
+        quantized.replace(path)
+    finally:
+        quiet.setLevel(level)
+
+
+class OrtTextTower:
+    """The exported query tower in ONNX Runtime, called like the torch tower it replaces."""
+
+    runtime = "onnxruntime"
+
+    def __init__(self, path: Path, *, model_id: str, precision: str, threads: int | None):
+        """Open ``path``; EncoderError when it is unloadable or exported from other weights."""
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or 0
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only
+        try:
+            self._session = ort.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise EncoderError(
+                f"cannot load {path}: {exc}; re-export it with {EXPORT_HINT}"
+            ) from exc
+        meta = dict(self._session.get_modelmeta().custom_metadata_map)
+        found = (meta.get("model_id"), meta.get("layout"), meta.get("precision"))
+        if found != (model_id, LAYOUT, precision):
+            raise EncoderError(
+                f"{path} was exported from {found[0]} ({found[2]}, {found[1]}), not from "
+                f"{model_id} ({precision}); re-export it with {EXPORT_HINT}"
+            )
+        self.path, self.precision = Path(path), precision
+
+    def __call__(self, ids: torch.Tensor, eos: torch.Tensor) -> torch.Tensor:
+        """(n, L) token ids and each row's EOS index → (n, dim) features, as the torch tower."""
+        feed = {"ids": ids.cpu().numpy(), "eos": eos.cpu().numpy()}
+        out: np.ndarray = self._session.run(["features"], feed)[0]
+        return torch.from_numpy(out)
+
+
+def open_query_tower(
+    folder: Path | None, *, model_id: str, precision: str, runtime: str, threads: int | None
+) -> OrtTextTower | None:
+    """The ONNX query tower ``runtime`` asks for, or None when torch should run it.
+
+    "auto" uses a matching export when there is one and logs why not otherwise;
+    "onnxruntime" insists (EncoderError naming the export command); "torch" never looks.
+    """
+    if runtime not in RUNTIMES:
+        raise EncoderError(f"RUCLIP_RUNTIME={runtime!r} is not one of {RUNTIMES}")
+    if runtime == "torch":
+        return None
+    path = onnx_file(folder, precision) if folder else None
+    try:
+        if path is None or not path.is_file():
+            raise EncoderError(f"no ONNX export of the ruCLIP query tower at {path}; {EXPORT_HINT}")
+        return OrtTextTower(path, model_id=model_id, precision=precision, threads=threads)
+    except EncoderError as exc:
+        if runtime == "onnxruntime":
+            raise
+        log.warning("ruCLIP queries run in torch (%s)", exc)
+        return None
+
+
+@click.command("export-text-model")
+@click.option(
+    "--precision",
+    type=click.Choice([*PRECISIONS, "all"]),
+    default=None,
+    help="int8, fp32 or all [default: int8 when RUCLIP_QUANTIZE is on, else fp32].",
+)
+@with_appcontext
+def export_text_model_command(precision: str | None) -> None:
+    """Export the ruCLIP query tower to ONNX Runtime (RUCLIP_ONNX_DIR); queries then skip torch."""
+    from .ruclip_encoder import RuCLIPEncoder
+
+    config = current_app.config
+    if not config.get("RUCLIP_MODEL_DIR"):
+        raise click.UsageError("RUCLIP_MODEL_DIR is not set: there is no ruCLIP model to export")
+    precision = precision or ("int8" if config.get("RUCLIP_QUANTIZE") else "fp32")
+    clip = RuCLIPEncoder.load(config["RUCLIP_MODEL_DIR"], device="cpu", runtime="torch")
+    for name in PRECISIONS if precision == "all" else (precision,):
+        target = onnx_file(Path(config["RUCLIP_ONNX_DIR"]), name)
+        export_text_tower(clip.model, clip.model_id, target, precision=name)
+        click.echo(f"{target}: {target.stat().st_size / 2**20:.1f} MiB, {clip.model_id}")
