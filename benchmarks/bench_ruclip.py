@@ -12,6 +12,8 @@ in this run:
 * ``naive 77-token``       — processor + ``CLIP.encode_text`` (the source documents);
 * ``trimmed fp32``         — our tokenizer + the real-token text tower (exact);
 * ``trimmed int8``         — the same with the tower's Linear layers int8-quantised;
+* ``onnxruntime fp32/int8`` — the trimmed tower exported to ONNX (``export-text-model``,
+  written once into ``build/models/<model>-onnx``) and run in ONNX Runtime, one thread;
 * ``LRU hit``              — the search core's query-vector cache on a query already in it.
 """
 
@@ -29,8 +31,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from webapp.encoders.base import EncoderError
 from webapp.encoders.ruclip_encoder import RuCLIPEncoder
 from webapp.encoders.ruclip_models import folder_sizes, generate_model
+from webapp.encoders.ruclip_onnx import PRECISIONS, OrtTextTower, export_text_tower, onnx_file
 from webapp.search.cache import QueryVectorCache
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +67,41 @@ def summary(samples: list[float]) -> tuple[float, float]:
     return statistics.median(samples), float(np.percentile(samples, 95))
 
 
-def query_paths(plain: RuCLIPEncoder, quant: RuCLIPEncoder) -> dict[str, Callable[[str], object]]:
+def onnx_towers(plain: RuCLIPEncoder, folder: Path, threads: int | None) -> dict[str, Towered]:
+    """Encoders sharing ``plain``'s model whose queries run in ONNX Runtime, one per
+    precision; the exports are written into ``folder`` once and reused while they match."""
+    encoders: dict[str, Towered] = {}
+    for precision in PRECISIONS:
+        path = onnx_file(folder, precision)
+        try:
+            tower = OrtTextTower(
+                path, model_id=plain.model_id, precision=precision, threads=threads
+            )
+        except EncoderError:
+            print(f"exporting the {precision} query tower to {path} …", flush=True)
+            export_text_tower(plain.model, plain.model_id, path, precision=precision)
+            tower = OrtTextTower(
+                path, model_id=plain.model_id, precision=precision, threads=threads
+            )
+        encoders[f"onnxruntime {precision}"] = Towered(plain, tower)
+    return encoders
+
+
+class Towered:
+    """An encoder and the tower its queries run through (torch or ONNX Runtime)."""
+
+    def __init__(self, encoder: RuCLIPEncoder, tower: object) -> None:
+        """Pair ``encoder``'s tokenizer with ``tower``."""
+        self.encoder, self.tower = encoder, tower
+
+    def __call__(self, q: str) -> np.ndarray:
+        """The unit query vector of ``q``."""
+        return self.encoder.encode_tokens([self.encoder.tokenize(q)], tower=self.tower)[0]  # type: ignore[arg-type]
+
+
+def query_paths(
+    plain: RuCLIPEncoder, approx: dict[str, Towered]
+) -> dict[str, Callable[[str], object]]:
     """The query paths to compare, each a function of the query text."""
     model, processor = plain.model, plain.processor
     lru = QueryVectorCache()
@@ -77,16 +115,16 @@ def query_paths(plain: RuCLIPEncoder, quant: RuCLIPEncoder) -> dict[str, Callabl
         "our tokenise (real ids)": plain.tokenize,
         "naive 77-token encode_text": naive,
         "trimmed fp32 (exact)": lambda q: plain.encode_tokens([plain.tokenize(q)]),
-        "trimmed int8": lambda q: quant.encode_tokens([quant.tokenize(q)], tower=quant.query_tower),
+        **approx,
         "LRU hit (QueryVectorCache)": lambda q: lru.encode(plain, q),
     }
 
 
 def bench_queries(
-    plain: RuCLIPEncoder, quant: RuCLIPEncoder, queries: list[str], rounds: int
+    plain: RuCLIPEncoder, approx: dict[str, Towered], queries: list[str], rounds: int
 ) -> dict[str, list[float]]:
     """Time every path on every query, interleaved so they share the machine's noise."""
-    paths = query_paths(plain, quant)
+    paths = query_paths(plain, approx)
     for q in queries[:5]:  # warm-up: allocator, thread pool, oneDNN/fbgemm kernels
         for fn in paths.values():
             fn(q)
@@ -101,19 +139,19 @@ def bench_queries(
 
 
 def agreement(
-    plain: RuCLIPEncoder, quant: RuCLIPEncoder, queries: list[str]
-) -> tuple[float, float]:
-    """Max |trimmed − naive| and min cosine(int8, exact) over ``queries``."""
-    worst, cosine = 0.0, 1.0
+    plain: RuCLIPEncoder, approx: dict[str, Towered], queries: list[str]
+) -> tuple[float, dict[str, float]]:
+    """Max |trimmed − naive| and each approximate path's min cosine to the exact vector."""
+    worst, cosine = 0.0, dict.fromkeys(approx, 1.0)
     for q in queries:
         with torch.inference_mode():
             ref = plain.model.encode_text(plain.processor(text=[q])["input_ids"].to(plain.device))
         ref = ref[0].float().cpu().numpy()
         ref /= np.linalg.norm(ref)
         exact = plain.encode_tokens([plain.tokenize(q)])[0]
-        approx = quant.encode_tokens([quant.tokenize(q)], tower=quant.query_tower)[0]
         worst = max(worst, float(np.abs(exact - ref).max()))
-        cosine = min(cosine, float(exact @ approx))
+        for name, path in approx.items():
+            cosine[name] = min(cosine[name], float(exact @ path(q)))
     return worst, cosine
 
 
@@ -165,9 +203,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--rounds", type=int, default=2, help="passes over the queries [2]")
     parser.add_argument("--images", type=int, default=32, help="images to encode [32]")
+    parser.add_argument("--onnx-dir", type=Path, default=None, help="[<model dir>-onnx]")
     args = parser.parse_args()
     folder = ensure_model(args.model_dir)
-    plain = RuCLIPEncoder.load(folder, device=args.device, threads=args.threads)
+    plain = RuCLIPEncoder.load(folder, device=args.device, threads=args.threads, runtime="torch")
     quant = RuCLIPEncoder(
         plain.model,
         plain.processor,
@@ -175,6 +214,11 @@ def main() -> None:
         device=plain.device,
         quantize=plain.device.type == "cpu",
     )
+    approx = {"trimmed int8": Towered(quant, quant.query_tower)}
+    if plain.device.type == "cpu":
+        approx |= onnx_towers(
+            plain, args.onnx_dir or folder.with_name(f"{folder.name}-onnx"), args.threads
+        )
     queries = [q.strip() for q in QUERIES.split(";") if q.strip()]
     lengths = [len(plain.tokenize(q)) for q in queries]
     print(
@@ -187,9 +231,11 @@ def main() -> None:
         f"{len(queries)} queries × {args.rounds} rounds; tokens incl. BOS/EOS: "
         f"median {statistics.median(lengths)}, max {max(lengths)} (ruclip pads all to 77)"
     )
-    report(bench_queries(plain, quant, queries, args.rounds), "naive 77-token encode_text")
-    worst, cosine = agreement(plain, quant, queries)
-    print(f"\ntrimmed vs naive: max |diff| {worst:.2e}; int8 vs exact: min cosine {cosine:.5f}")
+    report(bench_queries(plain, approx, queries, args.rounds), "naive 77-token encode_text")
+    worst, cosine = agreement(plain, approx, queries)
+    print(f"\ntrimmed vs naive: max |diff| {worst:.2e}; min cosine to the exact query vector:")
+    for name, value in cosine.items():
+        print(f"  {name:<28} {value:.5f}")
     print(f"\n{'image path (per image)':<30} {'ms':>10}")
     for name, ms in bench_images(plain, args.images, batch=16).items():
         print(f"{name:<30} {ms:>10.2f}")

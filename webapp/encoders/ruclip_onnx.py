@@ -31,7 +31,7 @@ from flask.cli import with_appcontext
 
 from ..files import replacing
 from .base import EncoderError
-from .ruclip_text import TrimmedTextTower, pad_tokens
+from .ruclip_text import TrimmedTextTower
 
 if TYPE_CHECKING:
     from ruclip.model import CLIP
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 PRECISIONS = ("int8", "fp32")
 RUNTIMES = ("auto", "onnxruntime", "torch")
 #: what the exported graph takes and returns; an export of another layout is not used
-LAYOUT = "trimmed-text:ids,eos->features"
+LAYOUT = "one-query:ids->features"
 EXPORT_HINT = "`flask --app webapp export-text-model`"
 
 
@@ -60,18 +60,17 @@ def export_text_tower(model: CLIP, model_id: str, target: Path, *, precision: st
     """
     import onnx
 
-    tower = TrimmedTextTower(model).eval()
-    ids, eos = pad_tokens([[1, 2, 3, 4]], 0)
+    tower = OneQueryTower(TrimmedTextTower(model)).eval()
     with replacing(target) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation chatter
         torch.onnx.export(
             tower,
-            (ids, eos),
+            (torch.tensor([[1, 2, 3, 4]]),),
             str(tmp),
             dynamo=False,
-            input_names=["ids", "eos"],
+            input_names=["ids"],
             output_names=["features"],
-            dynamic_axes={"ids": {0: "n", 1: "length"}, "eos": {0: "n"}, "features": {0: "n"}},
+            dynamic_axes={"ids": {1: "length"}},
             opset_version=17,
         )
         if precision == "int8":
@@ -81,6 +80,42 @@ def export_text_tower(model: CLIP, model_id: str, target: Path, *, precision: st
         onnx.helper.set_model_props(graph, props)
         onnx.save(graph, str(tmp))
     return target
+
+
+class OneQueryTower(torch.nn.Module):
+    """:class:`TrimmedTextTower`'s maths for one query of real tokens only, as a lean graph.
+
+    A query never needs padding, so the graph takes (1, L) ids ending in EOS and reads
+    the last row; every reshape has constant sizes but L, which keeps the exported
+    graph free of the shape arithmetic a general batch would need (a third of its
+    nodes, and of its time at five tokens).
+    """
+
+    def __init__(self, tower: TrimmedTextTower) -> None:
+        """Share ``tower``'s modules (no copy)."""
+        super().__init__()
+        self.tower = tower
+        first = tower.blocks[0]
+        self.heads, self.width = first.heads, first.qkv.weight.shape[1]
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """(1, L) token ids ending in EOS → (1, embed_dim) features."""
+        tower, length = self.tower, ids.shape[1]
+        x = tower.token_embedding(ids[0]) + tower.positional_embedding[:length]
+        mask = tower.mask[:length, :length]
+        for block in tower.blocks:
+            x = x + block.out(self._attend(block.qkv(block.ln_1(x)), mask))
+            hidden = block.fc(block.ln_2(x))
+            x = x + block.proj(hidden * torch.sigmoid(1.702 * hidden))
+        out: torch.Tensor = tower.ln_final(x[-1:]) @ tower.text_projection
+        return out
+
+    def _attend(self, qkv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Causal multi-head attention of (L, 3·width) projections → (L, width)."""
+        q, k, v = qkv.reshape(-1, 3, self.heads, self.width // self.heads).permute(1, 2, 0, 3)
+        scores = (q @ k.transpose(1, 2)) * (self.width // self.heads) ** -0.5 + mask
+        out = torch.softmax(scores, dim=-1) @ v
+        return out.permute(1, 0, 2).reshape(-1, self.width)
 
 
 def _quantize(path: Path) -> None:
@@ -128,10 +163,16 @@ class OrtTextTower:
         self.path, self.precision = Path(path), precision
 
     def __call__(self, ids: torch.Tensor, eos: torch.Tensor) -> torch.Tensor:
-        """(n, L) token ids and each row's EOS index → (n, dim) features, as the torch tower."""
-        feed = {"ids": ids.cpu().numpy(), "eos": eos.cpu().numpy()}
-        out: np.ndarray = self._session.run(["features"], feed)[0]
-        return torch.from_numpy(out)
+        """(n, L) token ids and each row's EOS index → (n, dim) features, as the torch tower.
+
+        The graph takes one query: each row runs on its real tokens, padding cut off.
+        """
+        rows = ids.cpu().numpy()
+        out = [
+            self._session.run(["features"], {"ids": rows[r : r + 1, : int(end) + 1]})[0]
+            for r, end in enumerate(eos.tolist())
+        ]
+        return torch.from_numpy(np.concatenate(out))
 
 
 def open_query_tower(
@@ -148,7 +189,9 @@ def open_query_tower(
         return None
     path = onnx_file(folder, precision) if folder else None
     try:
-        if path is None or not path.is_file():
+        if path is None:
+            raise EncoderError(f"RUCLIP_ONNX_DIR is not set; {EXPORT_HINT}")
+        if not path.is_file():
             raise EncoderError(f"no ONNX export of the ruCLIP query tower at {path}; {EXPORT_HINT}")
         return OrtTextTower(path, model_id=model_id, precision=precision, threads=threads)
     except EncoderError as exc:
