@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 from webapp.catalog.thesaurus import build_entries
 from webapp.lifecycle import warm_up, watch_reloads
 from webapp.search.concepts import Concepts, RuleError, make_rule, read_rules_tsv
-from webapp.search.lexical import edits
 from webapp.search.ranking import RankingConfig
 from webapp.search.results import SearchRequest
+from webapp.search.spelling import edits
 
 from .conftest import ROOT
 

@@ -8,7 +8,6 @@ the generated description by being repeated in the indexed document.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from difflib import get_close_matches
 
 import bm25s
 import numpy as np
@@ -17,6 +16,7 @@ from ..catalog.products import Product
 from .cache import LRUCache
 from .morphology import is_dictionary_word
 from .query import analyse
+from .spelling import SpellingPool, edits
 
 TITLE_WEIGHT = 3
 TAG_WEIGHT = 2
@@ -45,9 +45,7 @@ class LexicalIndex:
             t for p in products for t in (*analyse(p.title), *analyse(" ; ".join(p.tags)))
         )
         self.corrections: LRUCache[tuple[str, float], str | None] = LRUCache(65536)
-        self._by_length: dict[int, list[str]] = {}
-        for term in sorted(self.vocabulary):
-            self._by_length.setdefault(len(term), []).append(term)
+        self.spelling = SpellingPool(self.vocabulary)
         self.bm25 = bm25s.BM25(k1=1.2, b=0.5)
         self.bm25.index(corpus, show_progress=False)
 
@@ -70,7 +68,7 @@ class LexicalIndex:
         edit relative to the word's length (one edit per three letters, at least one)."""
         if is_dictionary_word(term):
             return None
-        found = _closest(term, self._by_length, cutoff)
+        found = self.spelling.closest(term, cutoff)
         limit = max(1, len(term) // 3)
         if found is None or found not in self.shopper_words or edits(term, found) > limit:
             return None
@@ -85,27 +83,3 @@ class LexicalIndex:
     def matched(self, row: int, terms: Sequence[str]) -> list[str]:
         """The query ``terms`` that occur in row ``row``'s document."""
         return [t for t in terms if t in self.doc_terms[row]]
-
-
-def edits(a: str, b: str) -> int:
-    """Levenshtein distance with adjacent transpositions (optimal string alignment)."""
-    previous2: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, start=1):
-        current = [i]
-        for j, cb in enumerate(b, start=1):
-            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                cost = min(cost, previous2[j - 2] + 1)
-            current.append(cost)
-        previous2, previous = previous, current
-    return previous[-1]
-
-
-def _closest(term: str, by_length: dict[int, list[str]], cutoff: float) -> str | None:
-    """Closest vocabulary word of similar length; short words are never corrected."""
-    if len(term) < 4 or not term.isalpha():
-        return None
-    pool = [w for n in range(len(term) - 2, len(term) + 3) for w in by_length.get(n, ())]
-    matches = get_close_matches(term, pool, n=1, cutoff=cutoff)
-    return matches[0] if matches else None
