@@ -304,3 +304,18 @@ def test_ruclip_projections_are_tuned_into_a_new_folder(tmp_path):
             device="cpu",
             progress=False,
         )
+
+
+def test_the_xmodal_query_reuses_the_text_vector_the_engine_already_has(use):
+    """A query is encoded once per model: the projected space projects the cached USE
+    vector (one miss for USE, one for xmodal, none encoded twice) and gets what a fresh
+    ``encode_query`` gets."""
+    from webapp.encoders.projected import ProjectedTextEncoder
+    from webapp.search.cache import QueryVectorCache
+
+    projected = ProjectedTextEncoder(use, load_heads(find_heads(ROOT / "embeddings")))
+    cache = QueryVectorCache()
+    cache.encode(use, "петух на заборе")
+    vector = cache.encode(projected, "петух на заборе")
+    assert cache.info()["hits"] == 1 and cache.info()["misses"] == 2
+    assert np.abs(vector - projected.encode_query("петух на заборе")).max() <= 1e-6

@@ -44,7 +44,7 @@ class ProjectedTextEncoder:
     def _apply(self, head: torch.nn.Module, features: np.ndarray) -> np.ndarray:
         """``head`` over a feature matrix, normalised."""
         with torch.no_grad():
-            out = head(torch.from_numpy(np.ascontiguousarray(features, np.float32)))
+            out = head(torch.from_numpy(np.array(features, np.float32)))  # a writable copy
         return l2_normalise(out.numpy())
 
     def encode_texts(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
@@ -55,7 +55,12 @@ class ProjectedTextEncoder:
 
     def encode_query(self, query: str) -> np.ndarray:
         """One query into the shared space."""
-        return self._apply(self.heads.heads.text, self.base.encode_query(query)[None])[0]
+        return self.project_query(self.base.encode_query(query))
+
+    def project_query(self, vector: np.ndarray) -> np.ndarray:
+        """The base encoder's vector of a query, projected into the shared space (the search
+        core reuses the base vector it already has instead of encoding the query twice)."""
+        return self._apply(self.heads.heads.text, vector[None])[0]
 
     def project_images(self, features: np.ndarray) -> np.ndarray:
         """Picture features of :attr:`image_space` into the shared space."""

@@ -73,11 +73,18 @@ class QueryVectorCache(LRUCache[tuple[str, str], np.ndarray]):
     def encode(self, encoder: TextEncoder, text: str) -> np.ndarray:
         """The vector of ``text`` under ``encoder``, computed once per LRU lifetime.
 
-        The cached array is shared between requests, so it is made read-only.
+        An encoder that projects another one's vectors (``base`` + ``project_query``, the
+        trained cross-modal heads) projects the base vector from this cache, so a query
+        is encoded once per model. The cached array is shared between requests, so it is
+        made read-only.
         """
 
         def compute() -> np.ndarray:
-            vector = encoder.encode_query(text)
+            base = getattr(encoder, "base", None)
+            if base is not None and hasattr(encoder, "project_query"):
+                vector = encoder.project_query(self.encode(base, text))
+            else:
+                vector = encoder.encode_query(text)
             vector.setflags(write=False)
             return vector
 
