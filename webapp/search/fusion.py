@@ -68,13 +68,9 @@ class SpaceStats:
 
 
 def weighted_fusion(signals: Sequence[Signal], weights: Mapping[str, float]) -> list[Fused]:
-    """Rank the union of candidates by the weighted sum of calibrated scores."""
-    fused = _collect(signals)
-    for item in fused.values():
-        item.score = sum(
-            weights.get(name, 1.0) * calibrated
-            for name, (_, calibrated, _) in item.evidence.items()
-        )
+    """Rank the union of candidates by the weighted sum of calibrated scores (summed as the
+    candidates are collected, signal by signal)."""
+    fused = _collect(signals, weights)
     return sorted(fused.values(), key=lambda f: (-f.score, f.row))
 
 
@@ -88,15 +84,24 @@ def reciprocal_rank_fusion(signals: Sequence[Signal], weights: Mapping[str, floa
     return sorted(fused.values(), key=lambda f: (-f.score, f.row))
 
 
-def _collect(signals: Sequence[Signal]) -> dict[int, Fused]:
-    """Union of all candidates, each with its scores and 1-based rank per signal."""
+def _collect(
+    signals: Sequence[Signal], weights: Mapping[str, float] | None = None
+) -> dict[int, Fused]:
+    """Union of all candidates, each with its scores and 1-based rank per signal; with
+    ``weights``, each candidate's score is the weighted sum of its calibrated scores."""
     fused: dict[int, Fused] = {}
     for signal in signals:
+        weight = 0.0 if weights is None else weights.get(signal.name, 1.0)
+        name = signal.name
         triples = zip(
             signal.rows.tolist(), signal.raw.tolist(), signal.calibrated.tolist(), strict=True
         )
         for rank, (row, raw, calibrated) in enumerate(triples, start=1):
-            fused.setdefault(row, Fused(row, 0.0)).evidence[signal.name] = (raw, calibrated, rank)
+            item = fused.get(row)
+            if item is None:
+                item = fused[row] = Fused(row, 0.0)
+            item.evidence[name] = (raw, calibrated, rank)
+            item.score += weight * calibrated
     return fused
 
 
