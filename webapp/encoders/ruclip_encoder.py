@@ -10,6 +10,7 @@ preprocessing with transparency on white (:mod:`.ruclip_image`).
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +27,8 @@ from .ruclip_folder import _problem, check_model_dir, model_identity
 from .ruclip_image import WHITE
 from .ruclip_onnx import OrtTextTower, open_query_tower
 from .ruclip_text import TrimmedTextTower
+
+log = logging.getLogger(__name__)
 
 #: what turns padded token ids and EOS positions into features (torch or ONNX Runtime)
 QueryTower = TrimmedTextTower | OrtTextTower
@@ -112,7 +115,7 @@ class RuCLIPEncoder:
             runtime=runtime if on_cpu else "torch",
             threads=int(threads) if threads else None,
         )
-        return cls(
+        encoder = cls(
             model,
             processor,
             model_id=model_id,
@@ -121,6 +124,8 @@ class RuCLIPEncoder:
             background=background,
             query_tower=query_tower,
         )
+        log.info("ruCLIP %s on %s; queries: %s", model_id, target, encoder.query_runtime)
+        return encoder
 
     # --- text ---------------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:
