@@ -112,12 +112,13 @@ def search_command(query: str, top: int, category: str) -> None:
 )
 @click.option(
     "--baseline/--no-baseline",
+    "with_baseline",
     default=True,
     show_default=True,
     help="Also run the plain vector search in the same run and compare.",
 )
 @with_appcontext
-def evaluate_command(queries: Path, out: Path, baseline: bool) -> None:
+def evaluate_command(queries: Path, out: Path, with_baseline: bool) -> None:
     """Measure search quality on a query file; write report.md and report.png."""
     from .evaluation import baseline, harness
     from .evaluation.queries import load_queries
@@ -137,14 +138,15 @@ def evaluate_command(queries: Path, out: Path, baseline: bool) -> None:
             lambda q: baseline.plain_search(engine, q, 10),
             cosine_fn=lambda q, ids: baseline.query_cosines(engine, q, ids),
         )
-        if baseline
+        if with_baseline
         else None
     )
     md, png = write_report(report, out, title="Search quality", baseline=plain)
     runs = [("system", report.overall)] + ([("baseline", plain.overall)] if plain else [])
     for name, agg in runs:
+        scored = "  ".join(f"{m} {agg.means[m]:.3f}" for m in ("nP@5", "MRR@10") if m in agg.means)
         click.echo(
-            f"{name:>8}: nP@5 {agg.means['nP@5']:.3f}  MRR@10 {agg.means['MRR@10']:.3f}  "
+            f"{name:>8}: {scored or 'no scored queries'}  "
             f"nothing-found on nonsense {agg.nothing_found_rate or 0:.2f}"
         )
     click.echo(f"report: {md}, {png}")
