@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, request, url_for
+from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from ..catalog.products import Product
 from ..lifecycle import get_engine
 from ..search.results import Hit
 from ..security import csrf, limit_uploads
-from . import searching
+from . import links, searching
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)  # the API reads no session cookie, so a forged cross-site POST gains nothing
@@ -52,7 +52,7 @@ def hit_json(hit: Hit) -> dict[str, Any]:
 
 def image_url(product: Product) -> str:
     """Site-relative URL of a product image (works behind a tunnel or a prefix)."""
-    return url_for("pages.media", filename=product.image)
+    return links.media_url(product)
 
 
 @bp.get("/search")
