@@ -40,7 +40,8 @@ class ProductLinks:
         """``/product/<id>``, quoted as the route quotes it."""
         path = self._pages.get(product_id)
         if path is None:
-            path = self._pages[product_id] = self._adapter.build(PRODUCT, {"product_id": product_id})
+            path = self._adapter.build(PRODUCT, {"product_id": product_id})
+            self._pages[product_id] = path
         return path
 
     def query(self, args: dict[str, Any]) -> str:
