@@ -5,12 +5,13 @@ Run ``make bench-floor`` or ``.venv/bin/python benchmarks/bench_floor.py [--roun
 The app is the one ``make run`` serves (``create_app`` with the default config +
 ``warm_up``: the demo catalogue, real FAISS, real SQLite, real templates and every
 middleware), driven in-process through the Flask test client, no sockets. Each
-round sends one request of every case below, in turn, so all cases share the
-machine's noise; the report gives medians and p95 and ratios against ``/healthz``
+round sends one request of every case below, in a new random order, so all cases
+share the machine's noise; the report gives medians and p95 and ratios against ``/healthz``
 measured in the same run:
 
-* ``/healthz`` as served, then with one middleware switched off at a time (its
-  hooks taken out of the app between requests, never during one): the security
+* ``/healthz`` as served (twice: the second copy shows the noise), then with one
+  middleware switched off at a time (its hooks taken out of the app between
+  requests, never during one): the security
   headers (Talisman), CSRF, the upload body limit, the rate limiter, metrics and the
   request log together (``observability``), the JSON request log alone, the session;
 * ``/api/search?q=…`` cached (the queries asked once before timing), with and
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -144,7 +146,7 @@ def cases() -> list[Case]:
     """Every case, in the order each round sends them."""
     api = tuple(f"/api/search?q={q}" for q in QUERIES)
     page = tuple(f"/search?q={q}" for q in QUERIES)
-    found = [Case("/healthz", ("/healthz",))]
+    found = [Case("/healthz", ("/healthz",)), Case("/healthz again (noise control)", ("/healthz",))]
     for label, owners in HOOK_OWNERS.items():
         found.append(Case(f"/healthz − {label}", ("/healthz",), without_hooks(owners)))
     found.append(Case("/healthz − JSON request log", ("/healthz",), without_request_log))
@@ -173,8 +175,11 @@ def measure(app: Flask, all_cases: list[Case], rounds: int, stage_log: StageLog)
     for case in all_cases:  # warm every path and fill the query caches
         for path in case.paths:
             assert client.get(path).status_code == 200, path
+    order = list(all_cases)
+    shuffle = random.Random(13).shuffle  # a new order each round: no case always follows /search
     for i in range(rounds):
-        for case in all_cases:
+        shuffle(order)
+        for case in order:
             path = case.paths[i % len(case.paths)]
             undo = case.switch(app) if case.switch else None
             start = time.perf_counter()
@@ -204,9 +209,9 @@ def report(all_cases: list[Case]) -> None:
         print(f"{case.name:<44} {med:>10.3f} {p95(case.times):>8.3f} {med / floor:>11.2f}")
     print("\nCost of each middleware on /healthz (median as served − median without it), ms:")
     for case in all_cases[1:]:
-        if case.name.startswith("/healthz − "):
+        if case.name.startswith("/healthz "):
             cost = floor - statistics.median(case.times)
-            print(f"  {case.name.removeprefix('/healthz − '):<40} {cost:>7.3f}")
+            print(f"  {case.name.removeprefix('/healthz ').removeprefix('− '):<40} {cost:>7.3f}")
     page = all_cases[-1]
     total = statistics.median(page.times)
     print("\n/search cached, by stage (medians, ms):")

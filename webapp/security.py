@@ -22,6 +22,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import ratelimit_store
 from .config import DEV_SECRET_KEY
 from .web.uploads import InMemoryRequest
 
@@ -180,6 +181,8 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_STRATEGY", "sliding-window-counter")
+    if app.config.get("RATELIMIT_STORAGE_URI") == "memory://":  # same counters, one sweeper
+        app.config["RATELIMIT_STORAGE_URI"] = f"{ratelimit_store.SCHEME}://"
     limiter = Limiter(get_remote_address, application_limits_exempt_when=_unlimited)
     limiter.init_app(app)
     limiter.request_filter(_unlimited)  # probes and files skip the limiter's work altogether
