@@ -50,36 +50,49 @@ class ProductLinks:
         return "".join(url.partition("?")[1:])
 
 
-def _links() -> ProductLinks:
-    """The current app's link table (made on first use after each engine load)."""
-    links: ProductLinks | None = current_app.extensions.get("links")
+class PageLinks:
+    """One request's links: the app's path table behind the request's mount point."""
+
+    def __init__(self, table: ProductLinks, root: str) -> None:
+        """Links under ``root`` (``""`` when the site is mounted at ``/``)."""
+        self.table, self.root = table, root
+        self._queries: dict[tuple[str | None, str | None], str] = {}
+
+    def media(self, product: Product) -> str:
+        """As ``url_for('pages.media', filename=product.image)``."""
+        return self.root + self.table.media(product.image)
+
+    def page(self, product: Product, query: str | None, source: str | None) -> str:
+        """As ``url_for('pages.product', product_id=id, q=query, from=source)``, empty
+        arguments left out; each distinct query string is built once a request."""
+        key = (query or None, source or None)
+        suffix = self._queries.get(key)
+        if suffix is None:
+            args = {"q": key[0], **({"from": key[1]} if key[1] else {})}
+            suffix = self._queries[key] = self.table.query(args)
+        return self.root + self.table.page(product.id) + suffix
+
+
+def page_links() -> PageLinks:
+    """This request's links (made on first use; the table on first use after a load)."""
+    links: PageLinks | None = g.get("page_links")
     if links is None:
-        links = current_app.extensions["links"] = ProductLinks(current_app)
+        table: ProductLinks | None = current_app.extensions.get("links")
+        if table is None:
+            table = current_app.extensions["links"] = ProductLinks(current_app)
+        links = g.page_links = PageLinks(table, url_for("pages.index")[:-1])
     return links
-
-
-def _root() -> str:
-    """Where the site is mounted for this request (``""`` at the root), as ``url_for`` sees it."""
-    if "links_root" not in g:
-        g.links_root = url_for("pages.index")[:-1]
-    return str(g.links_root)
 
 
 def media_url(product: Product) -> str:
     """The URL of a product's image, as ``url_for('pages.media', filename=image)``."""
-    return _root() + _links().media(product.image)
+    return page_links().media(product)
 
 
 def product_url(product: Product, query: str | None = None, source: str | None = None) -> str:
     """The URL of a product's page, as ``url_for('pages.product', product_id=id, q=query,
-    from=source)`` with empty arguments left out (the query string is built once a page)."""
-    key = (query or None, source or None)
-    cache: dict[tuple[str | None, str | None], str] = g.setdefault("links_queries", {})
-    suffix = cache.get(key)
-    if suffix is None:
-        args = {"q": key[0], **({"from": key[1]} if key[1] else {})}
-        suffix = cache[key] = _links().query(args)
-    return _root() + _links().page(product.id) + suffix
+    from=source)`` with empty arguments left out."""
+    return page_links().page(product, query, source)
 
 
 def _forget(app: Flask, **_: Any) -> None:
