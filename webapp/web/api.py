@@ -35,8 +35,8 @@ def product_json(product: Product) -> dict[str, Any]:
     }
 
 
-def hit_json(hit: Hit) -> dict[str, Any]:
-    """One search result as the API contract describes it."""
+def hit_json(hit: Hit, page: links.PageLinks) -> dict[str, Any]:
+    """One search result as the API contract describes it (``page``: this request's links)."""
     p = hit.product
     return {
         "id": p.id,
@@ -44,10 +44,16 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "category": p.category,
         "price": p.price,
         "currency": CURRENCY,
-        "image_url": image_url(p),
+        "image_url": page.media(p),
         "score": hit.score,
         "why": hit.why,
     }
+
+
+def hits_json(hits: list[Hit]) -> list[dict[str, Any]]:
+    """A page of search results as the API contract describes them."""
+    page = links.page_links()
+    return [hit_json(hit, page) for hit in hits]
 
 
 def image_url(product: Product) -> str:
@@ -64,7 +70,7 @@ def search() -> ResponseReturnValue:
         query=req.query,
         total=result.total,
         page=req.page,
-        results=[hit_json(h) for h in result.hits],
+        results=hits_json(result.hits),
         took_ms=result.took_ms,
     )
 
@@ -80,7 +86,7 @@ def search_image() -> ResponseReturnValue:
         query="",
         total=result.total,
         page=req.page,
-        results=[hit_json(h) for h in result.hits],
+        results=hits_json(result.hits),
         took_ms=result.took_ms,
     )
 
