@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 IMAGE_ONNX := models/efficientnet-lite0.onnx
 
-.PHONY: install install-dev browser run serve reload postgres services load lint test test-fast bench bench-scale catalog embeddings train clean
+.PHONY: install install-dev browser run serve reload postgres services load lint test test-fast bench bench-floor bench-scale catalog embeddings train clean
 
 # --- installation -----------------------------------------------------------
 # ruclip 0.0.2 pins old deps, so the order matters (README "Install notes").
@@ -121,6 +121,12 @@ load: install-dev services
 # catalogue and the base-384 ruCLIP (docs/performance.md): about 6 min; BENCH_ARGS=--quick.
 bench: install
 	$(BIN)/python benchmarks/bench_search.py $(BENCH_ARGS)
+
+# The per-request floor on the demo catalogue: /healthz with each middleware switched off
+# in turn, /api/search and /search cached (stage split), ratios to /healthz: about 30 s.
+bench-floor: install
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	  $(BIN)/python benchmarks/bench_floor.py $(BENCH_FLOOR_ARGS)
 
 # Index choice, memory and the whole server at 100k and 1M designs with real text vectors
 # (docs/scaling.md). The first run encodes the corpus (about an hour on 2 cores) and builds

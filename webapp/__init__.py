@@ -17,7 +17,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Imported here so that ``import webapp.search`` and friends stay free of the web layer.
     from . import analytics, cli, config, lifecycle, observability, security
     from .catalog import store
-    from .web import api, errors, health, openapi, pages, shopper, staff
+    from .web import api, errors, health, links, openapi, pages, shopper, staff
 
     app = Flask(
         __name__,
@@ -39,6 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     analytics.init_app(app)
     lifecycle.init_app(app)
     cli.init_app(app)
+    links.init_app(app)
     for blueprint in (pages.bp, shopper.bp, api.bp, openapi.bp, health.bp, staff.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)

@@ -8,16 +8,21 @@ through an SSH tunnel: no forced HTTPS redirect and no HSTS.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, current_app, request
 from flask.blueprints import BlueprintSetupState
+from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import ratelimit_store
 from .config import DEV_SECRET_KEY
 from .web.uploads import InMemoryRequest
 
@@ -43,6 +48,66 @@ UNLIMITED_ENDPOINTS = frozenset(
 
 #: Endpoints that take a picture upload: a larger body limit and a lower rate limit.
 UPLOAD_ENDPOINTS = frozenset({"pages.search_picture", "api.search_image"})
+
+
+class SecurityHeaders(Talisman):
+    """Talisman, with the headers' options and the CSP string computed once, not per request.
+
+    Talisman rebuilds both several times a request; they only change for a view that
+    carries its own options (``@talisman(...)``) or a CSP nonce, which still take its path.
+    """
+
+    def init_app(self, app: Flask, **kwargs: Any) -> None:
+        """Set Talisman up on ``app``, then keep its default per-view options."""
+        super().init_app(app, **kwargs)
+        self._parsed: dict[int, tuple[object, str]] = {}
+        self._defaults = {
+            name: getattr(self, name)
+            for name in (
+                "force_https",
+                "frame_options",
+                "frame_options_allow_from",
+                "content_security_policy",
+                "content_security_policy_nonce_in",
+                "permissions_policy",
+                "document_policy",
+                "feature_policy",
+            )
+        }
+
+    def _get_local_options(self) -> dict[str, Any]:
+        """The defaults, unless this request's view has options of its own."""
+        view = current_app.view_functions.get(request.endpoint or "")
+        if hasattr(view, "talisman_view_options"):
+            return dict(super()._get_local_options())
+        return self._defaults
+
+    def _parse_policy(self, policy: Any) -> str:
+        """A policy's header value, remembered per policy when no nonce goes into it."""
+        if hasattr(request, "csp_nonce"):
+            return str(super()._parse_policy(policy))
+        known = self._parsed.get(id(policy))
+        if known is None or known[0] is not policy:
+            known = self._parsed[id(policy)] = (policy, super()._parse_policy(policy))
+        return known[1]
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signer made once per set of keys.
+
+    Flask builds a new ``URLSafeTimedSerializer`` for every request, even one that
+    carries no cookie; it holds no per-request state, so one per key set serves all.
+    """
+
+    _made: tuple[tuple[object, ...], URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        """The serializer for ``app``'s current secret key and fallbacks."""
+        keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        made = self._made
+        if made is None or made[0] != keys:
+            made = self._made = (keys, super().get_signing_serializer(app))
+        return made[1]
 
 
 class ConfigurationError(RuntimeError):
@@ -98,9 +163,10 @@ def _allow_uploads() -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Check the secret, then wire headers, upload limits, CSRF, rate limits and proxies."""
+    """Check the secret, then wire headers, sessions, upload limits, CSRF, rate limits and
+    proxies."""
     check_secret_key(app)
-    Talisman(
+    SecurityHeaders(
         app,
         force_https=False,
         strict_transport_security=False,
@@ -109,12 +175,17 @@ def init_app(app: Flask) -> None:
         referrer_policy="same-origin",
         session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
     )
+    app.session_interface = CookieSessions()
     app.request_class = InMemoryRequest
     app.before_request(_allow_uploads)
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_STRATEGY", "sliding-window-counter")
-    Limiter(get_remote_address, application_limits_exempt_when=_unlimited).init_app(app)
+    if app.config.get("RATELIMIT_STORAGE_URI") == "memory://":  # same counters, one sweeper
+        app.config["RATELIMIT_STORAGE_URI"] = f"{ratelimit_store.SCHEME}://"
+    limiter = Limiter(get_remote_address, application_limits_exempt_when=_unlimited)
+    limiter.init_app(app)
+    limiter.request_filter(_unlimited)  # probes and files skip the limiter's work altogether
     _mount(app)
 
 

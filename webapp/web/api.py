@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, request, url_for
+from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from ..catalog.products import Product
 from ..lifecycle import get_engine
 from ..search.results import Hit
 from ..security import csrf, limit_uploads
-from . import searching
+from . import links, searching
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)  # the API reads no session cookie, so a forged cross-site POST gains nothing
@@ -35,8 +35,8 @@ def product_json(product: Product) -> dict[str, Any]:
     }
 
 
-def hit_json(hit: Hit) -> dict[str, Any]:
-    """One search result as the API contract describes it."""
+def hit_json(hit: Hit, page: links.PageLinks) -> dict[str, Any]:
+    """One search result as the API contract describes it (``page``: this request's links)."""
     p = hit.product
     return {
         "id": p.id,
@@ -44,15 +44,21 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "category": p.category,
         "price": p.price,
         "currency": CURRENCY,
-        "image_url": image_url(p),
+        "image_url": page.media(p),
         "score": hit.score,
         "why": hit.why,
     }
 
 
+def hits_json(hits: list[Hit]) -> list[dict[str, Any]]:
+    """A page of search results as the API contract describes them."""
+    page = links.page_links()
+    return [hit_json(hit, page) for hit in hits]
+
+
 def image_url(product: Product) -> str:
     """Site-relative URL of a product image (works behind a tunnel or a prefix)."""
-    return url_for("pages.media", filename=product.image)
+    return links.media_url(product)
 
 
 @bp.get("/search")
@@ -64,7 +70,7 @@ def search() -> ResponseReturnValue:
         query=req.query,
         total=result.total,
         page=req.page,
-        results=[hit_json(h) for h in result.hits],
+        results=hits_json(result.hits),
         took_ms=result.took_ms,
     )
 
@@ -80,7 +86,7 @@ def search_image() -> ResponseReturnValue:
         query="",
         total=result.total,
         page=req.page,
-        results=[hit_json(h) for h in result.hits],
+        results=hits_json(result.hits),
         took_ms=result.took_ms,
     )
 
