@@ -23,7 +23,11 @@ from webapp.evaluation.queries import load_queries  # noqa: E402
 from webapp.lifecycle import warm_up  # noqa: E402
 from webapp.search.results import SearchRequest  # noqa: E402
 
-SETS = ("data/eval/dev_queries.jsonl", "data/eval/dev_meaning_queries.jsonl")
+SETS = (
+    "data/eval/dev_queries.jsonl",
+    "data/eval/dev_meaning_queries.jsonl",
+    "data/eval/dev_nonsense_queries.jsonl",
+)
 GATES = (3.5, 4.0, 4.4, 5.0, 5.5, 6.0, 7.0, 8.0)
 UNEXPLAINED = (None, 5.0, 6.0, 7.0, 8.0)
 

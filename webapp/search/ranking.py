@@ -45,8 +45,9 @@ class RankingConfig:
     )
     candidates: int = 100  # per signal
     #: a query is answered only if some vector hit stands this many σ above the catalogue
-    #: mean (or a lexical/emoji match exists); nonsense stays below it
-    min_query_z: float = 4.4
+    #: mean (or a lexical/emoji match exists); nonsense stays below it (swept on the dev
+    #: sets with 56 nonsense queries: docs/ranking.md «The floor's trade-off»)
+    min_query_z: float = 5.0
     #: once a query is answered, vector-only hits down to this z are kept
     min_item_z: float = 3.5
     min_coverage: float = 0.5  # share of query terms a lexical hit must contain
@@ -63,7 +64,7 @@ class RankingConfig:
     )
     #: the gate for a query most of whose Russian words neither the catalogue nor a rule
     #: explains («кредитный рейтинг заемщика»): its vector evidence must be this strong
-    unexplained_z: float = 4.4
+    unexplained_z: float = 6.0
     #: at most this many words a concept rule added are embedded as the «meaning» vector
     meaning_vector_words: int = 8
     #: whether thesaurus rules also expand words the catalogue itself uses (occasion and
