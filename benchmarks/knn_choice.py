@@ -51,12 +51,16 @@ def candidates(items: int) -> list[tuple[str, str, dict[str, int]]]:
         ("fp16", "SQfp16", {}),
     ]
     # the app widens the beam to the candidates it asks for: efSearch 64 searches with 100
-    rows += [(f"HNSW32 efSearch={ef}", "HNSW32,Flat", {"efSearch": ef}) for ef in (64, 128, 256)]
+    rows += [
+        (f"HNSW32 efSearch={ef}", "HNSW32,Flat", {"efSearch": ef}) for ef in (64, 128, 256, 512)
+    ]
     rows += [
         (f"HNSW32+SQ8 efSearch={ef} ×2", "HNSW32,SQ8", {"efSearch": ef, "rerank": 2})
-        for ef in (128, 256)
+        for ef in (256, 512)
     ]
-    rows += [(f"IVF{lists} nprobe={p}", f"IVF{lists},Flat", {"nprobe": p}) for p in (8, 16, 32, 64)]
+    rows += [
+        (f"IVF{lists} nprobe={p}", f"IVF{lists},Flat", {"nprobe": p}) for p in (16, 64, 128, 192)
+    ]
     return rows
 
 

@@ -116,6 +116,8 @@ def report_knn(rows: Sequence[Any], joint: Sequence[Any], served: dict[str, Any]
         ms = " ".join(f"{r.ms[s]:>9.2f}" for s in spaces)
         recall = " ".join(f"{r.recall[s]:>9.3f}" for s in spaces)
         flag = "" if min(r.recall.values()) >= RECALL_FLOOR else f"  recall < {RECALL_FLOOR}"
+        if all(d["index"] == r.kind and d["params"] == r.params for d in served.values()):
+            flag += "  ← the app's choice (INDEX_TYPE=auto)"
         print(
             f"{r.label:<30} {ms:>{4 + 10 * len(spaces)}} "
             f"{f'{r.total_ms:.2f} / {r.total_p95:.2f}':>14} {exact / r.total_ms:>7.2f}×  "
