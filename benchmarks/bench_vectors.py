@@ -26,7 +26,9 @@ MARKER = "bench-vectors.json"
 
 
 def _clear_foreign(out: Path) -> None:
-    """Delete caches and index files that this version of the fixture did not make."""
+    """Delete caches and index files that this version of the fixture did not make, then
+    claim the folder (the pipeline's caches are then current or incrementally completed,
+    even after an interrupted run)."""
     marker = out / MARKER
     try:
         if json.loads(marker.read_text(encoding="utf-8")) == SOURCE:
@@ -36,7 +38,7 @@ def _clear_foreign(out: Path) -> None:
     for pattern in ("*.pkl", "*.faiss", "*.index.json"):
         for path in out.glob(pattern):
             path.unlink()
-    marker.unlink(missing_ok=True)
+    marker.write_text(json.dumps(SOURCE), encoding="utf-8")
 
 
 def _stale(spaces: list[Any], out: Path, fingerprint: str) -> list[str]:
@@ -88,7 +90,6 @@ def write_caches(app: Any, spaces: list[Any]) -> list[str]:
             print(f"{space.name}: encoding the distinct pictures once …", flush=True)
             seed_image_space(space, catalog, data, out)
     embed_catalog(spaces, catalog, data, out)
-    (out / MARKER).write_text(json.dumps(SOURCE), encoding="utf-8")
     return stale
 
 
