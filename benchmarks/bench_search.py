@@ -12,9 +12,11 @@ What it sets up (once; later runs reuse it while it is current):
   the demo catalogue's Russian titles, tags and descriptions (the first 1,601
   rows *are* the demo catalogue, so emoji queries still match), images pointing
   at the demo images through ``build/bench/data/images`` → ``data/images``;
-* ``build/bench/embeddings/*.pkl``: seeded random unit vectors for every space
-  (``text-use``, ``ruclip-image``, ``ruclip-text``, ``ruclip-combined``), written
-  with :func:`save_cache` under the real model ids and catalogue fingerprint;
+* ``build/bench/embeddings/*.pkl``: the encoders' own vectors for every space
+  (``text-use``, ``ruclip-image``, ``ruclip-text``, ``ruclip-combined``), made by the
+  app's embedding pipeline (``bench_vectors.py``; each distinct picture encoded once),
+  and beside them the index files the app's ``index`` command prebuilds for the index
+  ``INDEX_TYPE=auto`` picks;
 * ``build/bench/bench.sqlite3``: the catalogue store.
 
 Then each configuration (``fp32``/``int8`` query tower × ``TORCH_THREADS`` 1/2)
@@ -30,7 +32,9 @@ so they share the machine's noise:
   ``CLIP.encode_text`` on all 77 tokens → FAISS ``IndexFlatL2`` over the 25k
   image vectors, no cache → the same DB lookup and ``search.html`` render.
 
-Ratios (naive ÷ ours) are from the same process and the same queries.
+Ratios (naive ÷ ours) are from the same process and the same queries. Last, every
+FAISS index type is measured on the same caches with the queries' real vectors
+(``knn_choice.py``): ms and recall@100 against exact, per space and together.
 """
 
 from __future__ import annotations
@@ -39,20 +43,17 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from bench_ruclip import ensure_model, timed
-from fixture import ITEMS, ROOT, WORKDIR, artefact_sizes, prepare
-from report import report_summary, report_worker
+from bench_ruclip import ensure_model
+from fixture import ITEMS, ROOT, WORKDIR, artefact_sizes, bench_config, bench_queries, prepare
+from knn_choice import one_batch, query_vectors, sweep
+from report import report_knn, report_summary, report_worker
 from worker import run_worker
 
 CONFIGS = ("fp32:1", "fp32:2", "int8:1", "int8:2")
@@ -62,84 +63,24 @@ CONFIGS = ("fp32:1", "fp32:2", "int8:1", "int8:2")
 MATH_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def knn_what_if(workdir: Path, count: int, hnsw: bool) -> list[tuple[str, float, float, str]]:
-    """kNN over the four 25k caches with other FAISS index types (not what the app uses).
+def knn_by_index(args: argparse.Namespace) -> None:
+    """Measure every index type on the caches with the real query vectors, and print it
+    beside what the app itself serves (see :mod:`knn_choice`)."""
+    from webapp import create_app
+    from webapp.catalog.embedding_cache import cache_path, read_cache
+    from webapp.lifecycle import warm_up
 
-    Returns (index, median ms for all four spaces, recall@100 vs exact, note). Item
-    vectors are random, the worst case for IVF/HNSW (no clusters), so their recall
-    here is a floor, not an estimate: measure it on real embeddings before adopting one.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    import faiss
-
-    from webapp.catalog.embedding_cache import read_cache
-
-    faiss.omp_set_num_threads(1)  # as in a worker (this process imported torch before main)
-    matrices = [read_cache(p).vectors for p in sorted((workdir / "embeddings").glob("*.pkl"))]
-    dim = matrices[0].shape[1]
-    rng = np.random.default_rng(7)
-    queries = rng.standard_normal((count, dim), dtype=np.float32)
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-
-    def build(kind: str, vectors: np.ndarray) -> Any:
-        if kind == "flat":
-            index = faiss.IndexFlatIP(dim)
-        elif kind == "sq8":
-            index = faiss.IndexScalarQuantizer(
-                dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-            )
-        elif kind == "ivf":
-            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, 256, faiss.METRIC_INNER_PRODUCT)
-            index.nprobe = 16
-        else:
-            index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efSearch = 128
-        index.train(vectors)
-        index.add(vectors)
-        return index
-
-    def measure(
-        indexes: Sequence[Any], search: Callable[[np.ndarray], object]
-    ) -> tuple[float, float]:
-        ms = [timed(lambda q=q: search(q)) for q in queries]
-        found = [
-            len(t & set(i.search(q[None], 100)[1][0].tolist())) / 100
-            for q, sets in zip(queries, truth, strict=True)
-            for i, t in zip(indexes, sets, strict=True)
-        ]
-        return statistics.median(ms), statistics.mean(found)
-
-    exact = [build("flat", m) for m in matrices]
-    truth = [[set(i.search(q[None], 100)[1][0].tolist()) for i in exact] for q in queries]
-    rows = [
-        (
-            "Flat (exact: the app's)",
-            *measure(exact, lambda q: [i.search(q[None], 100) for i in exact]),
-            "",
-        )
-    ]
-    with ThreadPoolExecutor(2) as pool:
-        rows.append(
-            (
-                "Flat, the 4 searches on 2 threads",
-                *measure(exact, lambda q: list(pool.map(lambda i: i.search(q[None], 100), exact))),
-                "",
-            )
-        )
-    kinds = [("sq8", "SQ8 (8-bit scalar quantiser)"), ("ivf", "IVF256,Flat nprobe=16")]
-    for kind, label in kinds + ([("hnsw", "HNSW32 efSearch=128")] if hnsw else []):
-        started = time.perf_counter()
-        indexes = [build(kind, m) for m in matrices]
-        note = f"build {time.perf_counter() - started:.1f}s"
-        rows.append(
-            (
-                label,
-                *measure(indexes, lambda q, ix=indexes: [i.search(q[None], 100) for i in ix]),
-                note,
-            )
-        )
-    return rows
+    app = create_app(bench_config(args.workdir, args.model_dir, quantize=True, threads=1))
+    engine = warm_up(app)
+    queries = query_vectors(engine, bench_queries(args.queries))
+    served = {name: engine.describe()["spaces"][name] for name in queries}
+    directory = args.workdir / "embeddings"
+    vectors = {name: read_cache(cache_path(directory, name)).vectors for name in queries}
+    del engine, app
+    rows = sweep(vectors, queries)
+    pair = [name for name in queries if name.startswith("ruclip-")]
+    joint = one_batch(vectors, queries, pair) if len(pair) == 2 else []
+    report_knn(rows, joint, served)
 
 
 def run_configs(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -212,9 +153,6 @@ def main() -> None:
         default=None,
         help="ruCLIP folder [build/models/base-384, generated if missing]",
     )
-    parser.add_argument(
-        "--hnsw", action="store_true", help="add HNSW to the kNN what-if table (≈1 min to build)"
-    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, default=None, help="also write all results here")
@@ -245,13 +183,7 @@ def main() -> None:
     for name, size in artefact_sizes(args.workdir, args.model_dir).items():
         print(f"{name:<32} {size / 2**20:>9.2f}")
     results = run_configs(args)
-    print(
-        f"\nkNN what-if: the 4 spaces' top-100 with other FAISS indexes "
-        f"({20 if args.quick else 50} random unit queries; not used by the app)"
-    )
-    print(f"{'index':<36} {'ms (4 spaces)':>13} {'recall@100':>11}")
-    for label, ms, recall, note in knn_what_if(args.workdir, 20 if args.quick else 50, args.hnsw):
-        print(f"{label:<36} {ms:>13.2f} {recall:>11.3f}  {note}")
+    knn_by_index(args)
     report_summary(results)
     if args.json:
         args.json.write_text(json.dumps(results), encoding="utf-8")

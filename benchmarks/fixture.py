@@ -2,7 +2,8 @@
 
 The first 1,601 rows *are* the demo catalogue (emoji queries still match); the rest
 vary its designs with styles and a donor's tags, deterministically. The caches hold
-seeded random unit vectors under the real model ids and catalogue fingerprint.
+the encoders' own vectors (:mod:`bench_vectors`), so index types are compared on
+vectors with real structure.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bench_ruclip import QUERIES
+from bench_vectors import write_caches, write_indexes
 from webapp.catalog.products import catalog_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,67 +156,31 @@ def write_catalog(workdir: Path, items: int) -> Path:
     return path
 
 
-def write_caches(app: Any, seed: int = 0) -> list[str]:
-    """Seeded random unit vectors for every configured space, as real caches; return rebuilt."""
-    from webapp.catalog.embed import combine, item_digest, space_cache
-    from webapp.catalog.embedding_cache import (
-        CacheError,
-        EmbeddingCache,
-        cache_path,
-        load_cache,
-        save_cache,
-    )
-    from webapp.catalog.products import read_catalog
-    from webapp.encoders.base import l2_normalise
-    from webapp.encoders.spaces import configured_spaces
-
-    cfg = app.config
-    data, out = Path(cfg["DATA_DIR"]), Path(cfg["EMBEDDINGS_DIR"])
-    catalog = read_catalog(data / cfg["CATALOG_CSV"])
-    spaces = configured_spaces(cfg)  # the real encoders, for their model ids
-    built: dict[str, EmbeddingCache] = {}
-    rebuilt = []
-    for number, space in enumerate(sorted(spaces, key=lambda s: s.kind == "combined")):
-        path = cache_path(out, space.name)
-        try:
-            built[space.name] = load_cache(
-                path, model=space.model_id, catalog_fingerprint=catalog.fingerprint
-            )
-            continue
-        except CacheError:
-            rebuilt.append(space.name)
-        if space.kind == "combined":
-            cache = combine(space, [built[name] for name in space.parts])
-        else:
-            rng = np.random.default_rng(seed + number)
-            vectors = l2_normalise(
-                rng.standard_normal((len(catalog.products), space.dim), dtype=np.float32)
-            )
-            digests = [item_digest(space, p, data) for p in catalog.products]
-            cache = space_cache(space, catalog.ids(), vectors, catalog.fingerprint, digests)
-        save_cache(cache, out)
-        built[space.name] = cache
-    return rebuilt
-
-
 def prepare(workdir: Path, model_dir: Path, items: int) -> None:
     """Catalogue, database and caches in ``workdir``, rebuilt only where stale."""
     from webapp import create_app
     from webapp.catalog.products import read_catalog
+    from webapp.encoders.spaces import configured_spaces
 
     started = time.perf_counter()
     write_catalog(workdir, items)
     os.environ.setdefault("INSTANCE_PATH", str(workdir / "instance"))
-    app = create_app(bench_config(workdir, model_dir))
+    # the one-time offline embedding may use both cores (a server worker uses one)
+    app = create_app(bench_config(workdir, model_dir, threads=2))
     catalog = read_catalog(workdir / "data" / "catalog.csv")
     if catalog.problems:
         raise SystemExit(f"synthetic catalogue has bad rows: {catalog.report()[:500]}")
     app.extensions["store"].sync(catalog)
-    rebuilt = write_caches(app)
+    spaces = configured_spaces(app.config)
+    rebuilt = write_caches(app, spaces)
+    indexes = write_indexes(app, spaces)
     print(
         f"artefacts ready in {time.perf_counter() - started:.1f}s "
-        f"({len(catalog.products)} items; caches rebuilt: {', '.join(rebuilt) or 'none'})"
+        f"({len(catalog.products)} items; caches rebuilt: {', '.join(rebuilt) or 'none'}; "
+        f"indexes rebuilt: {len(indexes) or 'none'})"
     )
+    for line in indexes:
+        print(f"  index: {line}")
 
 
 def artefact_sizes(workdir: Path, model_dir: Path) -> dict[str, int]:

@@ -8,6 +8,8 @@ from typing import Any
 from bench_ruclip import summary
 
 TARGET_UNCACHED_MS, TARGET_CACHED_MS, TARGET_RATIO = 15.0, 3.0, 8.0
+#: an approximate index is used only where its recall@100 against exact reaches this
+RECALL_FLOOR = 0.98
 
 
 def fmt(values: Sequence[float]) -> str:
@@ -24,6 +26,7 @@ def report_worker(result: dict[str, Any]) -> None:
         f"{result['startup_s']}s, {result['queries']} queries, "
         f"{result['answered']:.0%} answered with results, load avg {result['load_average']:.2f}"
     )
+    print("indexes: " + "; ".join(f"{k}: {v}" for k, v in result.get("indexes", {}).items()))
     stages = result["stages"]
     print(
         f"{'stage (in-request), ms: median / p95':<40} {'ours uncached':>19} "
@@ -92,3 +95,50 @@ def report_summary(results: Sequence[dict[str, Any]]) -> None:
         f"targets: uncached p50 ≤ {TARGET_UNCACHED_MS:g} ms · cached p50 ≤ "
         f"{TARGET_CACHED_MS:g} ms · naive ÷ ours (uncached p50) ≥ {TARGET_RATIO:g}×"
     )
+
+
+def report_knn(rows: Sequence[Any], joint: Sequence[Any], served: dict[str, Any]) -> None:
+    """The index sweep (:func:`knn_choice.sweep`), the one-batch table and what the app serves."""
+    spaces = list(rows[0].ms)
+    short = [s.split("-", 1)[-1][:9] for s in spaces]
+    exact = rows[0].total_ms
+    print(
+        "\nkNN by index type on the encoders' own vectors: the bench queries' real query "
+        "vectors, k = 100, one FAISS thread, candidates re-scored exactly as the app does; "
+        f"ms are medians, recall@100 is against exact ({', '.join(spaces)})"
+    )
+    cols = " ".join(f"{s:>9}" for s in short)
+    print(
+        f"{'index':<30} {'ms: ' + cols:>{4 + 10 * len(spaces)}} {'all p50 / p95':>14} "
+        f"{'× exact':>8}  {'recall: ' + cols:>{8 + 10 * len(spaces)}} {'build s':>8}"
+    )
+    for r in rows:
+        ms = " ".join(f"{r.ms[s]:>9.2f}" for s in spaces)
+        recall = " ".join(f"{r.recall[s]:>9.3f}" for s in spaces)
+        flag = "" if min(r.recall.values()) >= RECALL_FLOOR else f"  recall < {RECALL_FLOOR}"
+        if all(d["index"] == r.kind and d["params"] == r.params for d in served.values()):
+            flag += "  ← the app's choice (INDEX_TYPE=auto)"
+        print(
+            f"{r.label:<30} {ms:>{4 + 10 * len(spaces)}} "
+            f"{f'{r.total_ms:.2f} / {r.total_p95:.2f}':>14} {exact / r.total_ms:>7.2f}×  "
+            f"{recall:>{8 + 10 * len(spaces)}} {r.build_s:>8.1f}{flag}"
+        )
+    best = {
+        space: min((r for r in rows if r.recall[space] >= RECALL_FLOOR), key=lambda r: r.ms[space])
+        for space in spaces
+    }
+    print(
+        f"fastest with recall@100 ≥ {RECALL_FLOOR} per space: "
+        + "; ".join(f"{s}: {r.label} {r.ms[s]:.2f} ms" for s, r in best.items())
+        + f" (sum {sum(r.ms[s] for s, r in best.items()):.2f} ms, exact {exact:.2f})"
+    )
+    print(f"\n{'one query vector, two spaces':<52} {'ms p50':>7}  recall@100")
+    for label, ms, recall in joint:
+        cells = ", ".join(f"{name} {value:.3f}" for name, value in recall.items())
+        print(f"{label:<52} {ms:>7.2f}  {cells}")
+    print("\nserved by the bench's app (INDEX_TYPE=auto, prebuilt by `flask --app webapp index`):")
+    for name, described in served.items():
+        print(
+            f"  {name}: {described['index']} params {described['params']} "
+            f"over {described['items']} items"
+        )

@@ -70,6 +70,7 @@ def micro_stages(engine: Any, queries: Sequence[str]) -> dict[str, list[float]]:
         if described["text_queries"] and engine.space(name).searchable
     ]
     clip = next(s.encoder for s in spaces if s.name.startswith("ruclip"))
+    indexes = {name: d["index"] for name, d in engine.describe()["spaces"].items()}
     out: dict[str, list[float]] = {}
 
     def add(name: str, fn: Callable[[], object]) -> None:
@@ -97,7 +98,7 @@ def micro_stages(engine: Any, queries: Sequence[str]) -> dict[str, list[float]]:
         for space in spaces:
             vector = vectors[space.encoder.model_id]
             add(
-                f"kNN: {space.name} (FlatIP, k=100)",
+                f"kNN: {space.name} ({indexes[space.name]}, k=100)",
                 lambda name=space.name, v=vector: engine.nearest(v, 100, space=name),
             )
     return out
@@ -153,6 +154,11 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
         "e2e": {k: [s.total for s in v] for k, v in samples.items()},
         "stages": {k: _stage_lists(v) for k, v in samples.items()},
         "answered": sum(s.hits > 0 for s in samples["uncached"]) / len(queries),
+        "indexes": {  # what each searched space is served by
+            name: f"{d['index']} {d['params'] or ''}".strip()
+            for name, d in engine.describe()["spaces"].items()
+            if d["text_queries"] and engine.space(name).searchable
+        },
         "micro": micro_stages(engine, queries),
     }
 
