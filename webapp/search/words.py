@@ -9,7 +9,6 @@ matched words each hit shows in its «почему».
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -97,7 +96,8 @@ class WordSignals:
         """Share of query terms that row ``row`` contains (in any accepted form)."""
         if not groups:
             return 0.0
-        return sum(bool(self.lexical.matched(row, g)) for g in groups) / len(groups)
+        document = self.lexical.doc_terms[row]
+        return sum(not document.isdisjoint(g) for g in groups) / len(groups)
 
     def attach_terms(
         self,
@@ -109,13 +109,15 @@ class WordSignals:
         and on each «meaning» candidate the added words it contains."""
         added = {t for group in meaning for t in group}
         words = [t for group in groups for t in group if t not in added]
+        extra = sorted(added)
+        matched = self.lexical.matched
         return [
-            dataclasses.replace(
-                f,
-                terms=tuple(self.lexical.matched(f.row, words)) if "lexical" in f.evidence else (),
-                meaning=tuple(self.lexical.matched(f.row, sorted(added)))
-                if "meaning" in f.evidence
-                else (),
+            Fused(
+                f.row,
+                f.score,
+                f.evidence,
+                terms=tuple(matched(f.row, words)) if "lexical" in f.evidence else (),
+                meaning=tuple(matched(f.row, extra)) if "meaning" in f.evidence else (),
             )
             if "lexical" in f.evidence or "meaning" in f.evidence
             else f
