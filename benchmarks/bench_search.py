@@ -19,11 +19,14 @@ What it sets up (once; later runs reuse it while it is current):
   ``INDEX_TYPE=auto`` picks;
 * ``build/bench/bench.sqlite3``: the catalogue store.
 
-Then each configuration (``fp32``/``int8`` query tower × ``TORCH_THREADS`` 1/2)
-runs in its own process, the way a server worker would: ``create_app`` +
-``warm_up`` (real FAISS, real SQLite, real templates), requests through the
-Flask test client (in-process WSGI, no sockets). For every query, interleaved
-so they share the machine's noise:
+and beside the model, ``build/models/base-384-onnx``: the query tower exported to ONNX
+(int8 and fp32), as ``flask --app webapp export-text-model --precision all`` writes it.
+
+Then each configuration (the query tower: ``ort-int8`` / ``ort-fp32`` in ONNX Runtime,
+``int8`` / ``fp32`` in torch; × threads) runs in its own process, the way a server
+worker would: ``create_app`` + ``warm_up`` (real FAISS, real SQLite, real templates),
+requests through the Flask test client (in-process WSGI, no sockets). For every
+query, interleaved so they share the machine's noise:
 
 * **ours, uncached**: every query-vector cache (and the lemma caches) cleared first;
 * **ours, cached**: the same query again (query vectors come from the LRU);
@@ -32,7 +35,9 @@ so they share the machine's noise:
   ``CLIP.encode_text`` on all 77 tokens → FAISS ``IndexFlatL2`` over the 25k
   image vectors, no cache → the same DB lookup and ``search.html`` render.
 
-Ratios (naive ÷ ours) are from the same process and the same queries. Last, every
+Ratios (naive ÷ ours) are from the same process and the same queries. Each worker then
+compares its top 10 with the exact path's (the fp32 torch tower over exact flat indexes:
+what approximation, if any, changed). Last, every
 FAISS index type is measured on the same caches with the queries' real vectors
 (``knn_choice.py``): ms and recall@100 against exact, per space and together.
 """
@@ -56,7 +61,8 @@ from knn_choice import one_batch, query_vectors, sweep
 from report import report_knn, report_summary, report_worker
 from worker import run_worker
 
-CONFIGS = ("fp32:1", "fp32:2", "int8:1", "int8:2")
+#: query tower (torch fp32/int8, ONNX Runtime ort-fp32/ort-int8) : torch/ORT threads
+CONFIGS = ("ort-int8:1", "int8:1", "ort-fp32:1", "fp32:1")
 #: gunicorn.conf.py sets these to 1 for every worker (an export overrides them here too):
 #: with numpy's OpenBLAS on its default 2 threads, USE's per-call thread limit toggling
 #: made each query encode take 120-180 ms instead of 3 ms on the busy 2-core machine
@@ -138,7 +144,7 @@ def main() -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run: 30 queries, 1 cached repeat, int8:1 and fp32:1 only",
+        help="smoke run: 30 queries, 1 cached repeat, ort-int8:1 and int8:1 only",
     )
     parser.add_argument("--queries", type=int, default=None, help="distinct queries [120]")
     parser.add_argument(
@@ -160,7 +166,7 @@ def main() -> None:
     args.workdir = args.workdir.resolve()
     args.queries = args.queries or (30 if args.quick else 120)
     args.cached_repeats = args.cached_repeats or (1 if args.quick else 3)
-    configs = args.configs or ("int8:1,fp32:1" if args.quick else ",".join(CONFIGS))
+    configs = args.configs or ("ort-int8:1,int8:1" if args.quick else ",".join(CONFIGS))
     args.configs = [c.strip() for c in configs.split(",") if c.strip()]
     for var in MATH_THREAD_VARS:  # inherited by the workers, read as their libraries load
         os.environ.setdefault(var, "1")

@@ -86,10 +86,21 @@ COLOURS = (
 )
 
 
+def onnx_dir(model_dir: Path) -> Path:
+    """Where the bench keeps the ONNX exports of ``model_dir``'s query tower."""
+    return model_dir.with_name(f"{model_dir.name}-onnx")
+
+
 def bench_config(
-    workdir: Path, model_dir: Path, *, quantize: bool = False, threads: int = 0
+    workdir: Path,
+    model_dir: Path,
+    *,
+    quantize: bool = False,
+    threads: int = 0,
+    runtime: str = "torch",
 ) -> dict[str, Any]:
-    """The app configuration of the benchmark (everything under ``workdir``)."""
+    """The app configuration of the benchmark (everything under ``workdir``); ``runtime``
+    runs queries through torch or ONNX Runtime (``RUCLIP_RUNTIME``)."""
     return {
         "TESTING": False,
         "DATA_DIR": str(workdir / "data"),
@@ -101,6 +112,8 @@ def bench_config(
         "IMAGE_ENCODER": "",
         "RUCLIP_MODEL_DIR": str(model_dir),
         "RUCLIP_QUANTIZE": quantize,
+        "RUCLIP_RUNTIME": runtime,
+        "RUCLIP_ONNX_DIR": str(onnx_dir(model_dir)),
         "TORCH_THREADS": threads,
         "DEVICE": "cpu",
         "PAGE_SIZE": PAGE,
@@ -174,6 +187,7 @@ def prepare(workdir: Path, model_dir: Path, items: int) -> None:
     spaces = configured_spaces(app.config)
     rebuilt = write_caches(app, spaces)
     indexes = write_indexes(app, spaces)
+    rebuilt += write_onnx(spaces, onnx_dir(model_dir))
     print(
         f"artefacts ready in {time.perf_counter() - started:.1f}s "
         f"({len(catalog.products)} items; caches rebuilt: {', '.join(rebuilt) or 'none'}; "
@@ -183,11 +197,32 @@ def prepare(workdir: Path, model_dir: Path, items: int) -> None:
         print(f"  index: {line}")
 
 
+def write_onnx(spaces: list[Any], folder: Path) -> list[str]:
+    """Export the ruCLIP query tower to ONNX (int8 and fp32) unless ``folder`` already holds
+    exports of this model, as `flask --app webapp export-text-model --precision all` does;
+    return the exports written."""
+    from webapp.encoders.base import EncoderError
+    from webapp.encoders.ruclip_onnx import PRECISIONS, OrtTextTower, export_text_tower, onnx_file
+
+    clip = next(s.encoder for s in spaces if s.name.startswith("ruclip"))
+    written = []
+    for precision in PRECISIONS:
+        path = onnx_file(folder, precision)
+        try:
+            OrtTextTower(path, model_id=clip.model_id, precision=precision, threads=1)
+        except EncoderError:
+            export_text_tower(clip.model, clip.model_id, path, precision=precision)
+            written.append(path.name)
+    return written
+
+
 def artefact_sizes(workdir: Path, model_dir: Path) -> dict[str, int]:
     """Bytes of every artefact the benchmarked server reads."""
     from webapp.encoders.ruclip_models import folder_sizes
 
     sizes = {f"model {name}": size for name, size in folder_sizes(model_dir).items()}
+    for path in sorted(onnx_dir(model_dir).glob("*.onnx")):
+        sizes[f"ONNX {path.name}"] = path.stat().st_size
     for path in sorted((workdir / "embeddings").glob("*.pkl")):
         sizes[f"cache {path.name}"] = path.stat().st_size
     sizes["catalogue CSV"] = (workdir / "data" / "catalog.csv").stat().st_size

@@ -21,7 +21,7 @@ def fmt(values: Sequence[float]) -> str:
 def report_worker(result: dict[str, Any]) -> None:
     """Print one configuration's per-stage and end-to-end tables."""
     print(
-        f"\n=== {result['config']}: {result['tower']} query tower, TORCH_THREADS="
+        f"\n=== {result['config']}: queries through {result['runtime']}, TORCH_THREADS="
         f"{result['threads']} (torch uses {result['torch_threads']}), start-up "
         f"{result['startup_s']}s, {result['queries']} queries, "
         f"{result['answered']:.0%} answered with results, load avg {result['load_average']:.2f}"
@@ -49,6 +49,13 @@ def report_worker(result: dict[str, Any]) -> None:
     print(f"{'stage (cold, outside a request), ms':<40} {'median / p95':>19}")
     for name, values in result["micro"].items():
         print(f"{name:<40} {fmt(values):>19}")
+    agreement = result["agreement"]
+    print(
+        "top 10 against the exact path (fp32 torch tower, exact flat indexes): "
+        f"overlap@10 {agreement['overlap@10']:.3f}, identical top 10 for "
+        f"{agreement['identical']:.0%} of the queries, answered differently: "
+        f"{agreement['answered_differently']}"
+    )
 
 
 def ratios(result: dict[str, Any]) -> dict[str, float]:
@@ -70,8 +77,8 @@ def report_summary(results: Sequence[dict[str, Any]]) -> None:
         "× = naive ÷ ours, same run"
     )
     print(
-        f"{'config':<8} {'uncached':>15} {'cached':>13} {'naive':>13} {'× uncached':>13} "
-        f"{'× cached':>13}  targets (uncached, cached, ×)"
+        f"{'config':<11} {'uncached':>15} {'cached':>13} {'naive':>13} {'× uncached':>13} "
+        f"{'× cached':>13} {'top-10 overlap':>15}  targets (uncached, cached, ×)"
     )
     for result in results:
         r = ratios(result)
@@ -87,9 +94,11 @@ def report_summary(results: Sequence[dict[str, Any]]) -> None:
             f"{r['ratio_uncached_p50']:.1f} / {r['ratio_uncached_p95']:.1f}",
             f"{r['ratio_cached_p50']:.0f} / {r['ratio_cached_p95']:.0f}",
         ]
+        overlap = result["agreement"]["overlap@10"]
         print(
-            f"{result['config']:<8} {cells[0]:>15} {cells[1]:>13} {cells[2]:>13} "
-            f"{cells[3]:>13} {cells[4]:>13}  " + " ".join("ok" if ok else "MISS" for ok in met)
+            f"{result['config']:<11} {cells[0]:>15} {cells[1]:>13} {cells[2]:>13} "
+            f"{cells[3]:>13} {cells[4]:>13} {overlap:>15.3f}  "
+            + " ".join("ok" if ok else "MISS" for ok in met)
         )
     print(
         f"targets: uncached p50 ≤ {TARGET_UNCACHED_MS:g} ms · cached p50 ≤ "

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from bench_ruclip import timed
 from fixture import bench_config, bench_queries
 from naive import naive_blueprint
@@ -86,9 +88,8 @@ def micro_stages(engine: Any, queries: Sequence[str]) -> dict[str, list[float]]:
             if space.encoder.model_id in vectors:
                 continue  # one encoder behind several spaces: encoded once per query
             encoder = space.encoder
-            tower = "int8" if getattr(encoder, "quantized", False) else "fp32"
             label = (
-                f"encode: ruclip query tower ({tower})"
+                f"encode: ruclip query tower ({encoder.query_runtime})"
                 if encoder is clip
                 else f"encode: {space.name}"
             )
@@ -115,7 +116,13 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     os.environ.setdefault("INSTANCE_PATH", str(args.workdir / "instance"))
     app = create_app(
-        bench_config(args.workdir, args.model_dir, quantize=tower == "int8", threads=int(threads))
+        bench_config(
+            args.workdir,
+            args.model_dir,
+            quantize=tower.endswith("int8"),
+            threads=int(threads),
+            runtime="onnxruntime" if tower.startswith("ort-") else "torch",
+        )
     )
     engine = warm_up(app)
     startup = time.perf_counter() - started
@@ -148,6 +155,7 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
         "threads": int(threads),
         "torch_threads": torch.get_num_threads(),
         "quantized": bool(clip.quantized),
+        "runtime": clip.query_runtime,
         "startup_s": round(startup, 1),
         "queries": len(queries),
         "load_average": os.getloadavg()[0],
@@ -160,6 +168,38 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
             if d["text_queries"] and engine.space(name).searchable
         },
         "micro": micro_stages(engine, queries),
+        "agreement": exact_agreement(engine, clip, queries),
+    }
+
+
+def exact_agreement(engine: Any, clip: Any, queries: Sequence[str]) -> dict[str, float]:
+    """How much of each query's top 10 the exact path also ranks in its top 10.
+
+    The exact path is the fp32 torch query tower over exact flat indexes (the same
+    vectors); ours is the configuration as served. Run last: it swaps the engine's
+    tower and indexes for the exact ones in this process.
+    """
+    from webapp.index.faiss_index import FaissIndex
+    from webapp.search.results import SearchRequest
+
+    def top10() -> list[list[str]]:
+        engine.clear_caches()
+        return [
+            [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits]
+            for q in queries
+        ]
+
+    ours = top10()
+    clip.query_tower = clip.text_tower
+    indexes = engine.ranker.indexes
+    for name, index in list(indexes.items()):
+        indexes[name] = FaissIndex.exact_over(np.asarray(index.vectors), use_gpu=False)
+    exact = top10()
+    shared = [len(set(a) & set(b)) / len(b) for a, b in zip(ours, exact, strict=True) if b]
+    return {
+        "overlap@10": float(np.mean(shared)) if shared else 1.0,
+        "identical": sum(a == b for a, b in zip(ours, exact, strict=True)) / len(queries),
+        "answered_differently": sum(bool(a) != bool(b) for a, b in zip(ours, exact, strict=True)),
     }
 
 
