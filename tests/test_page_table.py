@@ -99,6 +99,24 @@ def test_links_follow_the_mount_point_of_a_prefixed_site(demo_app) -> None:
         )
 
 
+def test_site_links_are_what_url_for_gives_at_the_root_and_under_a_prefix(demo_app) -> None:
+    """The layout's fixed links and search links (odd queries included), memoised or not."""
+    cases = [
+        ("static", {"filename": "style.css"}),
+        ("pages.index", {}),
+        ("pages.search", {}),
+        ("pages.search", {"q": "кот в шляпе"}),
+        ("pages.search", {"q": "a&b=c/d?e#f % +"}),
+        ("pages.search", {"category": "Животные и природа"}),
+        ("shopper.clear_recent", {}),
+    ]
+    for base in ("http://localhost/", "http://localhost/shop/"):
+        with demo_app.test_request_context("/", base_url=base):
+            for _ in range(2):  # built, then from the memo
+                for endpoint, args in cases:
+                    assert links.site_url(endpoint, **args) == url_for(endpoint, **args)
+
+
 def test_a_hot_reload_refreshes_the_product_table_the_pages_and_the_api_show(mini_app) -> None:
     warm_up(mini_app)
     client = mini_app.test_client()

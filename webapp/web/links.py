@@ -18,6 +18,8 @@ from ..catalog.products import Product
 from ..lifecycle import engine_loaded
 
 MEDIA, PRODUCT = "pages.media", "pages.product"
+#: distinct (route, arguments) paths remembered for :func:`site_url` before starting over
+PATH_MEMO = 4096
 
 
 class ProductLinks:
@@ -28,6 +30,7 @@ class ProductLinks:
         self._adapter: MapAdapter = app.url_map.bind("localhost", script_name="/")
         self._media: dict[str, str] = {}
         self._pages: dict[str, str] = {}
+        self._paths: dict[tuple[str, tuple[tuple[str, Any], ...]], str] = {}
 
     def media(self, image: str) -> str:
         """``/media/<image>``, quoted as the route quotes it."""
@@ -42,6 +45,17 @@ class ProductLinks:
         if path is None:
             path = self._adapter.build(PRODUCT, {"product_id": product_id})
             self._pages[product_id] = path
+        return path
+
+    def path(self, endpoint: str, args: dict[str, Any]) -> str:
+        """Any route's path with ``args``, memoised (the layout's fixed links, the session's
+        recent queries); the memo starts over when it holds :data:`PATH_MEMO` paths."""
+        key = (endpoint, tuple(sorted(args.items())))
+        path = self._paths.get(key)
+        if path is None:
+            if len(self._paths) >= PATH_MEMO:
+                self._paths.clear()
+            path = self._paths[key] = self._adapter.build(endpoint, args)
         return path
 
     def query(self, args: dict[str, Any]) -> str:
@@ -73,6 +87,12 @@ class PageLinks:
         return self.root + self.table.page(product.id) + suffix
 
 
+def site_url(endpoint: str, **args: Any) -> str:
+    """As ``url_for(endpoint, **args)`` for a site-relative link, from the memo."""
+    links = page_links()
+    return links.root + links.table.path(endpoint, args)
+
+
 def page_links() -> PageLinks:
     """This request's links (made on first use; the table on first use after a load)."""
     links: PageLinks | None = g.get("page_links")
@@ -101,7 +121,9 @@ def _forget(app: Flask, **_: Any) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Offer ``media_url`` and ``product_url`` to templates; refresh the table on reloads."""
+    """Offer ``media_url``, ``product_url`` and ``site_url`` to templates; refresh the table
+    on reloads."""
     app.add_template_global(media_url)
     app.add_template_global(product_url)
+    app.add_template_global(site_url)
     engine_loaded.connect(_forget, app)
