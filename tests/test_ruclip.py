@@ -30,7 +30,7 @@ from webapp.encoders.ruclip_folder import MODEL_FILES
 from webapp.encoders.ruclip_image import to_rgb
 from webapp.encoders.ruclip_models import make_ruclip_model
 from webapp.encoders.spaces import ruclip_spaces
-from webapp.search.cache import QueryVectorCache
+from webapp.search.cache import QueryVectorCache, prefetch
 
 QUERIES = [
     "милый котёнок в шляпе акварелью",
@@ -139,6 +139,23 @@ def test_query_vectors_come_from_the_core_lru_cache(encoder: RuCLIPEncoder) -> N
     cache.encode(encoder, "пасхальный кролик")
     assert cache.info() == {"hits": 1, "misses": 4, "size": 2, "maxsize": 2}
     assert not hasattr(encoder, "cache_info")
+
+
+def test_models_encode_a_query_side_by_side_into_the_cache(
+    model_dir: Path, encoder: RuCLIPEncoder
+) -> None:
+    """``prefetch`` encodes with every distinct model at once (the others on a pool thread),
+    leaving exactly the vectors each gives alone; a model already cached is not asked
+    again."""
+    other = RuCLIPEncoder.load(make_model(model_dir.parent / "seed2", seed=2), device="cpu")
+    cache = QueryVectorCache()
+    prefetch(cache, [encoder, other, encoder], "пасхальный кролик")
+    assert cache.info()["misses"] == 2 and cache.info()["size"] == 2
+    for model in (encoder, other):
+        cached = cache.encode(model, "пасхальный кролик")
+        assert np.array_equal(cached, model.encode_query("пасхальный кролик"))
+    prefetch(cache, [encoder, other], "пасхальный кролик")  # both cached: nothing to do
+    assert cache.info()["misses"] == 2
 
 
 def test_int8_query_tower_stays_close_to_the_exact_one(

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -46,6 +47,11 @@ class LRUCache(Generic[K, V]):
                 while len(self._data) > self.size:
                     self._data.popitem(last=False)
         return value
+
+    def __contains__(self, key: object) -> bool:
+        """Whether ``key`` has a value now (neither a hit nor a miss)."""
+        with self._lock:
+            return key in self._data
 
     def clear(self) -> None:
         """Forget every entry (the statistics stay)."""
@@ -89,3 +95,41 @@ class QueryVectorCache(LRUCache[tuple[str, str], np.ndarray]):
             return vector
 
         return self.get_or_compute((encoder.model_id, text), compute)
+
+
+#: at most this many other models encode a query beside the request's own thread
+ENCODE_THREADS = 2
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _encode_pool() -> ThreadPoolExecutor:
+    """The process's small pool for encoding side by side (made on first use, so a
+    forked server worker makes its own)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(ENCODE_THREADS, thread_name_prefix="encode")
+        return _pool
+
+
+def prefetch(cache: QueryVectorCache, encoders: Sequence[TextEncoder], text: str) -> None:
+    """Encode ``text`` into ``cache`` with every distinct model that has no vector for it
+    yet, side by side: ONNX Runtime, torch, numpy's BLAS and FAISS release the GIL, so a
+    query pays about the slowest encoder instead of their sum. Encoders that project
+    another one's vector (``base``) are left to :meth:`QueryVectorCache.encode`, which
+    then finds their base here. The vectors are the ones each encoder gives alone."""
+    pending: dict[tuple[str, str], TextEncoder] = {}
+    for encoder in encoders:
+        key = (encoder.model_id, text)
+        if getattr(encoder, "base", None) is None and key not in pending and key not in cache:
+            pending[key] = encoder
+    if len(pending) < 2:
+        return
+    first, *others = pending.values()
+    futures = [_encode_pool().submit(cache.encode, encoder, text) for encoder in others]
+    try:
+        cache.encode(first, text)
+    finally:
+        for future in futures:
+            future.result()

@@ -16,7 +16,7 @@ import numpy as np
 from ..catalog.products import Product
 from ..encoders.spaces import Space
 from ..index.base import VectorBackend, Where
-from .cache import LRUCache, QueryVectorCache
+from .cache import LRUCache, QueryVectorCache, prefetch
 from .fusion import FUSERS, Fused, Signal, SpaceStats
 from .hierarchy import CategoryTree
 from .lexical import LexicalIndex
@@ -164,8 +164,11 @@ class Ranker:
     def _vector_signals(
         self, parsed: ParsedQuery, timer: Timer, where: Where | None
     ) -> list[Signal]:
-        """kNN candidates from every space, with z-score calibration."""
+        """kNN candidates from every space, with z-score calibration (the query encoded by
+        every model first, side by side)."""
         signals = []
+        with timer.stage("encode"):
+            prefetch(self.query_vectors, [s.encoder for s in self.spaces], parsed.text)
         for space in self.spaces:
             with timer.stage("encode"):
                 query = self.query_vectors.encode(space.encoder, parsed.text)
