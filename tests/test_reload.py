@@ -65,6 +65,7 @@ def test_concurrent_searches_never_see_a_half_loaded_index_during_reloads(tmp_pa
                 if response.status_code != 200:
                     failures.append(AssertionError(f"{response.status_code} {response.text}"))
                 seen.append((q, tuple(r["id"] for r in response.json["results"])))
+            time.sleep(0.05)  # leave the reloading thread the GIL now and then
 
     threads = [threading.Thread(target=shopper) for _ in range(3)]
     for thread in threads:
