@@ -32,6 +32,7 @@ from flask.cli import with_appcontext
 from ..files import replacing
 from .base import EncoderError
 from .ruclip_text import TrimmedTextTower
+from .sessions import open_onnx
 
 if TYPE_CHECKING:
     from ruclip.model import CLIP
@@ -139,20 +140,7 @@ class OrtTextTower:
 
     def __init__(self, path: Path, *, model_id: str, precision: str, threads: int | None):
         """Open ``path``; EncoderError when it is unloadable or exported from other weights."""
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or 0
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # errors only
-        try:
-            self._session = ort.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise EncoderError(
-                f"cannot load {path}: {exc}; re-export it with {EXPORT_HINT}"
-            ) from exc
+        self._session = open_onnx(path, threads=threads, fix=EXPORT_HINT)
         meta = dict(self._session.get_modelmeta().custom_metadata_map)
         found = (meta.get("model_id"), meta.get("layout"), meta.get("precision"))
         if found != (model_id, LAYOUT, precision):

@@ -61,26 +61,30 @@ class OrtSession:
 
     def __init__(self, path: Path, *, threads: int | None = None) -> None:
         """Open ``path``; EncoderError with the fix when it is not a loadable model."""
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        options.log_severity_level = 3  # errors only: no start-up chatter in the server log
-        try:
-            self._session = ort.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise EncoderError(
-                f"cannot load {path}: {exc}; re-export it with "
-                "`flask --app webapp export-image-model`"
-            ) from exc
+        self._session = open_onnx(
+            path, threads=threads, fix="`flask --app webapp export-image-model`"
+        )
         self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Run the graph on ``batch``."""
         return self._session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+
+
+def open_onnx(path: Path, *, threads: int | None, fix: str) -> Any:
+    """An ONNX Runtime CPU session over ``path`` (``threads`` intra-op threads, 0 = the
+    library's choice; errors only in the log); EncoderError naming ``fix`` when the file
+    is not a loadable model."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or 0
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: no start-up chatter in the server log
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise EncoderError(f"cannot load {path}: {exc}; re-export it with {fix}") from exc
 
 
 class LazySession:
