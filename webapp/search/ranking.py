@@ -17,6 +17,7 @@ from ..catalog.products import Product
 from ..encoders.spaces import Space
 from ..index.base import VectorBackend, Where
 from .cache import LRUCache, QueryVectorCache, prefetch
+from .floor import RelevanceFloor
 from .fusion import FUSERS, Fused, Signal, SpaceStats
 from .hierarchy import CategoryTree
 from .lexical import LexicalIndex
@@ -153,12 +154,11 @@ class Ranker:
             signals += late
         with timer.stage("fuse"):
             fused = FUSERS[self.config.fusion](signals, self.config.weights)
-            floor = self.config.floor_prefix
-            gate = self._gate(groups)
+            floor = RelevanceFloor(self.config, self.words, groups)
             answered = where is not None  # filtered: the unfiltered ranking passed the gate
-            if not answered and not any(self._evidence(f, groups, floor) >= gate for f in fused):
+            if not answered and not floor.answers(fused):
                 return []
-            kept = [f for f in fused if self._keeps(f, groups)]
+            kept = [f for f in fused if floor.keeps(f)]
             return self.words.attach_terms(kept, groups, meaning)
 
     def _vector_signals(
@@ -179,15 +179,6 @@ class Ranker:
                 z = self.stats[space.name].zscores(query, cosines)
             signals.append(Signal(space.name, rows, cosines, z))
         return signals
-
-    def _gate(self, groups: Sequence[tuple[str, ...]]) -> float:
-        """The vector z a query needs to be answered: higher when most of its Russian words
-        are unknown to the catalogue and to every rule (the shop does not sell that)."""
-        russian = [g for g in groups if any("а" <= ch <= "я" for ch in g[0])]
-        unknown = sum(not any(w in self.lexical.vocabulary for w in g) for g in russian)
-        if russian and unknown * 2 > len(russian):
-            return max(self.config.min_query_z, self.config.unexplained_z)
-        return self.config.min_query_z
 
     def _meaning_vector(
         self, meaning: Sequence[tuple[str, ...]], timer: Timer, where: Where | None
@@ -211,43 +202,6 @@ class Ranker:
         rows = np.array([self.row_of[i] for i in parsed.emoji_ids if i in self.row_of], np.int64)
         ones = np.ones(len(rows), np.float32)
         return [Signal("emoji", rows, ones, ones)] if len(rows) else []
-
-    def _evidence(
-        self, item: Fused, groups: Sequence[tuple[str, ...]], prefixes: str | tuple[str, ...]
-    ) -> float:
-        """The strongest evidence for a candidate, on the vector z-score scale.
-
-        An exact emoji or a lexical match covering enough of the query counts as
-        certain; otherwise it is the best z-score among the spaces named by ``prefixes``.
-        """
-        evidence = item.evidence
-        if "emoji" in evidence:
-            return float("inf")
-        if ("lexical" in evidence or "meaning" in evidence) and (
-            self.words.coverage(item.row, groups) >= self.config.min_coverage
-        ):
-            return float("inf")
-        if evidence.get("category", (0.0, 0.0, 0))[1] >= self.config.min_coverage:
-            return float("inf")  # the query names this design's category
-        return max(
-            (
-                calibrated
-                for name, (_, calibrated, _) in evidence.items()
-                if name.startswith(prefixes)
-            ),
-            default=float("-inf"),
-        )
-
-    def _keeps(self, item: Fused, groups: Sequence[tuple[str, ...]]) -> bool:
-        """Whether an answered query keeps ``item``: text evidence at ``min_item_z``, or a
-        ``keep_z`` space's z-score at that space's own threshold."""
-        if self._evidence(item, groups, self.config.keep_prefix) >= self.config.min_item_z:
-            return True
-        return any(
-            item.evidence[name][1] >= z
-            for name, z in self.config.keep_z.items()
-            if name in item.evidence
-        )
 
     def suggest(self, parsed: ParsedQuery) -> list[str]:
         """A did-you-mean query for one that found nothing: each unknown word respelt
