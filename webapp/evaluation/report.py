@@ -1,4 +1,5 @@
-"""The evaluation report: a Markdown file of tables and a PNG chart of the headline metrics.
+"""The evaluation report: a Markdown file of tables and a PNG chart of the headline metrics
+(drawn by :mod:`.chart`).
 
 It reads an :class:`~webapp.evaluation.EvalReport` (and optionally the baseline's, run in the
 same process) and writes ``report.md`` and ``report.png``; nothing here computes a metric.
@@ -10,13 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .harness import Aggregate, EvalReport
 from .metrics import MRR_K
-
-if TYPE_CHECKING:  # matplotlib is imported lazily, only when a chart is drawn
-    from matplotlib.axes import Axes
 
 
 def headline_k(report: EvalReport) -> int:
@@ -24,7 +21,7 @@ def headline_k(report: EvalReport) -> int:
     return 5 if 5 in report.ks else max(report.ks)
 
 
-def _fmt(value: float | int | None, digits: int = 3) -> str:
+def fmt(value: float | int | None, digits: int = 3) -> str:
     """Format a number for a Markdown table; None becomes an em dash."""
     if value is None:
         return "—"
@@ -74,11 +71,11 @@ def _summary_cells(agg: Aggregate, names: Sequence[str]) -> list[str]:
     return [
         str(agg.n_queries),
         str(agg.n_scored),
-        *(_fmt(agg.means.get(name)) for name in names),
-        _fmt(agg.median_first_rank, 1),
+        *(fmt(agg.means.get(name)) for name in names),
+        fmt(agg.median_first_rank, 1),
         str(agg.n_not_found),
-        _fmt(agg.mean_cosine),
-        _fmt(agg.nothing_found_rate),
+        fmt(agg.mean_cosine),
+        fmt(agg.nothing_found_rate),
     ]
 
 
@@ -107,7 +104,7 @@ def _comparison_values(agg: Aggregate, names: Sequence[str]) -> dict[str, float 
 
 def _delta_cells(before: float | int | None, after: float | int | None) -> list[str]:
     """Three table cells: before, after and the signed change."""
-    return [_fmt(before), _fmt(after), _fmt_delta(before, after)]
+    return [fmt(before), fmt(after), _fmt_delta(before, after)]
 
 
 def _kind_comparison_rows(report: EvalReport, baseline: EvalReport, k: int) -> list[list[str]]:
@@ -151,7 +148,7 @@ def _per_query_section(report: EvalReport) -> list[str]:
     rows = []
     for r in report.rows:
         top3 = ", ".join(r.returned[:3]) if r.returned else "(nothing found)"
-        rank = "—" if r.query.is_nonsense else (_fmt(r.first_rank) if r.first_rank else "not found")
+        rank = "—" if r.query.is_nonsense else (fmt(r.first_rank) if r.first_rank else "not found")
         rows.append(
             [
                 r.query.kind,
@@ -159,8 +156,8 @@ def _per_query_section(report: EvalReport) -> list[str]:
                 str(len(r.query.relevant)),
                 top3,
                 rank,
-                _fmt(r.scores.get(f"nP@{k}")),
-                _fmt(r.scores.get(f"MRR@{MRR_K}")),
+                fmt(r.scores.get(f"nP@{k}")),
+                fmt(r.scores.get(f"MRR@{MRR_K}")),
             ]
         )
     header = [
@@ -194,55 +191,6 @@ def render_markdown(report: EvalReport, *, title: str, baseline: EvalReport | No
     return "\n".join(lines)
 
 
-def _chart_series(report: EvalReport, kinds: Sequence[str], name: str) -> list[float]:
-    """Values of metric ``name`` per kind (0.0 where a kind has no value)."""
-    return [report.per_kind[k].means.get(name, 0.0) if k in report.per_kind else 0.0 for k in kinds]
-
-
-def _draw_panel(
-    ax: Axes, kinds: Sequence[str], name: str, series: Sequence[tuple[str, EvalReport, str]]
-) -> None:
-    """Draw grouped bars of metric ``name`` per kind, one bar per (label, report, colour)."""
-    width = 0.8 / len(series)
-    for i, (label, rep, colour) in enumerate(series):
-        xs = [x - 0.4 + width * (i + 0.5) for x in range(len(kinds))]
-        ax.bar(xs, _chart_series(rep, kinds, name), width, label=label, color=colour)
-    ax.set_ylabel(name)
-    ax.set_ylim(0, 1.05)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(loc="upper right", fontsize="small")
-
-
-def render_chart(
-    report: EvalReport, path: Path, *, title: str, baseline: EvalReport | None = None
-) -> None:
-    """Write grouped bars of nP@K and MRR@10 per kind (baseline vs system) to a PNG (Agg)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    kinds = [kind for kind, agg in report.per_kind.items() if agg.n_scored]
-    series = [("system", report, "#2f6db3")]
-    if baseline is not None:
-        series.insert(0, ("baseline", baseline, "#b0b0b0"))
-    fig = Figure(figsize=(max(8.0, 1.1 * len(kinds) + 3), 7.5), dpi=100)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(2, 1, sharex=True)
-    for ax, name in zip(axes, (f"nP@{headline_k(report)}", f"MRR@{MRR_K}"), strict=True):
-        _draw_panel(ax, kinds, name, series)
-    axes[-1].set_xticks(range(len(kinds)), kinds, rotation=30, ha="right")
-    fig.suptitle(_chart_title(report, title, baseline))
-    fig.tight_layout()
-    fig.savefig(path, format="png")
-
-
-def _chart_title(report: EvalReport, title: str, baseline: EvalReport | None) -> str:
-    """Chart title with the nothing-found rate of nonsense queries appended."""
-    rate = _fmt(report.overall.nothing_found_rate)
-    if baseline is not None:
-        rate = f"{_fmt(baseline.overall.nothing_found_rate)} → {rate}"
-    return f"{title}\nnonsense queries answered with nothing found: {rate}"
-
-
 def write_report(
     report: EvalReport, out_dir: Path, *, title: str, baseline: EvalReport | None = None
 ) -> tuple[Path, Path]:
@@ -252,5 +200,7 @@ def write_report(
     md_path, png_path = out_dir / "report.md", out_dir / "report.png"
     markdown = render_markdown(report, title=title, baseline=baseline)
     md_path.write_text(markdown + "\n", encoding="utf-8")
+    from .chart import render_chart  # with matplotlib, only when a report is written
+
     render_chart(report, png_path, title=title, baseline=baseline)
     return md_path, png_path
