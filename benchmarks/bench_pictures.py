@@ -31,8 +31,8 @@ from webapp import create_app
 from webapp.analytics import get_analytics
 from webapp.encoders import transforms
 from webapp.lifecycle import warm_up
-from webapp.search.picture import PictureQuery
 from webapp.search.results import SearchRequest
+from webapp.search.signals.picture import PictureQuery
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = [

@@ -30,8 +30,9 @@ from webapp.encoders.spaces import configured_spaces
 from webapp.evaluation import harness
 from webapp.evaluation.queries import EvalQuery, load_queries
 from webapp.lifecycle import warm_up
-from webapp.search.ranking import RankingConfig
 from webapp.search.results import SearchRequest
+from webapp.search.settings import INF, RankingSettings
+from webapp.search.signals import SignalKind
 from webapp.training.data import Split, split_products
 from webapp.training.heads import HeadConfig, Heads, find_heads, load_heads
 from webapp.training.retrieval import evaluate_heads
@@ -52,14 +53,19 @@ GRID = [
 ]
 
 
-def ranking(weight: float | None, opens: bool, keep: float) -> RankingConfig:
+def ranking(weight: float | None, opens: bool, keep: float) -> RankingSettings:
     """The default ranking with the xmodal signal at ``weight`` (None: ignored), keeping
     xmodal-only hits from z ``keep``, and (``opens``) letting it open the floor."""
-    base = RankingConfig()
-    weights = {**base.weights, "xmodal": weight if weight is not None else 0.0}
-    keep_z = {"xmodal": keep} if weight is not None else {}
-    floor = ("text-", "xmodal") if opens else "text-"
-    return dataclasses.replace(base, weights=weights, keep_z=keep_z, floor_prefix=floor)
+    base = RankingSettings()
+    xmodal = SignalKind.CROSS_MODAL
+    opening = base.floor.open_kinds - {xmodal} | ({xmodal} if opens else set())
+    return base.replace(
+        **{
+            "fusion.weights.projected": weight if weight is not None else 0.0,
+            "floor.keep_z.projected": keep if weight is not None else INF,
+            "floor.open_kinds": [k.value for k in opening],
+        }
+    )
 
 
 def make_engine(data_dir: Path, embeddings: Path, heads: Path, tmp: Path):
@@ -81,9 +87,9 @@ def make_engine(data_dir: Path, embeddings: Path, heads: Path, tmp: Path):
         return warm_up(app)
 
 
-def dev_run(engine, queries: list[EvalQuery], config: RankingConfig) -> dict[str, float]:
+def dev_run(engine, queries: list[EvalQuery], config: RankingSettings) -> dict[str, float]:
     """nP@5, MRR@10 and the nonsense nothing-found rate of ``queries`` under ``config``."""
-    engine.ranker.config = config
+    engine = engine.with_ranking(config)
     report = harness.evaluate(
         queries, lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits]
     )
@@ -119,9 +125,9 @@ def restamp(path: Path, catalog) -> None:
     save_cache(dataclasses.replace(cache, catalog_fingerprint=catalog.fingerprint), path.parent)
 
 
-def plain_word(engine, products, config: RankingConfig) -> dict[str, float]:
+def plain_word(engine, products, config: RankingSettings) -> dict[str, float]:
     """Share of text-stripped designs whose title puts them in the top 10 of the search."""
-    engine.ranker.config = config
+    engine = engine.with_ranking(config)
     found = single = single_found = 0
     for product in products:
         ids = [

@@ -10,7 +10,6 @@ nonsense queries that get nothing; writes ``docs/eval/floor-tradeoff.png``.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import matplotlib
@@ -34,7 +33,9 @@ UNEXPLAINED = (None, 5.0, 6.0, 7.0, 8.0)
 
 def measure(engine, queries, **knobs) -> tuple[float, float, float]:
     """(answered share of real queries, hit@5 share of them, nothing-found share of nonsense)."""
-    engine.ranker.config = dataclasses.replace(engine.ranker.config, **knobs)
+    engine = engine.with_ranking(
+        engine.settings.replace(**{f"floor.{k}": v for k, v in knobs.items()})
+    )
     real = [q for q in queries if q.relevant]
     nonsense = [q for q in queries if not q.relevant]
     answered = hit = empty = 0

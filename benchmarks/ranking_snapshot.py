@@ -27,9 +27,9 @@ from PIL import Image
 from webapp import create_app
 from webapp.lifecycle import warm_up
 from webapp.search import filters as flt
-from webapp.search.picture import PictureQuery
 from webapp.search.recommend import also_viewed, recommend
 from webapp.search.results import Hit, SearchRequest, SearchResult
+from webapp.search.signals.picture import PictureQuery
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT / "data" / "eval"

@@ -3,7 +3,6 @@ prebuilt memory-mapped indexes and the ``index`` command."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
@@ -195,18 +194,14 @@ def test_a_narrow_filter_gets_its_own_candidates(demo_app: Flask) -> None:
     """With a small candidate budget, the unfiltered ranking reaches few designs in a price
     band; the filtered one searches inside the band and finds more (post-filtering the
     unfiltered list, as before, would find exactly as many)."""
-    engine = demo_app.extensions["search"]
-    tuned = engine.ranker.config
-    engine.ranker.config = dataclasses.replace(tuned, candidates=10)
-    try:
-        gained = 0
-        for low in range(100, 3000, 300):
-            flt = Filters(price_min=low, price_max=low + 299)
-            everything = engine.search(SearchRequest("цветы", per_page=2000))
-            inside = [h for h in everything.hits if low <= h.product.price <= low + 299]
-            narrowed = engine.search(SearchRequest("цветы", filters=flt, per_page=2000))
-            assert narrowed.total >= len(inside)
-            gained += narrowed.total > len(inside)
-        assert gained >= 3
-    finally:
-        engine.ranker.config = tuned
+    shipped = demo_app.extensions["search"]
+    engine = shipped.with_ranking(shipped.settings.replace(**{"fusion.candidates": 10}))
+    gained = 0
+    for low in range(100, 3000, 300):
+        flt = Filters(price_min=low, price_max=low + 299)
+        everything = engine.search(SearchRequest("цветы", per_page=2000))
+        inside = [h for h in everything.hits if low <= h.product.price <= low + 299]
+        narrowed = engine.search(SearchRequest("цветы", filters=flt, per_page=2000))
+        assert narrowed.total >= len(inside)
+        gained += narrowed.total > len(inside)
+    assert gained >= 3

@@ -11,11 +11,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from webapp.catalog.rules import Concepts, RuleError, make_rule, read_rules_tsv
 from webapp.catalog.thesaurus import build_entries
 from webapp.lifecycle import warm_up, watch_reloads
-from webapp.search.concepts import Concepts, RuleError, make_rule, read_rules_tsv
-from webapp.search.ranking import RankingConfig
 from webapp.search.results import SearchRequest
+from webapp.search.settings import RankingSettings
+from webapp.search.signals import SignalKind
 from webapp.search.spelling import edits
 
 from .conftest import ROOT
@@ -111,8 +112,8 @@ def test_an_occasion_reaches_its_motifs(demo_app) -> None:
 
 
 def test_added_words_count_below_the_shoppers_own_words(demo_app) -> None:
-    weights = RankingConfig().weights
-    assert weights["meaning"] < weights["lexical"]
+    weights = RankingSettings().fusion.weights
+    assert weights[SignalKind.MEANING] < weights[SignalKind.LEXICAL]
     result = _search(demo_app, "кот", per_page=24)  # the thesaurus adds «котёнок», «котик»
     hits = result.hits
     own = [i for i, h in enumerate(hits) if "кот" in h.why.get("terms", [])]

@@ -30,7 +30,10 @@ def test_metrics_count_requests_and_time_every_stage_of_a_search(client) -> None
     assert metric(text, "http_requests_total", endpoint="api.search", status="400") >= 1
     assert metric(text, "http_requests_total", endpoint="unmatched", status="404") >= 1
     assert "12345" not in text  # raw paths never become labels
-    for stage in ["understand", "encode", "knn", "lexical", "fuse", "filter", "lookup", "render"]:
+    for stage in [
+        "understand", "encode", "knn", "words", "category", "fuse", "floor", "filter", "lookup",
+        "render",
+    ]:  # fmt: skip
         assert metric(text, "search_stage_duration_seconds_count", stage=stage) >= 1, stage
     assert metric(text, "http_request_duration_seconds_count", endpoint="pages.search") >= 1
 

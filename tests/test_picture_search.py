@@ -20,7 +20,7 @@ from werkzeug.test import encode_multipart
 
 from webapp import create_app
 from webapp.lifecycle import warm_up
-from webapp.search.picture import PictureQuery
+from webapp.search.signals.picture import PictureQuery
 from webapp.web.params import ParamError
 from webapp.web.uploads import picture_token, token_picture
 
@@ -166,14 +166,14 @@ def test_a_photo_of_a_cat_finds_cats_through_its_classes_in_words(client) -> Non
     }
     assert cats & {hit["id"] for hit in results[:5]}
     assert "photo-words" in results[0]["why"]["signals"]
-    assert any("cat" in term for term in results[0]["why"]["terms"])
+    assert any("cat" in term for term in results[0]["why"]["labels"])
 
 
 def test_flat_art_is_searched_by_its_look_alone(demo_app: Flask) -> None:
     engine = demo_app.extensions["search"]
     art = Image.open(ROOT / "data" / "images" / f"{ROOSTER}.png")
     query = engine.picture_query("rooster-art", lambda: art)
-    assert query.photo == 0.0 and query.words_weight == 0.0
+    assert query.photo == 0.0 and query.words_strength == 0.0
     photo = Image.open(ROOT / "data" / "eval" / "photos" / "cat_chelsea.jpg")
     assert engine.picture_query("chelsea", lambda: photo).photo == 1.0
 
@@ -315,15 +315,15 @@ def test_a_picture_token_round_trips_within_int8_precision() -> None:
     vector = np.random.default_rng(0).standard_normal(1280).astype(np.float32)
     vector /= np.linalg.norm(vector)
     query = PictureQuery(vector, ((281, 0.62), (285, 0.2)), photo=0.8)
-    back = token_picture(picture_token(query), 1280)
+    back = token_picture(picture_token(query), 1280, 5)
     assert float(back.vector @ vector) > 0.999
     assert [i for i, _ in back.classes] == [281, 285]
     assert abs(back.classes[0][1] - 0.62) < 1e-4 and abs(back.photo - 0.8) < 0.01
     for broken in (picture_token(query)[:-8], "AAAA", picture_token(PictureQuery(vector))[5:]):
         with pytest.raises(ParamError):
-            token_picture(broken, 1280)
+            token_picture(broken, 1280, 5)
     with pytest.raises(ParamError):
-        token_picture(picture_token(query), 512)
+        token_picture(picture_token(query), 512, 5)
 
 
 def test_without_an_image_space_picture_search_is_unavailable_not_a_500(tmp_path: Path) -> None:

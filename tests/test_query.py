@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from webapp.search.morphology import diminutive_bases, lemmatise
+from webapp.language.morphology import diminutive_bases, lemmatise
 from webapp.search.query import (
     QueryUnderstanding,
     clean,

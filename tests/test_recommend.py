@@ -9,7 +9,7 @@ import pytest
 
 from webapp.lifecycle import get_engine
 from webapp.search import explore, taste
-from webapp.search.recommend import RecommendSettings, recommend
+from webapp.search.recommend import recommend
 
 BIRDS = ["1f413", "1f986", "1f989"]  # rooster, duck, owl
 
@@ -72,8 +72,9 @@ def test_exploration_is_seeded_per_session(demo_app) -> None:
 def test_recommendations_exclude_opened_designs_and_say_which_they_resemble(demo_app) -> None:
     with demo_app.app_context():
         engine = get_engine()
-        hits = recommend(engine, BIRDS, 6, settings=RecommendSettings(explore_share=0))
-        exploit = recommend(engine, BIRDS, 12, settings=RecommendSettings(explore_share=1 / 6))
+        plain = engine.with_ranking(engine.settings.replace(**{"recommend.explore_share": 0}))
+        hits = recommend(plain, BIRDS, 6)
+        exploit = recommend(engine, BIRDS, 12)
     assert len(hits) == 6 and not set(BIRDS) & {h.product.id for h in hits}
     assert all(h.why["source"] == "rec" and h.why["like"]["id"] in BIRDS for h in hits)
     explored = [h for h in exploit if h.why["source"] == "explore"]

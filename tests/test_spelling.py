@@ -9,6 +9,7 @@ import pytest
 
 from webapp.catalog.products import read_catalog
 from webapp.search.lexical import LexicalIndex
+from webapp.search.settings import WordSettings
 from webapp.search.spelling import SpellingPool
 
 from .conftest import ROOT
@@ -17,7 +18,11 @@ from .conftest import ROOT
 @pytest.fixture(scope="module")
 def vocabulary() -> list[str]:
     """The demo catalogue's indexed terms."""
-    return sorted(LexicalIndex(read_catalog(ROOT / "data" / "catalog.csv").products).vocabulary)
+    return sorted(
+        LexicalIndex(
+            read_catalog(ROOT / "data" / "catalog.csv").products, WordSettings()
+        ).vocabulary
+    )
 
 
 def difflib_closest(term: str, vocabulary: list[str], cutoff: float) -> str | None:
@@ -57,7 +62,7 @@ def test_closest_equals_get_close_matches_over_the_whole_pool(
     vocabulary: list[str], cutoff: float
 ) -> None:
     """1,200 typos and random strings: the pre-filter never changes difflib's answer."""
-    pool = SpellingPool(vocabulary)
+    pool = SpellingPool(vocabulary, 4, 2)
     terms = typos(vocabulary, 600, seed=int(cutoff * 10))
     answers = [pool.closest(t, cutoff) for t in terms]
     assert answers == [difflib_closest(t, vocabulary, cutoff) for t in terms]
@@ -66,8 +71,8 @@ def test_closest_equals_get_close_matches_over_the_whole_pool(
 
 def test_short_foreign_and_repeated_letter_terms() -> None:
     """Short words are left alone; letters the vocabulary lacks and long runs are safe."""
-    pool = SpellingPool(["бабочка", "котёнок", "жираф"])
+    pool = SpellingPool(["бабочка", "котёнок", "жираф"], 4, 2)
     assert pool.closest("кот", 0.7) is None and pool.closest("ko1t", 0.7) is None
     assert pool.closest("бабчка", 0.8) == "бабочка"
     assert pool.closest("ж" * 300, 0.7) is None
-    assert SpellingPool([]).closest("бабочка", 0.7) is None
+    assert SpellingPool([], 4, 2).closest("бабочка", 0.7) is None

@@ -33,6 +33,8 @@ from webapp.encoders.sentence import load_sentence_encoder
 from webapp.encoders.spaces import configured_spaces
 from webapp.lifecycle import warm_up
 from webapp.search.results import SearchRequest
+from webapp.search.settings import INF
+from webapp.search.signals import SignalKind
 from webapp.training.data import base_code, build_pairs, split_products, subset, title_stem
 from webapp.training.heads import find_heads, load_heads, save_heads
 from webapp.training.loss import InfoNCELoss
@@ -246,14 +248,17 @@ def test_an_anonymised_rooster_is_found_by_its_word_through_the_shipped_heads(tm
     hits = engine.search(SearchRequest("петух", per_page=ROOSTER_MAX_RANK)).hits
     rooster = [h for h in hits if h.product.id == "1f413"]
     assert rooster, [h.product.id for h in hits]
-    baseline = dataclasses.replace(
-        engine.ranker.config,
-        weights={**engine.ranker.config.weights, "xmodal": 0.0},
-        keep_z={},
-        floor_prefix="text-",
+    xmodal = SignalKind.CROSS_MODAL
+    baseline = engine.settings.replace(
+        **{
+            "fusion.weights.projected": 0.0,
+            "floor.keep_z.projected": INF,
+            "floor.open_kinds": [k.value for k in engine.settings.floor.open_kinds - {xmodal}],
+        }
     )
-    engine.ranker.config = baseline
-    without = engine.search(SearchRequest("петух", per_page=ROOSTER_MAX_RANK)).hits
+    without = (
+        engine.with_ranking(baseline).search(SearchRequest("петух", per_page=ROOSTER_MAX_RANK)).hits
+    )
     assert "1f413" not in [h.product.id for h in without]
     assert rooster[0].product.title.startswith("Дизайн №")
     assert "xmodal" in json.dumps(rooster[0].why, ensure_ascii=False, default=str)

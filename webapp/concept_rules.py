@@ -18,8 +18,8 @@ from flask import Flask
 from sqlalchemy import DateTime, Engine, String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from .catalog.rules import Concepts, Rule, make_rule, read_rules_tsv, read_thesaurus
 from .catalog.store import Base
-from .search.concepts import Concepts, Rule, make_rule, read_rules_tsv, read_thesaurus
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class RuleStore:
 
     def save(self, phrase: str, words: str) -> Rule:
         """Validate and store a rule (replacing the one for the same phrase);
-        :class:`~webapp.search.concepts.RuleError` when it is bad."""
+        :class:`~webapp.catalog.rules.RuleError` when it is bad."""
         rule = make_rule(phrase, words)
         with Session(self.engine) as session, session.begin():
             row = session.scalars(select(ConceptRule).where(ConceptRule.phrase == rule.phrase))

@@ -6,6 +6,7 @@ environment variables of the same name, and finally a test config.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # artifact (`flask --app webapp build-thesaurus`; "" = off) and the occasions calendar
         "THESAURUS_PATH": str(ROOT / "data" / "rules" / "thesaurus.json"),
         "OCCASIONS_PATH": str(ROOT / "data" / "rules" / "occasions.tsv"),
+        # every ranking weight and threshold (webapp/search/settings.py, docs/ranking.md): a
+        # mapping of dotted paths to values, e.g. {"floor.min_query_z": 5.5}; JSON from the
+        # environment (RANKING='{"fusion.weights.lexical": 2.5}')
+        "RANKING": {},
         "SIMILAR_COUNT": 6,  # designs per «похожие» row of a product card (two rows)
         # space for recommendations; "" = the richest configured (combined, else the
         # first text space, else image); product cards show picture and text rows apart
@@ -124,6 +129,8 @@ def from_environment(config: dict[str, Any]) -> dict[str, Any]:
 
 def _convert(raw: str, default: Any) -> Any:
     """Cast an environment string to the type of its default value."""
+    if isinstance(default, dict):
+        return json.loads(raw)
     if isinstance(default, bool):
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if isinstance(default, int):

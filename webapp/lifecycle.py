@@ -27,6 +27,7 @@ from .encoders.spaces import configured_spaces
 from .index.backends import open_backends
 from .search.engine import SearchEngine
 from .search.results import SearchRequest
+from .search.settings import from_config as ranking_settings
 from .search.timing import Timer
 
 log = logging.getLogger(__name__)
@@ -58,10 +59,10 @@ def build_engine(app: Flask) -> SearchEngine:
             catalog,
             spaces,
             indexes,
+            ranking=ranking_settings(cfg),
             max_query_length=cfg["MAX_QUERY_LENGTH"],
             similar_space=cfg["SIMILAR_SPACE"],
             picture_space=cfg["PICTURE_SPACE"],
-            picture_results=cfg["PICTURE_RESULTS"],
             concepts=load_concepts(app),
         )
     engine.load_ms = timer.stages

@@ -59,8 +59,9 @@ LATENCY = Histogram(
 )
 STAGES = Histogram(
     "search_stage_duration_seconds",
-    "Time per stage of a query's journey (understand, encode, knn, lexical, fuse, "
-    "filter, lookup = catalogue DB, render = template)",
+    "Time per stage of a query's journey (understand, encode, knn, words = BM25, "
+    "category, emoji, fuse, floor, filter, lookup = products and explanations, "
+    "render = template)",
     ["stage"],
     buckets=_FAST,
 )

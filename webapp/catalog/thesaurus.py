@@ -23,9 +23,9 @@ import click
 from flask import current_app
 
 from ..files import write_atomic
-from ..search.concepts import phrase_key
-from ..search.lexical import document_terms
+from .lemmas import design_lemmas
 from .products import Product, read_catalog
+from .rules import phrase_key
 
 MAX_WORDS = 15
 #: a word in more than this share of the designs says nothing about a motif
@@ -45,7 +45,8 @@ def useful_vocabulary(products: Sequence[Product]) -> set[str]:
     """Catalogue terms specific enough to add to a query (frequent filler dropped)."""
     frequency: dict[str, int] = defaultdict(int)
     for product in products:
-        for term in set(document_terms(product)):
+        lemmas = design_lemmas(product)
+        for term in {*lemmas.title, *lemmas.tags, *lemmas.rest}:
             frequency[term] += 1
     limit = max(2, int(MAX_DOCUMENT_SHARE * len(products)))
     return {t for t, n in frequency.items() if n <= limit}

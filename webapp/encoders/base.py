@@ -1,8 +1,11 @@
-"""The encoder interface every model plugs into.
+"""The encoder interface every model plugs into, and what each kind of model can do.
 
 An encoder turns text (and, for multimodal models, images) into L2-normalised
-float32 vectors. The search core only ever talks to this interface, so the
-offline sentence encoder and ruCLIP are interchangeable parts.
+float32 vectors. The search core only ever talks to these protocols, so the
+offline sentence encoder and ruCLIP are interchangeable parts. A model declares its
+capabilities by the protocols it satisfies: :class:`TextEncoder` (encode a query),
+:class:`ImageEncoder` (encode a picture), :class:`ImageClassifier` (also name what a
+picture shows) and :class:`ProjectingEncoder` (project another encoder's query vector).
 """
 
 from __future__ import annotations
@@ -51,6 +54,31 @@ class ImageEncoder(Protocol):
 
     def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Encode decoded pictures (a shopper's uploads) as an (n, dim) unit-norm matrix."""
+        ...
+
+
+@runtime_checkable
+class ImageClassifier(ImageEncoder, Protocol):
+    """An image encoder that also names what a picture shows (an ImageNet head)."""
+
+    #: the classifier's class names, in the order of :meth:`analyse_pil`'s probabilities
+    class_names: tuple[str, ...]
+
+    def analyse_pil(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+        """Unit-norm vectors and class probabilities of decoded pictures: ((n, dim), (n, C))."""
+        ...
+
+
+@runtime_checkable
+class ProjectingEncoder(TextEncoder, Protocol):
+    """A text encoder that projects another encoder's query vector (trained heads): the
+    search core encodes a query once with ``base`` and projects that vector."""
+
+    #: the encoder whose vectors this one projects
+    base: TextEncoder
+
+    def project_query(self, vector: np.ndarray) -> np.ndarray:
+        """``base``'s vector of a query, in this encoder's space."""
         ...
 
 

@@ -19,6 +19,8 @@ import numpy as np
 
 from ..search import covisit, taste
 from ..search.engine import SearchEngine
+from ..search.recommend import blend_covisits
+from ..search.signals import SignalKind
 
 K = 12
 Session = tuple[list[str], str]  # (opened designs, held-out design)
@@ -111,13 +113,16 @@ def hybrid_method(
 ) -> Method:
     """λ·co-visits + (1-λ)·EMA cosine, λ = n/(n+prior): the site's blend, per session."""
 
+    tuned = engine.with_ranking(engine.settings.replace(**{"recommend.covisit_prior": prior}))
+
     def rank(history: list[str]) -> list[str]:
-        vector = taste.profile(engine.item_vectors(history, space), "ema")
-        rows, _ = engine.nearest(vector, 4 * K, space=space, exclude=history)
+        vector = taste.profile(tuned.item_vectors(history, space), "ema")
+        rows, _ = tuned.nearest(vector, 4 * K, space=space, exclude=history)
         co = _co_scores(table, history).most_common(3 * K)
-        ids = list(dict.fromkeys([*(engine.products[r].id for r in rows), *(p for p, _ in co)]))
-        cos = covisit.cosines(vector, ids, engine.item_vectors(ids, space))
-        return [pid for pid, *_ in covisit.blend(co, cos, K, prior, 1.0)]
+        ranking = blend_covisits(
+            tuned, vector, space, co, rows, decay=1.0, kind=SignalKind.TASTE, k=K
+        )
+        return [tuned.products[r].id for r in ranking.rows.tolist()]
 
     return rank
 

@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from ..encoders.base import TextEncoder
+from ..encoders.base import ProjectingEncoder, TextEncoder
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -86,9 +86,8 @@ class QueryVectorCache(LRUCache[tuple[str, str], np.ndarray]):
         """
 
         def compute() -> np.ndarray:
-            base = getattr(encoder, "base", None)
-            if base is not None and hasattr(encoder, "project_query"):
-                vector = encoder.project_query(self.encode(base, text))
+            if isinstance(encoder, ProjectingEncoder):
+                vector = encoder.project_query(self.encode(encoder.base, text))
             else:
                 vector = encoder.encode_query(text)
             vector.setflags(write=False)
@@ -122,7 +121,7 @@ def prefetch(cache: QueryVectorCache, encoders: Sequence[TextEncoder], text: str
     pending: dict[tuple[str, str], TextEncoder] = {}
     for encoder in encoders:
         key = (encoder.model_id, text)
-        if getattr(encoder, "base", None) is None and key not in pending and key not in cache:
+        if not isinstance(encoder, ProjectingEncoder) and key not in pending and key not in cache:
             pending[key] = encoder
     if len(pending) < 2:
         return

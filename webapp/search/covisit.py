@@ -18,7 +18,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
-import numpy as np
 from sqlalchemy import Engine, Float, Integer, String, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -164,31 +163,8 @@ def pair_count(engine: Engine) -> int:
         return int(session.scalar(select(func.count()).select_from(CoVisit)) or 0)
 
 
-def blend(
-    co: Sequence[tuple[str, float]],
-    cosine: Mapping[str, float],
-    k: int,
-    prior: float,
-    decay: float,
-) -> list[tuple[str, float, float, float]]:
-    """Rank candidates by ``λ·co-visits + (1-λ)·cosine``: (id, score, co-share, cosine).
-
-    ``co``: (id, stored weight) co-visits; ``cosine``: content similarity of every
-    candidate. λ = n / (n + ``prior``), n the decayed co-visits of this design, so a
-    design with few co-visits leans on content and one with none is pure content.
-    """
-    total = decay * sum(w for _, w in co)
-    lam = total / (total + prior) if total > 0 else 0.0
-    top = max((w for _, w in co), default=0.0) or 1.0
-    share = {pid: w / top for pid, w in co}
-    scored = [
-        (pid, lam * share.get(pid, 0.0) + (1 - lam) * cos, share.get(pid, 0.0), cos)
-        for pid, cos in cosine.items()
-    ]
-    scored.sort(key=lambda s: (-s[1], s[0]))
-    return scored[:k]
-
-
-def cosines(vector: np.ndarray, ids: Sequence[str], matrix: np.ndarray) -> dict[str, float]:
-    """Cosine of ``vector`` with each row of ``matrix`` (unit rows), keyed by ``ids``."""
-    return dict(zip(ids, (matrix @ vector).astype(float).tolist(), strict=True))
+def prior_share(decayed: float, prior: float) -> float:
+    """How much co-visits count beside content similarity: λ = n / (n + ``prior``) for
+    ``decayed`` co-visits n, so a design with few co-visits leans on content and one with
+    none is pure content."""
+    return decayed / (decayed + prior) if decayed > 0 else 0.0

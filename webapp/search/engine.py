@@ -1,8 +1,8 @@
 """The search engine: one query's journey through every stage, timed.
 
-understand → rank (encode, kNN, BM25, fuse, floor) → filter/sort/page →
-catalogue lookup. The web layer, the CLI and the benchmarks are thin shells
-over :class:`SearchEngine`; they ask it, never its parts, and nothing here
+understand → rank (signals, fusion, floor: ``ranking.py``) → filter/sort/page →
+catalogue lookup and explanations. The web layer, the CLI and the benchmarks are thin
+shells over :class:`SearchEngine`; they ask it, never its parts, and nothing here
 knows about requests.
 """
 
@@ -15,6 +15,8 @@ import numpy as np
 from PIL import Image
 
 from ..catalog.products import Catalog, Product
+from ..catalog.rules import Concepts
+from ..encoders.base import EncoderError
 from ..encoders.spaces import (
     Space,
     default_picture_space,
@@ -22,14 +24,16 @@ from ..encoders.spaces import (
     default_text_space,
 )
 from ..index.base import VectorBackend, Where
+from ..language.morphology import clear_word_caches
 from . import filters as flt
-from . import picture
-from .concepts import Concepts
-from .morphology import clear_word_caches
-from .picture import PictureQuery
+from .cache import LRUCache
+from .explanation import Ranking
 from .query import ParsedQuery, QueryUnderstanding, emoji_table
-from .ranking import Ranker, RankingConfig
-from .results import Hit, SearchRequest, SearchResult, why_of
+from .ranking import Ranker
+from .results import Hit, SearchRequest, SearchResult
+from .settings import RankingSettings
+from .signals import Signal, SignalKind
+from .signals.picture import PictureQuery, analyse
 from .timing import Timer
 
 
@@ -42,24 +46,25 @@ class SearchEngine:
         spaces: Sequence[Space],
         indexes: Mapping[str, VectorBackend],
         *,
-        ranking: RankingConfig | None = None,
+        ranking: RankingSettings | None = None,
         max_query_length: int = 200,
         similar_space: str = "",
         picture_space: str = "",
-        picture_results: int = 96,
         concepts: Concepts | None = None,
     ) -> None:
-        """Search ``indexes`` (space name → its vector back-end, rows in catalogue order).
+        """Search ``indexes`` (space name → its vector back-end, rows in catalogue order)
+        under ``ranking`` (every tuning constant; the shipped values by default).
 
         Text queries search the spaces that have a text encoder; «похожие» and
         recommendations use ``similar_space`` (by default the richest space), and a
         search by picture the image space ``picture_space`` (``""``: the last image
-        space configured), ranking up to ``picture_results`` designs.
+        space configured).
         """
         self.catalog = catalog
         #: how long each start-up step took, in ms (set by whoever loaded the artifacts)
         self.load_ms: dict[str, float] = {}
         self.products = catalog.products
+        self.settings = ranking or RankingSettings()
         self._row_of = {p.id: i for i, p in enumerate(self.products)}
         self._spaces = {s.name: s for s in spaces}
         self._indexes = {s.name: indexes[s.name] for s in spaces}
@@ -69,14 +74,37 @@ class SearchEngine:
         self.similar_space = similar_space or default_similar_space(spaces)
         self.picture_space = picture_space or default_picture_space(spaces)
         self.text_space = default_text_space(spaces) or self.similar_space
-        self.ranker = Ranker(self.products, spaces, self._indexes, ranking)
-        self._picture = picture.PictureSearch(
-            self._spaces, self._indexes, self.picture_space, self.text_space, picture_results
+        self.ranker = Ranker(
+            self.products,
+            spaces,
+            self._indexes,
+            self.settings,
+            picture_space=self.picture_space,
+            text_space=self.text_space,
         )
+        self._pictures: LRUCache[tuple[str, str], PictureQuery] = LRUCache(256)
         self._facets = flt.Facets(self.products)
+        self._concepts = concepts
+        self._max_query_length = max_query_length
         self._understanding = QueryUnderstanding(
             emoji_table((p.id, p.title) for p in self.products), max_query_length, concepts
         )
+
+    def with_ranking(self, ranking: RankingSettings) -> SearchEngine:
+        """An engine over the same catalogue, spaces and indexes, ranking under ``ranking``
+        (how benchmarks and tests compare settings; the running app's settings are frozen)."""
+        engine = SearchEngine(
+            self.catalog,
+            list(self._spaces.values()),
+            self._indexes,
+            ranking=ranking,
+            max_query_length=self._max_query_length,
+            similar_space=self.similar_space,
+            picture_space=self.picture_space,
+            concepts=self._concepts,
+        )
+        engine.load_ms = self.load_ms
+        return engine
 
     # -- the query's journey ---------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
@@ -85,29 +113,35 @@ class SearchEngine:
         with timer.stage("understand"):
             parsed = self._understanding.parse(request.query)
         where = self._where(request.filters)
-        ranked = self.ranker.rank(parsed, timer, where) if not parsed.empty else []
-        by_row = {f.row: f for f in ranked}
-        total, hits = self._page(
-            np.array([f.row for f in ranked], np.int64),
-            request,
-            timer,
-            lambda r: (by_row[r].score, why_of(by_row[r])),
-        )
+        if parsed.empty:
+            ranking = self.ranker.rank_signals([], 0)
+        else:
+            ranking = self.ranker.rank(parsed, timer, where)
+        total, hits = self._page(ranking, request, timer)
         suggestions = self.ranker.suggest(parsed) if not total else []
         return SearchResult(request, parsed, total, hits, timer.stages, suggestions)
 
     def browse(self, request: SearchRequest) -> SearchResult:
         """Products that pass the filters, in catalogue (or price) order, without a query."""
         timer = Timer()
-        rows = np.arange(len(self.products))
-        total, hits = self._page(rows, request, timer, lambda r: (0.0, {}))
+        total, hits = self._page(None, request, timer)
         return SearchResult(request, None, total, hits, timer.stages)
+
+    def understand(self, query: str) -> ParsedQuery:
+        """What the engine understands ``query`` as (lemmas, repaired layout, emoji)."""
+        return self._understanding.parse(query)
 
     # -- search by picture ------------------------------------------------------------
     def picture_query(self, key: str, image: Callable[[], Image.Image]) -> PictureQuery:
         """A shopper's picture as a :class:`PictureQuery` of the picture space, cached under
         ``key`` (the digest of its bytes: only vectors are kept); ``image()`` runs on a miss."""
-        return self._picture.query(key, image)
+        encoder = self._spaces[self.picture_space].image_encoder if self.picture_space else None
+        if encoder is None:
+            raise EncoderError("no image space is configured (IMAGE_ENCODER is empty)")
+        model = self._spaces[self.picture_space].model_id
+        return self._pictures.get_or_compute(
+            (model, key), lambda: analyse(encoder, image(), self.settings.picture)
+        )
 
     def search_by_picture(
         self, query: PictureQuery, request: SearchRequest, *, exclude: Collection[str] = ()
@@ -115,18 +149,9 @@ class SearchEngine:
         """Designs that look like ``query`` (and, for a photo, show what it shows), filtered
         exactly, sorted and paged like a text search (``request.query`` is unused)."""
         timer = Timer()
-
-        def candidates(part: picture.Part, k: int) -> np.ndarray:
-            found = self.nearest(
-                part.vector, k, space=part.space, filters=request.filters, exclude=exclude
-            )
-            return found[0]
-
-        rows, scores, why = self._picture.rank(query, candidates, timer)
-        position = {r: i for i, r in enumerate(rows.tolist())}
-        total, hits = self._page(
-            rows, request, timer, lambda r: (scores[position[r]], why(position[r]))
-        )
+        skip = [self._row_of[i] for i in exclude if i in self._row_of]
+        ranking = self.ranker.rank_picture(query, self._where(request.filters, skip), timer)
+        total, hits = self._page(ranking, request, timer)
         return SearchResult(request, None, total, hits, timer.stages)
 
     def nearest(
@@ -141,13 +166,9 @@ class SearchEngine:
         """Rows and cosines of the ``k`` items nearest to ``vector`` in ``space`` (default:
         the picture space) among those passing ``filters`` and not in ``exclude``; with a
         filter the back-end searches only the rows it keeps, so none is missed."""
-        index = self._indexes[space or self.picture_space]
         skip = [self._row_of[i] for i in exclude if i in self._row_of]
-        if not filters.active:  # the index, asked for as many more as are excluded
-            rows, scores = index.search(vector, k + len(skip))
-            keep = ~np.isin(rows, skip)
-            return rows[keep][:k], scores[keep][:k]
-        return index.search(vector, k, self._where(filters, skip))
+        where = self._where(filters, skip)
+        return self.ranker.spaces.nearest(space or self.picture_space, vector, k, where)
 
     def _where(self, filters: flt.Filters, skip: Sequence[int] = ()) -> Where | None:
         """The rows ``filters`` keep less ``skip``, for the back-ends (None: no filter)."""
@@ -156,10 +177,6 @@ class SearchEngine:
         mask = self._facets.mask(filters)
         mask[list(skip)] = False
         return Where(mask, filters, tuple(skip))
-
-    def understand(self, query: str) -> ParsedQuery:
-        """What the engine understands ``query`` as (lemmas, repaired layout, emoji)."""
-        return self._understanding.parse(query)
 
     # -- neighbours in a vector space -------------------------------------------------
     def neighbours(
@@ -180,16 +197,22 @@ class SearchEngine:
             if of not in self._row_of:
                 return []
             of, exclude = self.item_vectors([of], name)[0], [*exclude, of]
-        rows, scores = self.nearest(of, k, space=name, exclude=exclude)
-        return [
-            self._hit(r, s, {"signals": {name: {"score": round(s, 4)}}})
-            for r, s in zip(rows.tolist(), scores.tolist(), strict=True)
-        ]
+        rows, cosines = self.nearest(of, k, space=name, exclude=exclude)
+        signal = Signal.of(SignalKind.CONTENT, rows, cosines, name=name)
+        return self.hits(self.ranker.rank_signals([signal], k))
 
     def item_vectors(self, ids: Iterable[str], space: str | None = None) -> np.ndarray:
         """The vectors of the known ``ids`` (in their order) in ``space`` (default: similar)."""
         rows = [self._row_of[i] for i in ids if i in self._row_of]
         return self._indexes[space or self.similar_space].vectors[rows]
+
+    def row_vectors(self, rows: np.ndarray, space: str | None = None) -> np.ndarray:
+        """The vectors of catalogue ``rows`` in ``space`` (default: similar)."""
+        return self._indexes[space or self.similar_space].vectors[rows]
+
+    def rows(self, ids: Iterable[str]) -> np.ndarray:
+        """The catalogue rows of the known ``ids``, in their order."""
+        return np.array([self._row_of[i] for i in ids if i in self._row_of], np.int64)
 
     # -- what the catalogue and the models are ----------------------------------------
     def product(self, product_id: str) -> Product | None:
@@ -219,6 +242,7 @@ class SearchEngine:
         return {
             "products": len(self.products),
             "similar_space": self.similar_space,
+            "ranking": self.settings.fingerprint,
             "spaces": {
                 name: {
                     "model": s.model_id,
@@ -235,27 +259,36 @@ class SearchEngine:
     def clear_caches(self) -> None:
         """Forget every cached query vector, picture, ranked list, correction and lemma."""
         self.ranker.clear_caches()
-        self._picture.clear()
+        self._pictures.clear()
         clear_word_caches()
 
     # -- presentation --------------------------------------------------------------------
+    def hits(self, ranking: Ranking, positions: Iterable[int] | None = None) -> list[Hit]:
+        """The hits of ``ranking`` at ``positions`` (all by default), explained: the products
+        from the in-process table (the catalogue this engine was built from, rebuilt on
+        reload), so a page costs no SQL round trip."""
+        chosen = range(len(ranking)) if positions is None else positions
+        return [
+            Hit(
+                self.products[int(ranking.rows[i])],
+                round(float(ranking.fused.scores[i]), 4),
+                ranking.explain(i),
+            )
+            for i in chosen
+        ]
+
     def _page(
-        self,
-        rows: np.ndarray,
-        request: SearchRequest,
-        timer: Timer,
-        describe: Callable[[int], tuple[float, dict[str, Any]]],
+        self, ranking: Ranking | None, request: SearchRequest, timer: Timer
     ) -> tuple[int, list[Hit]]:
-        """Filter and sort ranked ``rows`` (relevance order kept on ties), cut the requested
-        page, and build its hits, ``describe(row)`` giving each one's score and why."""
+        """Filter and sort ``ranking``'s rows (relevance order kept on ties; every row when
+        browsing), cut the requested page, and build its hits."""
         with timer.stage("filter"):
+            rows = np.arange(len(self.products)) if ranking is None else ranking.rows
             ordered = flt.apply(rows, self._facets, request.filters, request.sort)
             window = ordered[flt.page_slice(len(ordered), request.page, request.per_page)]
         with timer.stage("lookup"):
-            hits = [self._hit(r, *describe(r)) for r in window.tolist()]
+            if ranking is None:
+                hits = [Hit(self.products[r], 0.0) for r in window.tolist()]
+            else:
+                hits = self.hits(ranking, ranking.fused.positions(window).tolist())
         return len(ordered), hits
-
-    def _hit(self, row: int, score: float, why: dict[str, Any]) -> Hit:
-        """The one Hit builder: the product from the in-process table (the catalogue this
-        engine was built from, rebuilt on reload), so a page costs no SQL round trip."""
-        return Hit(self.products[row], round(float(score), 4), why)

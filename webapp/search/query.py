@@ -6,16 +6,15 @@ normalise → emoji to names → keyboard-layout repair → lemmatise.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from .morphology import content_terms, diminutive_bases, is_dictionary_word, lemmatise
-
-if TYPE_CHECKING:
-    from .concepts import Concepts, Expansion
+from ..catalog.rules import Concepts, Expansion
+from ..language.morphology import content_terms, diminutive_bases, is_dictionary_word, lemmatise
+from ..language.text import WORD, normalise
 
 # The ЙЦУКЕН keys under each QWERTY key, unshifted and shifted.
 _QWERTY = "`qwertyuiop[]asdfghjkl;'zxcvbnm,./" + '~QWERTYUIOP{}ASDFGHJKL:"ZXCVBNM<>?'
@@ -23,8 +22,6 @@ _JCUKEN = "ёйцукенгшщзхъфывапролджэячсмитьбю." 
 TO_CYRILLIC = str.maketrans(_QWERTY, _JCUKEN)
 # Skin tones, hair components, the variation selector and ZWJ do not change a motif.
 _EMOJI_MODIFIERS = {0xFE0F, 0xFE0E, *range(0x1F3FB, 0x1F400)}
-_WORD = re.compile(r"[0-9a-zа-яё]+(?:-[0-9a-zа-яё]+)*")
-_NOT_WORD = re.compile(r"[^\w\- ]|_")
 _LATIN_KEYS = re.compile(r"^[a-z`\[\];',./~{}:\"<>?]+$", re.IGNORECASE)
 _MAX_EMOJI_LEN = 12
 
@@ -64,6 +61,12 @@ class ParsedQuery:
         return found
 
     @property
+    def cache_key(self) -> ParsedQuery:
+        """What ranking depends on: the query less how it was typed (raw text, layout,
+        truncation), so «Петух!!» and «петух» share one cached answer."""
+        return dataclasses.replace(self, raw="", layout_fixed=False, truncated=False)
+
+    @property
     def empty(self) -> bool:
         """True when nothing searchable is left."""
         return not self.text
@@ -90,7 +93,7 @@ class QueryUnderstanding:
         without_emoji, names, ids = replace_emoji(cleaned, self.emoji_names)
         fixed, layout_fixed = fix_layout(without_emoji)
         text = normalise(" ".join([fixed, *names]))
-        tokens = tuple(_WORD.findall(text))
+        tokens = tuple(WORD.findall(text))
         lemmas = lemmatise(tokens)
         return ParsedQuery(
             raw=raw,
@@ -112,13 +115,6 @@ def clean(raw: str, max_length: int) -> tuple[str, bool]:
     )
     text = " ".join(text.split())
     return (text[:max_length].rstrip(), True) if len(text) > max_length else (text, False)
-
-
-def normalise(text: str) -> str:
-    """Lower-case, ё→е, every character but letters, digits, spaces and hyphens to a
-    space (``\\w`` is ``str.isalnum`` plus ``_``), single spaces, no edge hyphens."""
-    text = _NOT_WORD.sub(" ", text.lower().replace("ё", "е"))
-    return " ".join(w.strip("-") for w in text.split() if w.strip("-"))
 
 
 def emoji_key(sequence: str) -> str:
@@ -176,8 +172,3 @@ def fix_layout(text: str) -> tuple[str, bool]:
     if known * 2 <= len(candidates):
         return text, False
     return " ".join(converted.get(w, w) for w in words), True
-
-
-def analyse(text: str) -> tuple[str, ...]:
-    """The lemma terms of a catalogue text, processed exactly like a query's."""
-    return content_terms(lemmatise(_WORD.findall(normalise(text))))

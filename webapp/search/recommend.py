@@ -1,43 +1,26 @@
 """Recommendations without login: «вам может понравиться» and «с этим дизайном смотрят».
 
-``recommend`` blends the opened designs into a taste profile (``taste.py``), fills
-most slots with the nearest unseen designs and a share with exploration picks
-(``explore.py``); each says in ``why`` which opened design it is closest to.
-``also_viewed`` ranks a design's co-visited designs blended with content
-similarity (``covisit.py``).
+Both are ranked like every other query, through signals and the one fusion and floor:
+``recommend`` turns the opened designs into a taste profile (``taste.py``) whose nearest
+unseen designs are a ``taste`` signal, fills most slots from it and a share with
+exploration picks (``explore.py``); each card's explanation names the opened design it
+is closest to. ``also_viewed`` fuses a design's co-visits (``covisit.py``) with its
+content neighbours, each weighted by how many co-visits there are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import Engine
 
-from ..catalog.products import Product
 from . import covisit, explore, taste
 from .engine import SearchEngine
+from .explanation import Explanation, Ranking
 from .results import Hit
-
-# the old names, kept for callers of the one-module version
-HISTORY = taste.LIMITS["seen"]
-remember = taste.remember
-profile = taste.profile
-
-
-@dataclass(frozen=True)
-class RecommendSettings:
-    """How recommendations are made (config keys ``RECOMMEND_*`` and ``COVISIT_*``)."""
-
-    profile: str = "ema"
-    alpha: float = 0.3
-    explore_share: float = 1 / 6
-    explore_bucket: tuple[int, int] = (30, 300)
-    query_weight: float = 0.3
-    space: str = ""  # "" = the engine's similar space
-    covisit_prior: float = 3.0
-    half_life_days: float = 14.0
+from .settings import RecommendSettings
+from .signals import Signal, SignalKind
 
 
 def recommend(
@@ -45,31 +28,40 @@ def recommend(
     history: Sequence[str],
     k: int,
     *,
-    settings: RecommendSettings = RecommendSettings(),
     queries: Sequence[str] = (),
     session_key: str = "",
 ) -> list[Hit]:
     """Up to ``k`` unseen designs for a shopper who opened ``history`` (oldest first)."""
+    settings = engine.settings.recommend
     space = settings.space or engine.similar_space
     seen = engine.lookup(history)
     vectors = engine.item_vectors([p.id for p in seen], space)
     if not len(vectors):
         return []
-    profile_vector = taste.profile(vectors, settings.profile, settings.alpha)
-    profile_vector = taste.with_queries(
-        profile_vector, _query_vectors(engine, space, queries), settings.query_weight
+    profile = taste.profile(vectors, settings.profile, settings.alpha)
+    profile = taste.with_queries(
+        profile, _query_vectors(engine, space, queries), settings.query_weight
     )
     n_explore = explore.explore_slots(k, settings.explore_share)
     lo, hi = settings.explore_bucket
-    rows, _ = engine.nearest(profile_vector, max(hi, k), space=space, exclude=history)
-    exploit_ids = [engine.products[r].id for r in rows[: k - n_explore]]
+    rows, cosines = engine.nearest(profile, max(hi, k), space=space, exclude=history)
     seed = explore.session_seed(session_key, len(history))
     picks = explore.draw(rows[lo:hi], n_explore, seed)
-    explore_ids = [engine.products[r].id for r in picks]
-    hits = _with_why(engine, space, exploit_ids, "rec", profile_vector, seen, vectors)
-    extra = _with_why(engine, space, explore_ids, "explore", profile_vector, seen, vectors)
+    near = Signal.of(SignalKind.TASTE, rows, cosines, name=space)
+    exploit = engine.ranker.rank_signals([near], k - n_explore)
+    wide = engine.ranker.rank_signals([_only(near, picks)], n_explore)
+    seen_ids = [(p.id, p.title) for p in seen]
+    hits = _with_source(engine, exploit, "rec", space, seen_ids, vectors)
+    extra = _with_source(engine, wide, "explore", space, seen_ids, vectors)
     at = np.random.default_rng(seed).integers(0, len(hits) + 1) if extra else 0
     return [*hits[:at], *extra, *hits[at:]]
+
+
+def _only(signal: Signal, rows: np.ndarray) -> Signal:
+    """``signal`` restricted to ``rows``, in the order ``rows`` are given."""
+    at = {r: i for i, r in enumerate(signal.rows.tolist())}
+    index = np.array([at[r] for r in rows.tolist()], np.int64)
+    return Signal.of(signal.kind, signal.rows[index], signal.raw[index], name=signal.name)
 
 
 def _query_vectors(engine: SearchEngine, space: str, queries: Sequence[str]) -> np.ndarray:
@@ -80,67 +72,67 @@ def _query_vectors(engine: SearchEngine, space: str, queries: Sequence[str]) -> 
     return np.stack([encoder.encode_query(q) for q in queries])
 
 
-def _with_why(
+def _with_source(
     engine: SearchEngine,
-    space: str,
-    ids: Sequence[str],
+    ranking: Ranking,
     source: str,
-    profile_vector: np.ndarray,
-    seen: Sequence[Product],
+    space: str,
+    seen: Sequence[tuple[str, str]],
     seen_vectors: np.ndarray,
 ) -> list[Hit]:
-    """Hits for ``ids`` with their profile cosine, source and the opened design they resemble."""
-    products = engine.lookup(ids)
-    vectors = engine.item_vectors([p.id for p in products], space)
-    nearest = taste.closest_seen(vectors, seen_vectors)
-    scores = (vectors @ profile_vector).tolist() if len(vectors) else []
-    return [
-        Hit(
-            p,
-            round(float(s), 4),
-            {
-                "signals": {space: {"score": round(float(s), 4)}},
-                "source": source,
-                "like": {"id": seen[j].id, "title": seen[j].title},
-            },
-        )
-        for p, s, j in zip(products, scores, nearest, strict=True)
-    ]
+    """``ranking``'s hits, each explained by its ``source`` and the opened design it is
+    closest to."""
+    ids = [engine.products[r].id for r in ranking.rows.tolist()]
+    nearest = taste.closest_seen(engine.item_vectors(ids, space), seen_vectors)
+    extra = tuple(Explanation(source=source, like=seen[j]) for j in nearest)
+    return engine.hits(Ranking(ranking.fused, extra=extra))
 
 
-def also_viewed(
-    engine: SearchEngine,
-    db: Engine,
-    product_id: str,
-    k: int,
-    *,
-    settings: RecommendSettings = RecommendSettings(),
-) -> list[Hit]:
-    """«С этим дизайном смотрят»: co-visited designs blended with content neighbours;
-    a design nobody co-visited gets its pure content neighbours."""
+def also_viewed(engine: SearchEngine, db: Engine, product_id: str, k: int) -> list[Hit]:
+    """«С этим дизайном смотрят»: co-visited designs fused with content neighbours (a design
+    nobody co-visited gets its pure content neighbours)."""
+    settings: RecommendSettings = engine.settings.recommend
     space = settings.space or engine.similar_space
     co = [(pid, w) for pid, w in covisit.related(db, product_id, 3 * k) if pid != product_id]
-    content = engine.neighbours(product_id, 2 * k, space=space)
-    candidates = [p.id for p in engine.lookup([pid for pid, _ in co])]
-    candidates += [h.product.id for h in content if h.product.id not in candidates]
     anchor = engine.item_vectors([product_id], space)
-    if not len(anchor) or not candidates:
+    if not len(anchor):
         return []
-    cos = covisit.cosines(anchor[0], candidates, engine.item_vectors(candidates, space))
-    known = {pid for pid in candidates}
-    co = [(pid, w) for pid, w in co if pid in known]
-    ranked = covisit.blend(
-        co, cos, k, settings.covisit_prior, covisit.decay_now(settings.half_life_days)
+    content = engine.nearest(anchor[0], 2 * k, space=space, exclude=[product_id])[0]
+    decay = covisit.decay_now(settings.half_life_days)
+    ranking = blend_covisits(
+        engine, anchor[0], space, co, content, decay=decay, kind=SignalKind.CONTENT, k=k
     )
-    products = {p.id: p for p in engine.lookup([pid for pid, *_ in ranked])}
-    return [
-        Hit(
-            products[pid],
-            round(score, 4),
-            {
-                "signals": {"covisit": {"score": round(share, 4)}, space: {"score": round(c, 4)}},
-                "source": "also",
-            },
-        )
-        for pid, score, share, c in ranked
-    ]
+    extra = tuple(Explanation(source="also") for _ in range(len(ranking)))
+    return engine.hits(Ranking(ranking.fused, extra=extra))
+
+
+def blend_covisits(
+    engine: SearchEngine,
+    vector: np.ndarray,
+    space: str,
+    co: Sequence[tuple[str, float]],
+    near: np.ndarray,
+    *,
+    decay: float,
+    kind: SignalKind,
+    k: int,
+) -> Ranking:
+    """Co-visited designs ``co`` ((id, stored weight), best first) and the content rows
+    ``near``, fused: each candidate's cosine to ``vector`` (a ``kind`` signal) weighs
+    1 − λ and its share of the top co-visit weight λ = n / (n + prior), n the decayed
+    co-visits (``decay`` × stored weights), so few co-visits lean on content."""
+    co_rows = engine.rows([pid for pid, _ in co])
+    rows = np.concatenate([co_rows, near[~np.isin(near, co_rows)]])
+    if not len(rows):
+        return engine.ranker.rank_signals([], 0)
+    known = {engine.products[r].id for r in co_rows.tolist()}
+    weights = [(pid, w) for pid, w in co if pid in known]
+    prior = engine.settings.recommend.covisit_prior
+    lam = covisit.prior_share(decay * sum(w for _, w in weights), prior)
+    cosines = engine.row_vectors(rows, space) @ vector
+    signals = [Signal.of(kind, rows, cosines, name=space, scale=1 - lam)]
+    if weights:
+        top = max(w for _, w in weights) or 1.0
+        shares = np.array([w / top for _, w in weights])
+        signals.insert(0, Signal.of(SignalKind.COVISIT, co_rows, shares, scale=lam))
+    return engine.ranker.rank_signals(signals, k)

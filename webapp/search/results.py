@@ -7,7 +7,7 @@ from typing import Any
 
 from ..catalog.products import Product
 from . import filters as flt
-from .fusion import Fused
+from .explanation import Explanation
 from .query import ParsedQuery
 
 
@@ -24,11 +24,16 @@ class SearchRequest:
 
 @dataclass(frozen=True)
 class Hit:
-    """One result: the product, its score and why it was chosen."""
+    """One result: the product, its score and why it was chosen (None: browsing)."""
 
     product: Product
     score: float
-    why: dict[str, Any]
+    explanation: Explanation | None = None
+
+    @property
+    def why(self) -> dict[str, Any]:
+        """The explanation in its structured form, as the API returns it."""
+        return self.explanation.to_json() if self.explanation else {}
 
 
 @dataclass
@@ -51,15 +56,3 @@ class SearchResult:
     def pages(self) -> int:
         """Number of pages for ``total`` results."""
         return max(1, -(-self.total // self.request.per_page))
-
-
-def why_of(item: Fused) -> dict[str, Any]:
-    """Which signals matched a ranked item, how strongly, and with which words."""
-    signals = {
-        name: {"score": round(raw, 4), "calibrated": round(cal, 3), "rank": rank}
-        for name, (raw, cal, rank) in sorted(item.evidence.items())
-    }
-    why: dict[str, Any] = {"signals": signals, "terms": list(item.terms)}
-    if item.meaning:
-        why["meaning"] = list(item.meaning)
-    return why

@@ -20,8 +20,11 @@ import numpy as np
 class SpellingPool:
     """A vocabulary, and the closest-spelling lookup over it."""
 
-    def __init__(self, vocabulary: Iterable[str]) -> None:
-        """Index ``vocabulary`` by length and by letter counts."""
+    def __init__(self, vocabulary: Iterable[str], min_length: int, length_window: int) -> None:
+        """Index ``vocabulary`` by length and by letter counts; words shorter than
+        ``min_length`` are never corrected, and a correction's length is within
+        ``length_window`` letters of the typed word's (``RankingSettings.words``)."""
+        self.min_length, self.length_window = min_length, length_window
         self.words = sorted(set(vocabulary))
         letters = sorted({c for w in self.words for c in w})
         self._column = {c: i for i, c in enumerate(letters)}
@@ -32,11 +35,11 @@ class SpellingPool:
                 self.counts[row, self._column[c]] += 1
 
     def closest(self, term: str, cutoff: float) -> str | None:
-        """The word within two letters of ``term``'s length that ``get_close_matches`` picks
-        at ``cutoff``; short or non-alphabetic terms are never corrected."""
-        if len(term) < 4 or not term.isalpha():
+        """The word near ``term``'s length that ``get_close_matches`` picks at ``cutoff``;
+        short or non-alphabetic terms are never corrected."""
+        if len(term) < self.min_length or not term.isalpha():
             return None
-        near = np.abs(self.lengths - len(term)) <= 2
+        near = np.abs(self.lengths - len(term)) <= self.length_window
         shared = np.minimum(self.counts[near], self._letter_counts(term)).sum(axis=1)
         passing = 2.0 * shared / (self.lengths[near] + len(term)) >= cutoff
         pool = [self.words[i] for i in np.flatnonzero(near)[passing]]

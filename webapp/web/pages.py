@@ -19,6 +19,7 @@ from ..lifecycle import get_engine
 from ..search import recommend
 from ..search.engine import SearchEngine
 from ..search.results import SearchRequest
+from ..search.signals import SignalKind
 from ..security import limit_uploads
 from . import searching, shopper
 from .params import ParamError
@@ -128,10 +129,8 @@ def product(product_id: str) -> ResponseReturnValue:
         (label, space, engine.neighbours(found.id, count, space=space))
         for label, space in _similar_rows(engine)
     ]
-    also = recommend.also_viewed(
-        engine, get_analytics().engine, found.id, count, settings=shopper.settings()
-    )
-    if any(h.why["signals"]["covisit"]["score"] for h in also):  # else: the row below
+    also = recommend.also_viewed(engine, get_analytics().engine, found.id, count)
+    if any(h.explanation and h.explanation.has(SignalKind.COVISIT) for h in also):
         rows.insert(0, ("С этим дизайном смотрят", "also", also))
     return render_template(
         "product.html", product=found, similar_rows=rows, picture_space=engine.picture_space

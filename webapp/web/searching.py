@@ -17,8 +17,8 @@ from ..catalog.products import Product
 from ..encoders.base import EncoderError
 from ..lifecycle import get_engine
 from ..observability import annotate_request
-from ..search.picture import PictureQuery
 from ..search.results import SearchRequest, SearchResult
+from ..search.signals.picture import PictureQuery
 from . import uploads
 from .params import ParamError, parse_search
 
@@ -70,7 +70,8 @@ def picture_from_args(args: Mapping[str, str]) -> PictureRequest | None:
             query, uploads.picture_token(query), like=product, exclude=(product.id,)
         )
     dim = engine.space(engine.picture_space).dim
-    return PictureRequest(uploads.token_picture(args["pv"], dim), args["pv"])
+    top = engine.settings.picture.top_classes
+    return PictureRequest(uploads.token_picture(args["pv"], dim, top), args["pv"])
 
 
 def picture_from_upload() -> PictureRequest:

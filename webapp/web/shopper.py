@@ -29,20 +29,6 @@ def session_key() -> str:
     return str(session["sk"])
 
 
-def settings() -> recommend.RecommendSettings:
-    """Recommendation settings from the app config."""
-    c = current_app.config
-    return recommend.RecommendSettings(
-        profile=c["RECOMMEND_PROFILE"],
-        alpha=c["RECOMMEND_EMA_ALPHA"],
-        explore_share=c["RECOMMEND_EXPLORE_SHARE"],
-        query_weight=c["RECOMMEND_QUERY_WEIGHT"],
-        space=c["RECOMMEND_SPACE"],
-        covisit_prior=c["COVISIT_PRIOR"],
-        half_life_days=c["COVISIT_HALF_LIFE_DAYS"],
-    )
-
-
 def note_search(query: str) -> None:
     """Remember a query the shopper searched (for «недавние запросы»)."""
     if current_app.config["RECENT_SEARCHES"] and query.strip():
@@ -70,7 +56,6 @@ def liked(k: int | None = None) -> list[Hit]:
         get_engine(),
         session.get("seen", []),
         k or current_app.config["RECOMMEND_COUNT"],
-        settings=settings(),
         queries=session.get("clicked_queries", []),
         session_key=session.get("sk", ""),
     )

@@ -15,10 +15,10 @@ from flask.typing import ResponseReturnValue
 
 from ..analytics import Analytics, get_analytics
 from ..catalog.products import Product
+from ..catalog.rules import RuleError
 from ..concept_rules import default_rules, get_rule_store, request_reload
 from ..lifecycle import get_engine
 from ..search import covisit
-from ..search.concepts import RuleError
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 LOOPBACK = frozenset({"127.0.0.1", "::1"})

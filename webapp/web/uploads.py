@@ -25,7 +25,7 @@ from werkzeug.datastructures import FileStorage
 
 from ..encoders.base import l2_normalise
 from ..encoders.transforms import to_rgb
-from ..search.picture import TOP_CLASSES, PictureQuery
+from ..search.signals.picture import PictureQuery
 from .params import ParamError
 
 #: Raster formats a shopper's photo, scan or screenshot comes in (what Pillow names them).
@@ -126,15 +126,15 @@ def picture_token(query: PictureQuery) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def token_picture(token: str, dim: int) -> PictureQuery:
-    """The :class:`PictureQuery` of a :func:`picture_token` for a ``dim``-d space;
-    ParamError when the token is not one."""
+def token_picture(token: str, dim: int, max_classes: int) -> PictureQuery:
+    """The :class:`PictureQuery` of a :func:`picture_token` for a ``dim``-d space carrying
+    at most ``max_classes`` classes; ParamError when the token is not one."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError):
         raw = b""
     extra = len(raw) - dim - 1
-    if extra < 0 or extra % 4 or extra > 4 * TOP_CLASSES:
+    if extra < 0 or extra % 4 or extra > 4 * max_classes:
         raise _bad_token()
     vector = np.frombuffer(raw[:dim], np.int8).astype(np.float32)
     if not vector.any():

@@ -12,15 +12,13 @@ The added words always count below what the shopper typed (see ranking.py).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .morphology import STOPWORDS, lemmatise
-from .query import normalise
+from ..language.morphology import STOPWORDS, lemmatise
+from ..language.text import WORD, normalise
 
-_TOKEN = re.compile(r"[0-9a-zа-яё]+(?:-[0-9a-zа-яё]+)*")
 MAX_PHRASE_WORDS = 4
 MAX_RULE_WORDS = 30
 #: where a rule came from, as the «почему» line shows it
@@ -54,7 +52,7 @@ class Expansion:
 def phrase_key(text: str) -> tuple[str, ...]:
     """The lemmas of ``text`` that a phrase is matched on: stop words dropped, digits kept
     («8 марта» → ``("8", "март")``)."""
-    lemmas = lemmatise(_TOKEN.findall(normalise(text)))
+    lemmas = lemmatise(WORD.findall(normalise(text)))
     return tuple(t for t in lemmas if t not in STOPWORDS and (len(t) > 1 or t.isdigit()))
 
 

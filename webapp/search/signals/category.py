@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..catalog.products import Product
-from .fusion import Signal
-from .query import analyse
+from ...catalog.products import Product
+from ...language.text import analyse
+from . import Signal, SignalKind
 
 
 class CategoryTree:
@@ -67,4 +67,4 @@ class CategoryTree:
             keep = (shares >= alone) | np.isin(rows, beside)
             rows, shares = rows[keep], shares[keep]
         order = np.lexsort((rows, -shares))  # best share first, then catalogue order
-        return [Signal("category", rows[order], shares[order], shares[order])]
+        return [Signal.of(SignalKind.CATEGORY, rows[order], shares[order])]
