@@ -27,11 +27,11 @@ sys.path.insert(0, str(ROOT))
 
 import scale_corpus  # noqa: E402
 from webapp.catalog.embedding_cache import EmbeddingCache, read_cache  # noqa: E402
+from webapp.catalog.facets import Facets, Filters  # noqa: E402
 from webapp.catalog.products import Product, read_catalog  # noqa: E402
 from webapp.index.base import Where  # noqa: E402
 from webapp.index.faiss_index import FaissIndex  # noqa: E402
 from webapp.index.milvus_index import MilvusIndex, connect  # noqa: E402
-from webapp.search.filters import Facets, Filters  # noqa: E402
 
 K = 100
 FILTERS = {

@@ -40,10 +40,10 @@ import numpy as np
 import scale_corpus
 from fixture import ROOT, write_catalog
 from scale_worker import app_config
+from webapp.catalog.facets import Facets, Filters
 from webapp.index.base import Where
 from webapp.index.choice import auto_index, choose_index, parse_params
 from webapp.index.faiss_index import FaissIndex
-from webapp.search.filters import Facets, Filters
 
 K = 100
 #: approximate index types and the search parameters swept for each

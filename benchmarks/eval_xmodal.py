@@ -25,6 +25,7 @@ import torch
 from webapp import create_app
 from webapp.catalog.embed import embed_catalog
 from webapp.catalog.products import read_catalog
+from webapp.encoders.heads import HeadConfig, find_heads, load_heads
 from webapp.encoders.sentence import load_sentence_encoder
 from webapp.encoders.spaces import configured_spaces
 from webapp.evaluation import harness
@@ -34,7 +35,7 @@ from webapp.search.results import SearchRequest
 from webapp.search.settings import INF, RankingSettings
 from webapp.search.signals import SignalKind
 from webapp.training.data import Split, split_products
-from webapp.training.heads import HeadConfig, Heads, find_heads, load_heads
+from webapp.training.heads import Heads
 from webapp.training.retrieval import evaluate_heads
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,8 +25,8 @@ from typing import Any
 from PIL import Image
 
 from webapp import create_app
+from webapp.catalog.facets import NO_FILTERS, Filters
 from webapp.lifecycle import warm_up
-from webapp.search import filters as flt
 from webapp.search.recommend import also_viewed, recommend
 from webapp.search.results import Hit, SearchRequest, SearchResult
 from webapp.search.signals.picture import PictureQuery
@@ -69,9 +69,9 @@ def snapshot() -> dict[str, Any]:
         cases: dict[str, Any] = {}
         categories = [name for name, _ in engine.categories()]
         filters = {
-            "none": flt.NO_FILTERS,
+            "none": NO_FILTERS,
             "category": None,  # the category of the first judged design (or the first one)
-            "price": flt.Filters(price_min=300, price_max=900),
+            "price": Filters(price_min=300, price_max=900),
         }
         for name in QUERY_FILES:
             for line in (EVAL / name).read_text(encoding="utf-8").splitlines():
@@ -81,7 +81,7 @@ def snapshot() -> dict[str, Any]:
                 relevant = [p for p in engine.lookup(item["relevant"])]
                 category = relevant[0].category if relevant else categories[0]
                 for label, chosen in filters.items():
-                    chosen = chosen or flt.Filters(category=category)
+                    chosen = chosen or Filters(category=category)
                     request = SearchRequest(item["query"], chosen, per_page=DEPTH)
                     cases[f"{name}|{item['query']}|{label}"] = _result(engine.search(request))
         for line in (EVAL / "photo_queries.jsonl").read_text(encoding="utf-8").splitlines():

@@ -14,9 +14,9 @@ import pytest
 from flask import Flask
 
 from webapp import create_app
+from webapp.catalog.facets import NO_FILTERS, Filters
 from webapp.index.base import IndexUnavailable
 from webapp.lifecycle import warm_up
-from webapp.search.filters import NO_FILTERS, Filters
 from webapp.search.results import SearchRequest
 
 from .conftest import database_url

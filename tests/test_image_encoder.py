@@ -24,7 +24,8 @@ from webapp.catalog.products import read_catalog
 from webapp.encoders import transforms
 from webapp.encoders.base import EncoderError, ImageEncoder
 from webapp.encoders.efficientnet_lite import EfficientNetLiteEncoder
-from webapp.encoders.spaces import Space, configured_spaces
+from webapp.encoders.space import Space
+from webapp.encoders.spaces import configured_spaces
 from webapp.evaluation import baseline
 from webapp.search.engine import SearchRequest
 

@@ -11,13 +11,13 @@ import pytest
 from flask import Flask
 
 from webapp.catalog.embedding_cache import CacheError, read_cache
+from webapp.catalog.facets import Facets, Filters
 from webapp.catalog.products import read_catalog
 from webapp.index.base import Where
 from webapp.index.choice import EXACT_MAX_ITEMS, IndexChoiceError, choose_index
 from webapp.index.faiss_index import FaissIndex
 from webapp.index.prebuilt import IndexFiles, read_manifest
 from webapp.lifecycle import build_engine
-from webapp.search.filters import Facets, Filters
 from webapp.search.results import SearchRequest
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from webapp.catalog.embedding_cache import EmbeddingCache, read_cache
+from webapp.catalog.facets import Facets, Filters
 from webapp.catalog.products import Product, read_catalog
 from webapp.index.base import IndexUnavailable, Where
 from webapp.index.faiss_index import FaissIndex
@@ -22,7 +23,6 @@ from webapp.index.milvus_index import (
     string_literal,
 )
 from webapp.index.milvus_sync import collection_name
-from webapp.search.filters import Facets, Filters
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = ['a"b\\c', '" or price >= 0 or category == "', "line\nbreak\\", "\\"]

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from webapp.catalog.facets import Filters
 from webapp.evaluation import harness
 from webapp.evaluation.queries import load_queries
 from webapp.lifecycle import get_engine
-from webapp.search.filters import Filters
 from webapp.search.results import SearchRequest
 
 DEV_SET = Path(__file__).resolve().parent.parent / "data" / "eval" / "dev_queries.jsonl"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from webapp.catalog.facets import Filters
 from webapp.lifecycle import get_engine
-from webapp.search.filters import Filters
 from webapp.search.results import SearchRequest
 
 

@@ -29,6 +29,7 @@ from webapp.catalog.embedding_cache import (
     save_cache,
 )
 from webapp.catalog.products import read_catalog
+from webapp.encoders.heads import find_heads, load_heads
 from webapp.encoders.sentence import load_sentence_encoder
 from webapp.encoders.spaces import configured_spaces
 from webapp.lifecycle import warm_up
@@ -36,7 +37,7 @@ from webapp.search.results import SearchRequest
 from webapp.search.settings import INF
 from webapp.search.signals import SignalKind
 from webapp.training.data import base_code, build_pairs, split_products, subset, title_stem
-from webapp.training.heads import find_heads, load_heads, save_heads
+from webapp.training.heads import save_heads
 from webapp.training.loss import InfoNCELoss
 from webapp.training.train import TrainConfig, train_heads
 
@@ -136,7 +137,7 @@ def test_heads_train_in_seconds_and_round_trip_through_their_file(catalog, use, 
 
 
 def test_a_heads_file_that_is_not_tensors_and_builtins_is_refused(tmp_path):
-    from webapp.training.heads import HeadsError
+    from webapp.encoders.heads import HeadsError
 
     bad = tmp_path / "heads-bad.pt"
     torch.save({"format": "embroidery-search/heads", "path": PurePosixPath("/etc")}, bad)

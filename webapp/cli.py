@@ -13,12 +13,12 @@ from flask.cli import with_appcontext
 
 from .catalog.embed import embed_catalog
 from .catalog.embedding_cache import CacheError
+from .catalog.facets import Filters
 from .catalog.products import CatalogError, read_catalog
 from .catalog.thesaurus import build_thesaurus_command
 from .encoders.base import EncoderError
 from .encoders.spaces import configured_spaces
 from .index.command import index_command, needs_index_build
-from .search.filters import Filters
 from .search.results import SearchRequest
 from .training.command import train_heads_command
 

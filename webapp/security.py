@@ -8,9 +8,10 @@ through an SSH tunnel: no forced HTTPS redirect and no HSTS.
 
 from __future__ import annotations
 
-from typing import Any
+import io
+from typing import IO, Any
 
-from flask import Flask, current_app, request
+from flask import Flask, Request, current_app, request
 from flask.blueprints import BlueprintSetupState
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
@@ -24,7 +25,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import ratelimit_store
 from .config import DEV_SECRET_KEY
-from .web.uploads import InMemoryRequest
 
 MIN_SECRET_LENGTH = 16
 
@@ -160,6 +160,20 @@ def _allow_uploads() -> None:
     """
     if request.endpoint in UPLOAD_ENDPOINTS:
         request.max_content_length = int(current_app.config["MAX_UPLOAD_BYTES"])
+
+
+class InMemoryRequest(Request):
+    """A request whose uploaded files stay in memory (bounded by the upload size limit)."""
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        """A BytesIO for every uploaded file, never a temporary file on disk."""
+        return io.BytesIO()
 
 
 def init_app(app: Flask) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..encoders.base import l2_normalise
-from ..encoders.spaces import Space
+from ..encoders.space import Space
 from .embedding_cache import (
     REBUILD_HINT,
     TRAIN_HINT,

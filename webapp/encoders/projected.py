@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..training.heads import TRAIN_HINT, HeadsFile, find_heads, load_heads
+from ..catalog.embedding_cache import TRAIN_HINT
 from .base import EncoderError, TextEncoder, l2_normalise
+from .heads import HeadsFile, find_heads, load_heads
 from .sentence import load_sentence_encoder
+from .space import Space
 
 XMODAL = "xmodal"
 
@@ -81,11 +83,9 @@ def resolve_heads(config: Mapping[str, Any]) -> Path | None:
 
 def projected_spaces(
     config: Mapping[str, Any], text_encoders: Sequence[TextEncoder], threads: int | None = None
-) -> list[Any]:
+) -> list[Space]:
     """The ``xmodal`` space when heads are configured (reusing an already loaded text
     encoder of the model the heads expect); else nothing."""
-    from .spaces import Space
-
     path = resolve_heads(config)
     if path is None:
         return []

@@ -13,46 +13,12 @@ know which model is behind a space.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .base import EncoderError, ImageEncoder, TextEncoder
+from .base import EncoderError
 from .sentence import load_sentence_encoder
-
-
-@dataclass(frozen=True)
-class Space:
-    """One embedding space: a cache file, its item recipe and its query encoder."""
-
-    name: str
-    kind: str  # "text" | "image" | "combined" | "projected"
-    #: encodes text queries into this space; None for a space that takes no text query
-    encoder: TextEncoder | None
-    image_encoder: ImageEncoder | None = None
-    #: for ``combined``: the names of the image and text spaces it averages;
-    #: for ``projected``: the image space whose cached features its heads project.
-    parts: tuple[str, ...] = ()
-    #: False for spaces that are embedded only as an ingredient of another one
-    searchable: bool = True
-
-    @property
-    def model_id(self) -> str:
-        """Identity written into (and checked against) this space's cache."""
-        return self._model.model_id
-
-    @property
-    def dim(self) -> int:
-        """Dimension of this space's vectors."""
-        return self._model.dim
-
-    @property
-    def _model(self) -> TextEncoder | ImageEncoder:
-        """The encoder that defines the space: the text one, else the image one."""
-        model = self.encoder or self.image_encoder
-        assert model is not None, f"space {self.name} has no encoder"
-        return model
-
+from .space import Space
 
 #: the space recommendations use when SIMILAR_SPACE is empty: the first of these kinds
 #: that is configured. A combined vector sees picture and words; on the demo the text

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .harness import EvalReport
-from .metrics import MRR_K
-from .report import fmt, headline_k
+from .metrics import MRR_K, fmt, headline_k
 
 if TYPE_CHECKING:  # matplotlib is imported lazily, only when a chart is drawn
     from matplotlib.axes import Axes
@@ -47,7 +46,7 @@ def render_chart(
     fig = Figure(figsize=(max(8.0, 1.1 * len(kinds) + 3), 7.5), dpi=100)
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 1, sharex=True)
-    for ax, name in zip(axes, (f"nP@{headline_k(report)}", f"MRR@{MRR_K}"), strict=True):
+    for ax, name in zip(axes, (f"nP@{headline_k(report.ks)}", f"MRR@{MRR_K}"), strict=True):
         _draw_panel(ax, kinds, name, series)
     axes[-1].set_xticks(range(len(kinds)), kinds, rotation=30, ha="right")
     fig.suptitle(_chart_title(report, title, baseline))

@@ -76,3 +76,17 @@ def nothing_found_rate(results: Sequence[Sequence[str]]) -> float | None:
     if not results:
         return None
     return sum(1 for ranked in results if not ranked) / len(results)
+
+
+def headline_k(ks: Sequence[int]) -> int:
+    """The K of the headline nP@K in tables and the chart: 5 when evaluated, else the largest."""
+    return 5 if 5 in ks else max(ks)
+
+
+def fmt(value: float | int | None, digits: int = 3) -> str:
+    """Format a number for a Markdown table; None becomes an em dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}f}"

@@ -13,21 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .harness import Aggregate, EvalReport
-from .metrics import MRR_K
-
-
-def headline_k(report: EvalReport) -> int:
-    """The K of the headline nP@K in tables and the chart: 5 when evaluated, else the largest."""
-    return 5 if 5 in report.ks else max(report.ks)
-
-
-def fmt(value: float | int | None, digits: int = 3) -> str:
-    """Format a number for a Markdown table; None becomes an em dash."""
-    if value is None:
-        return "—"
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.{digits}f}"
+from .metrics import MRR_K, fmt, headline_k
 
 
 def _fmt_delta(before: float | int | None, after: float | int | None) -> str:
@@ -126,7 +112,7 @@ def _comparison_section(report: EvalReport, baseline: EvalReport) -> list[str]:
     before = _comparison_values(baseline.overall, names)
     after = _comparison_values(report.overall, names)
     overall_rows = [[name, *_delta_cells(before[name], after[name])] for name in before]
-    k = headline_k(report)
+    k = headline_k(report.ks)
     metrics = (f"nP@{k}", f"MRR@{MRR_K}", "nothing-found")
     kind_header = ["kind"] + [f"{m} {w}" for m in metrics for w in ("before", "after", "Δ")]
     return [
@@ -144,7 +130,7 @@ def _comparison_section(report: EvalReport, baseline: EvalReport) -> list[str]:
 
 def _per_query_section(report: EvalReport) -> list[str]:
     """Markdown lines for the per-query table."""
-    k = headline_k(report)
+    k = headline_k(report.ks)
     rows = []
     for r in report.rows:
         top3 = ", ".join(r.returned[:3]) if r.returned else "(nothing found)"

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..catalog.embedding_cache import cache_path, load_cache
 from ..catalog.products import Catalog
-from ..encoders.spaces import Space
+from ..encoders.space import Space
 from .base import IndexUnavailable, VectorBackend
 from .choice import choose_index, parse_params
 from .prebuilt import open_index

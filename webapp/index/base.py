@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..search.filters import NO_FILTERS, Filters
+from ..catalog.facets import NO_FILTERS, Filters
 
 
 class IndexUnavailable(RuntimeError):

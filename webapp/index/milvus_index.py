@@ -22,8 +22,8 @@ import numpy as np
 from pymilvus import MilvusClient, MilvusException
 
 from ..catalog.embedding_cache import EmbeddingCache
+from ..catalog.facets import Facets, Filters
 from ..catalog.products import Product
-from ..search.filters import Facets, Filters
 from .base import IndexUnavailable, Where
 from .milvus_sync import SyncReport, collection_name, sync
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ..catalog.facets import NO_FILTERS, Facets, Filters
 from ..catalog.products import Catalog, Product
 from ..catalog.rules import Concepts
 from ..encoders.base import EncoderError
@@ -83,7 +84,7 @@ class SearchEngine:
             text_space=self.text_space,
         )
         self._pictures: LRUCache[tuple[str, str], PictureQuery] = LRUCache(256)
-        self._facets = flt.Facets(self.products)
+        self._facets = Facets(self.products)
         self._concepts = concepts
         self._max_query_length = max_query_length
         self._understanding = QueryUnderstanding(
@@ -160,7 +161,7 @@ class SearchEngine:
         k: int,
         *,
         space: str | None = None,
-        filters: flt.Filters = flt.NO_FILTERS,
+        filters: Filters = NO_FILTERS,
         exclude: Collection[str] = (),
     ) -> tuple[np.ndarray, np.ndarray]:
         """Rows and cosines of the ``k`` items nearest to ``vector`` in ``space`` (default:
@@ -170,7 +171,7 @@ class SearchEngine:
         where = self._where(filters, skip)
         return self.ranker.spaces.nearest(space or self.picture_space, vector, k, where)
 
-    def _where(self, filters: flt.Filters, skip: Sequence[int] = ()) -> Where | None:
+    def _where(self, filters: Filters, skip: Sequence[int] = ()) -> Where | None:
         """The rows ``filters`` keep less ``skip``, for the back-ends (None: no filter)."""
         if not filters.active and not skip:
             return None

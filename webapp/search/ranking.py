@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..catalog.products import Product
-from ..encoders.spaces import Space
+from ..encoders.space import Space
 from ..index.base import VectorBackend, Where
 from .cache import LRUCache
 from .explanation import Ranking, WordContext

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..catalog.facets import NO_FILTERS, Filters
 from ..catalog.products import Product
-from . import filters as flt
 from .explanation import Explanation
 from .query import ParsedQuery
 
@@ -16,7 +16,7 @@ class SearchRequest:
     """What a shopper asked for."""
 
     query: str
-    filters: flt.Filters = flt.NO_FILTERS
+    filters: Filters = NO_FILTERS
     sort: str = "relevance"
     page: int = 1
     per_page: int = 24

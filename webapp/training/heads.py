@@ -1,94 +1,40 @@
-"""The projection heads and their file, ``embeddings/heads-<id>.pt``.
+"""The heads being trained, and how a trained pair is written as ``heads-<id>.pt``.
 
-A head maps a frozen encoder's features into the shared space: a linear map by
-default, or a small MLP. The file holds only tensors and builtins (state dicts,
-the config, the feature models' identities, the split, the validation curve), so
-it loads back with ``torch.load(weights_only=True)`` and cannot run code.
+The file format and the served heads live in ``encoders/heads.py`` (serving reads them
+without importing the trainer); here the heads carry the loss's learned temperature
+while they train, and :func:`save_heads` writes them in that format.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..catalog.embedding_cache import TRAIN_HINT
+from ..encoders.heads import FORMAT, VERSION, HeadConfig, ProjectionHeads, state_id
 from ..files import replacing
 from .loss import InfoNCELoss
 
-FORMAT = "embroidery-search/heads"
-VERSION = 1
 
-
-class HeadsError(RuntimeError):
-    """A heads file is missing, foreign, corrupt or trained on other features."""
-
-
-@dataclass(frozen=True)
-class HeadConfig:
-    """Shapes of the two heads."""
-
-    image_dim: int
-    text_dim: int
-    out_dim: int = 256
-    hidden: int = 0  # 0 = linear heads; otherwise one hidden layer of this width
-    dropout: float = 0.0
-
-
-def make_head(in_dim: int, config: HeadConfig) -> nn.Module:
-    """A linear head, or Linear–GELU–Dropout–Linear when ``config.hidden`` is set."""
-    if not config.hidden:
-        return nn.Linear(in_dim, config.out_dim)
-    return nn.Sequential(
-        nn.Linear(in_dim, config.hidden),
-        nn.GELU(),
-        nn.Dropout(config.dropout),
-        nn.Linear(config.hidden, config.out_dim),
-    )
-
-
-class Heads(nn.Module):
+class Heads(ProjectionHeads):
     """The image head, the text head and the loss's learned temperature."""
 
     def __init__(self, config: HeadConfig) -> None:
         """Fresh (randomly initialised) heads of ``config``'s shapes."""
-        super().__init__()
-        self.config = config
-        self.image = make_head(config.image_dim, config)
-        self.text = make_head(config.text_dim, config)
+        super().__init__(config)
         self.loss = InfoNCELoss()
 
 
-@dataclass(frozen=True)
-class HeadsFile:
-    """Trained heads with what they were trained on."""
-
-    heads_id: str
-    heads: Heads
-    #: ``model_id`` of the image features / of the text encoder the heads expect
-    image_model: str
-    text_model: str
-    #: the image space whose cache holds the features the image head reads
-    image_space: str
-    meta: dict[str, Any]
-
-
-def heads_id(heads: Heads) -> str:
+def heads_id(heads: nn.Module) -> str:
     """A short content digest of the weights: a retrained head gets a new id."""
-    digest = hashlib.sha1()
-    for name, tensor in sorted(heads.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:10]
+    return state_id(heads.state_dict())
 
 
 def save_heads(
-    heads: Heads,
+    heads: ProjectionHeads,
     directory: Path,
     *,
     image_model: str,
@@ -97,13 +43,14 @@ def save_heads(
     meta: dict[str, Any],
 ) -> Path:
     """Write ``heads-<id>.pt`` atomically into ``directory``; return its path."""
-    hid = heads_id(heads)
+    state = {k: v.detach().cpu() for k, v in heads.state_dict().items()}
+    hid = state_id(state)
     payload = {
         "format": FORMAT,
         "version": VERSION,
         "id": hid,
         "config": asdict(heads.config),
-        "state": {k: v.detach().cpu() for k, v in heads.state_dict().items()},
+        "state": state,
         "image_model": image_model,
         "text_model": text_model,
         "image_space": image_space,
@@ -114,40 +61,3 @@ def save_heads(
     with replacing(target) as tmp, tmp.open("wb") as handle:
         torch.save(payload, handle)
     return target
-
-
-def load_heads(path: Path) -> HeadsFile:
-    """Read a heads file (tensors and builtins only) and rebuild the heads in eval mode."""
-    if not path.is_file():
-        raise HeadsError(f"{path} is missing; train heads with `{TRAIN_HINT}`")
-    try:
-        payload = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
-    except Exception as exc:  # an unsafe or truncated file is refused, not run
-        raise HeadsError(
-            f"{path} is not a readable heads file ({exc.__class__.__name__}); run `{TRAIN_HINT}`"
-        ) from None
-    if (
-        not isinstance(payload, dict)
-        or payload.get("format") != FORMAT
-        or payload.get("version") != VERSION
-    ):
-        raise HeadsError(f"{path} is not a version-{VERSION} heads file; run `{TRAIN_HINT}`")
-    heads = Heads(HeadConfig(**payload["config"]))
-    heads.load_state_dict(payload["state"])
-    heads.eval().requires_grad_(False)
-    if heads_id(heads) != payload["id"]:
-        raise HeadsError(f"{path}: weights do not match their id; run `{TRAIN_HINT}`")
-    return HeadsFile(
-        payload["id"],
-        heads,
-        payload["image_model"],
-        payload["text_model"],
-        payload["image_space"],
-        dict(payload["meta"]),
-    )
-
-
-def find_heads(directory: Path) -> Path | None:
-    """The newest ``heads-*.pt`` in ``directory`` by modification time, or None."""
-    found = sorted(directory.glob("heads-*.pt"), key=lambda p: (p.stat().st_mtime_ns, p.name))
-    return found[-1] if found else None

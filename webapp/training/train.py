@@ -18,8 +18,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ..encoders.heads import HeadConfig
 from .data import PairSet
-from .heads import HeadConfig, Heads
+from .heads import Heads
 
 
 @dataclass(frozen=True)

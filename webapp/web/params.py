@@ -10,8 +10,9 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from ..catalog.facets import Filters
 from ..catalog.products import MAX_PRICE
-from ..search.filters import SORTS, Filters
+from ..search.filters import SORTS
 from ..search.results import SearchRequest
 
 

@@ -4,8 +4,8 @@ An upload is refused with a Russian message (400) when it is empty, not a raster
 picture of an accepted format (SVG and other XML are never parsed), truncated, or a
 decompression bomb (its pixel count is checked from the header, before any pixel
 is decoded). Bodies above ``MAX_UPLOAD_BYTES`` get 413 from Werkzeug. Animated
-pictures use their first frame. Werkzeug normally spools large uploads to a
-temporary file; :class:`InMemoryRequest` keeps them in memory instead.
+pictures use their first frame. Uploads never touch the disk
+(:class:`webapp.security.InMemoryRequest`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ import hashlib
 import io
 import warnings
 from dataclasses import dataclass
-from typing import IO
 
 import numpy as np
-from flask import Request
 from PIL import Image, UnidentifiedImageError
 from werkzeug.datastructures import FileStorage
 
@@ -31,20 +29,6 @@ from .params import ParamError
 #: Raster formats a shopper's photo, scan or screenshot comes in (what Pillow names them).
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "MPO"})
 THUMBNAIL_SIDE = 160
-
-
-class InMemoryRequest(Request):
-    """A request whose uploaded files stay in memory (bounded by the upload size limit)."""
-
-    def _get_file_stream(
-        self,
-        total_content_length: int | None,
-        content_type: str | None,
-        filename: str | None = None,
-        content_length: int | None = None,
-    ) -> IO[bytes]:
-        """A BytesIO for every uploaded file, never a temporary file on disk."""
-        return io.BytesIO()
 
 
 @dataclass(frozen=True)

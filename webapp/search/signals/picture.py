@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ...encoders.base import ImageClassifier, ImageEncoder, TextEncoder, l2_normalise
-from ...encoders.spaces import Space
+from ...encoders.space import Space
 from ...encoders.transforms import flat_colour_share, query_picture
 from ...index.base import Where
 from ..settings import PictureSettings

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...encoders.spaces import Space
+from ...encoders.space import Space
 from ...index.base import VectorBackend, Where
 from ..cache import QueryVectorCache, prefetch
 from ..timing import Timer
