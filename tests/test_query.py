@@ -7,12 +7,12 @@ import random
 import pytest
 
 from webapp.language.morphology import diminutive_bases, lemmatise
+from webapp.language.text import normalise
 from webapp.search.query import (
     QueryUnderstanding,
     clean,
     emoji_table,
     fix_layout,
-    normalise,
     replace_emoji,
 )
 
