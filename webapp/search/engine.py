@@ -88,7 +88,10 @@ class SearchEngine:
         self._concepts = concepts
         self._max_query_length = max_query_length
         self._understanding = QueryUnderstanding(
-            emoji_table((p.id, p.title) for p in self.products), max_query_length, concepts
+            emoji_table((p.id, p.title) for p in self.products),
+            max_query_length,
+            concepts,
+            self.settings.words.layout_share,
         )
 
     def with_ranking(self, ranking: RankingSettings) -> SearchEngine:

@@ -80,18 +80,22 @@ class QueryUnderstanding:
         emoji_names: dict[str, tuple[str, str]],
         max_length: int = 200,
         concepts: Concepts | None = None,
+        layout_share: float = 0.5,
     ) -> None:
         """``emoji_names`` maps an emoji sequence (modifiers stripped) to (id, Russian name);
-        ``concepts`` are the rules that add related words (none by default)."""
+        ``concepts`` are the rules that add related words (none by default); Latin words
+        are re-typed as Russian when more than ``layout_share`` of them become real words
+        (``RankingSettings.words.layout_share``)."""
         self.emoji_names = emoji_names
         self.max_length = max_length
         self.concepts = concepts
+        self.layout_share = layout_share
 
     def parse(self, raw: str) -> ParsedQuery:
         """Run every step on ``raw`` and return the result."""
         cleaned, truncated = clean(raw, self.max_length)
         without_emoji, names, ids = replace_emoji(cleaned, self.emoji_names)
-        fixed, layout_fixed = fix_layout(without_emoji)
+        fixed, layout_fixed = fix_layout(without_emoji, self.layout_share)
         text = normalise(" ".join([fixed, *names]))
         tokens = tuple(WORD.findall(text))
         lemmas = lemmatise(tokens)
@@ -156,12 +160,12 @@ def replace_emoji(text: str, table: dict[str, tuple[str, str]]) -> tuple[str, li
     return "".join(rest), names, ids
 
 
-def fix_layout(text: str) -> tuple[str, bool]:
+def fix_layout(text: str, share: float = 0.5) -> tuple[str, bool]:
     """Re-type QWERTY-typed Russian (``rjn`` → ``кот``) when that yields real words.
 
-    Only Latin tokens are candidates; they are converted together, and only
-    when most of them become words the Russian dictionary knows, so English
-    queries such as ``dinosaur`` are left alone.
+    Only Latin tokens are candidates; they are converted together, and only when more
+    than ``share`` of them become words the Russian dictionary knows, so English queries
+    such as ``dinosaur`` are left alone.
     """
     words = text.split()
     candidates = [w for w in words if _LATIN_KEYS.match(w) and any(c.isalpha() for c in w)]
@@ -169,6 +173,6 @@ def fix_layout(text: str) -> tuple[str, bool]:
         return text, False
     converted = {w: w.translate(TO_CYRILLIC).strip(".,") for w in candidates}
     known = sum(is_dictionary_word(c) for c in converted.values())
-    if known * 2 <= len(candidates):
+    if known <= share * len(candidates):
         return text, False
     return " ".join(converted.get(w, w) for w in words), True

@@ -83,6 +83,9 @@ class WordSettings:
     """Words shorter than this (letters) are never respelt: too many real words are near."""
     typo_length_window: int = 2
     """A correction's length may differ from the typed word's by at most this many letters."""
+    layout_share: float = 0.5
+    """Latin words are re-typed as Russian («gtne[» → «петух») when more than this share of
+    them become dictionary words, so English queries («dinosaur») stay English."""
     thesaurus_known_words: bool = True
     """Whether the general thesaurus also expands words the catalogue itself uses (the
     occasions calendar and staff rules always do). On: dev meaning queries 0.650 → 0.667
