@@ -92,7 +92,8 @@ def dev_run(engine, queries: list[EvalQuery], config: RankingSettings) -> dict[s
     """nP@5, MRR@10 and the nonsense nothing-found rate of ``queries`` under ``config``."""
     engine = engine.with_ranking(config)
     report = harness.evaluate(
-        queries, lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits]
+        queries,
+        lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).shown],
     )
     agg = report.overall
     return {

@@ -40,7 +40,7 @@ def measure(engine, queries, **knobs) -> tuple[float, float, float]:
     nonsense = [q for q in queries if not q.relevant]
     answered = hit = empty = 0
     for q in real:
-        ids = [h.product.id for h in engine.search(SearchRequest(q.query, per_page=5)).hits]
+        ids = [h.product.id for h in engine.search(SearchRequest(q.query, per_page=5)).shown]
         answered += bool(ids)
         hit += bool(set(ids) & set(q.relevant))
     for q in nonsense:

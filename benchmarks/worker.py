@@ -185,7 +185,7 @@ def exact_agreement(engine: Any, clip: Any, queries: Sequence[str]) -> dict[str,
     def top10() -> list[list[str]]:
         engine.clear_caches()
         return [
-            [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits]
+            [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).shown]
             for q in queries
         ]
 

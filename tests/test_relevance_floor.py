@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+from webapp.search.confidence import WordEvidence
 from webapp.search.floor import QueryEvidence, RelevanceFloor
 from webapp.search.fusion import fuse
-from webapp.search.settings import RankingSettings
+from webapp.search.settings import ConfidenceSettings, RankingSettings
 from webapp.search.signals import Signal, SignalKind
 
 SETTINGS = RankingSettings()
-FLOOR = RelevanceFloor(SETTINGS.floor)
+FLOOR = RelevanceFloor(SETTINGS.floor, SETTINGS.confidence)
 
 
 def signal(kind: SignalKind, rows: list[int], calibrated: list[float]) -> Signal:
@@ -22,7 +25,7 @@ def judge(*signals: Signal, coverage: dict[int, float] | None = None, **kw):
     fused = fuse(signals, SETTINGS.fusion)
     cov = np.array([(coverage or {}).get(r, 0.0) for r in fused.rows.tolist()], np.float32)
     unexplained = kw.pop("unexplained", False)
-    return FLOOR.judge(fused, QueryEvidence(cov, unexplained), **kw).rows.tolist()
+    return FLOOR.judge(fused, QueryEvidence(cov, unexplained), **kw).fused.rows.tolist()
 
 
 def test_weak_vector_evidence_alone_answers_nothing() -> None:
@@ -75,7 +78,41 @@ def test_a_filtered_view_of_an_answered_query_skips_the_gate() -> None:
 
 
 def test_thresholds_come_from_the_settings() -> None:
-    looser = RelevanceFloor(SETTINGS.replace(**{"floor.min_query_z": 4.0}).floor)
+    looser = RelevanceFloor(
+        SETTINGS.replace(**{"floor.min_query_z": 4.0}).floor, SETTINGS.confidence
+    )
     fused = fuse([signal(SignalKind.TEXT, [1], [4.5])], SETTINGS.fusion)
-    assert len(looser.judge(fused, QueryEvidence())) == 1
-    assert len(FLOOR.judge(fused, QueryEvidence())) == 0
+    assert len(looser.judge(fused, QueryEvidence()).fused) == 1
+    assert len(FLOOR.judge(fused, QueryEvidence()).fused) == 0
+
+
+# --- where a word query's answer ends: confidence ----------------------------------------
+#: a toy confidence model: the share of the query's words a design's own text covers
+TOY = ConfidenceSettings(
+    first={"bias": -3.0, "own": 6.0}, second={"bias": -3.0, "own": 6.0}, keep=0.5, maybe=0.1
+)
+
+
+def answer(own: list[float], phrase: list[bool] | None = None, **settings):
+    """The answer for lexical candidates rows 0… with these own-word coverages."""
+    rows = list(range(len(own)))
+    fused = fuse([signal(SignalKind.LEXICAL, rows, [1.0] * len(rows))], SETTINGS.fusion)
+    cov = np.ones(len(own), np.float32)  # every one certain to the z thresholds
+    words = WordEvidence(np.array(own), cov, phrase=None if phrase is None else np.array(phrase))
+    floor = RelevanceFloor(SETTINGS.floor, dataclasses.replace(TOY, **settings))
+    judged = floor.judge(fused, QueryEvidence(cov, words=words))
+    return judged.fused.rows.tolist(), judged.sure
+
+
+def test_confident_designs_are_the_answer_and_weaker_kept_ones_follow_apart() -> None:
+    # confidence σ(6·own − 3): 0.95, 0.5, 0.18, 0.05 — the last is below «maybe»
+    assert answer([1.0, 0.5, 0.25, 0.0]) == ([0, 1, 2], 2)
+
+
+def test_an_answer_ends_far_below_its_best_design() -> None:
+    assert answer([1.0, 0.5, 0.25], relative=0.6) == ([0, 1, 2], 1)
+
+
+def test_when_the_whole_phrase_explains_some_designs_they_alone_are_confident() -> None:
+    rows, sure = answer([1.0, 1.0, 0.6], phrase=[False, True, True])
+    assert sure == 2 and rows == [1, 2, 0]

@@ -84,12 +84,14 @@ def search_command(query: str, top: int, category: str) -> None:
     except (CacheError, CatalogError, EncoderError) as exc:
         raise click.ClickException(str(exc)) from None
     result = engine.search(SearchRequest(query, Filters(category=category), per_page=top))
-    if not result.hits:
+    if not result.shown:
         click.echo(
             "ничего не найдено"
             + (f"; может быть: {', '.join(result.suggestions)}" if result.suggestions else "")
         )
-    for rank, hit in enumerate(result.hits, start=1):
+    for rank, hit in enumerate(result.shown, start=1):
+        if rank == len(result.hits) + 1:
+            click.echo("     может подойти:")
         click.echo(
             f"{rank:>3}  {hit.product.id:<24} {hit.score:>8.3f}  "
             f"{hit.product.price:>6} ₽  {hit.product.title}"
@@ -129,7 +131,7 @@ def evaluate_command(queries: Path, out: Path, with_baseline: bool) -> None:
     dev = load_queries(queries)
     report = harness.evaluate(
         dev,
-        lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits],
+        lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).shown],
         cosine_fn=lambda q, ids: baseline.query_cosines(engine, q, ids),
     )
     plain = (

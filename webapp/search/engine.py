@@ -121,14 +121,14 @@ class SearchEngine:
             ranking = self.ranker.rank_signals([], 0)
         else:
             ranking = self.ranker.rank(parsed, timer, where)
-        total, hits = self._page(ranking, request, timer)
-        suggestions = self.ranker.suggest(parsed) if not total else []
-        return SearchResult(request, parsed, total, hits, timer.stages, suggestions)
+        total, hits, maybe = self._page(ranking, request, timer)
+        suggestions = self.ranker.suggest(parsed) if not total and not maybe else []
+        return SearchResult(request, parsed, total, hits, timer.stages, suggestions, maybe)
 
     def browse(self, request: SearchRequest) -> SearchResult:
         """Products that pass the filters, in catalogue (or price) order, without a query."""
         timer = Timer()
-        total, hits = self._page(None, request, timer)
+        total, hits, _ = self._page(None, request, timer)
         return SearchResult(request, None, total, hits, timer.stages)
 
     def understand(self, query: str) -> ParsedQuery:
@@ -155,8 +155,8 @@ class SearchEngine:
         timer = Timer()
         skip = [self._row_of[i] for i in exclude if i in self._row_of]
         ranking = self.ranker.rank_picture(query, self._where(request.filters, skip), timer)
-        total, hits = self._page(ranking, request, timer)
-        return SearchResult(request, None, total, hits, timer.stages)
+        total, hits, maybe = self._page(ranking, request, timer)
+        return SearchResult(request, None, total, hits, timer.stages, maybe=maybe)
 
     def nearest(
         self,
@@ -283,16 +283,23 @@ class SearchEngine:
 
     def _page(
         self, ranking: Ranking | None, request: SearchRequest, timer: Timer
-    ) -> tuple[int, list[Hit]]:
-        """Filter and sort ``ranking``'s rows (relevance order kept on ties; every row when
-        browsing), cut the requested page, and build its hits."""
+    ) -> tuple[int, list[Hit], list[Hit]]:
+        """Filter and sort the confident rows of ``ranking`` (relevance order kept on ties;
+        every row when browsing), cut the requested page and build its hits; the last page
+        of confident results (the first when there are none) also gets the designs shown
+        apart, «Может подойти», in relevance order whatever the sort."""
         with timer.stage("filter"):
-            rows = np.arange(len(self.products)) if ranking is None else ranking.rows
+            sure = len(self.products) if ranking is None else ranking.confident
+            rows = np.arange(sure) if ranking is None else ranking.rows[:sure]
             ordered = flt.apply(rows, self._facets, request.filters, request.sort)
             window = ordered[flt.page_slice(len(ordered), request.page, request.per_page)]
+            last = max(1, -(-len(ordered) // request.per_page))
+            rest = np.empty(0, np.int64)
+            if ranking is not None and request.page == last:
+                rest = flt.apply(ranking.rows[sure:], self._facets, request.filters, "relevance")
         with timer.stage("lookup"):
             if ranking is None:
-                hits = [Hit(self.products[r], 0.0) for r in window.tolist()]
-            else:
-                hits = self.hits(ranking, ranking.fused.positions(window).tolist())
-        return len(ordered), hits
+                return len(ordered), [Hit(self.products[r], 0.0) for r in window.tolist()], []
+            hits = self.hits(ranking, ranking.fused.positions(window).tolist())
+            maybe = self.hits(ranking, ranking.fused.positions(rest[: request.per_page]).tolist())
+        return len(ordered), hits, maybe

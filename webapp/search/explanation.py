@@ -113,10 +113,18 @@ class Ranking:
     labels: tuple[str, ...] = ()
     #: per position, extra facts (source, like) recommendations attach
     extra: tuple[Explanation, ...] = field(default=())
+    #: how many of the first designs are confident results (None: all of them); the rest
+    #: are shown apart, under «Может подойти»
+    sure: int | None = None
 
     def __len__(self) -> int:
-        """How many designs the answer has."""
+        """How many designs the answer has, confident or not."""
         return len(self.fused)
+
+    @property
+    def confident(self) -> int:
+        """How many of the first designs are confident results."""
+        return len(self.fused) if self.sure is None else self.sure
 
     @property
     def rows(self) -> Any:

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .confidence import WordEvidence, confidence
 from .fusion import Fused
-from .settings import FloorSettings
+from .settings import ConfidenceSettings, FloorSettings
 from .signals import SignalKind
 
 WORD_KINDS = (SignalKind.LEXICAL, SignalKind.MEANING)
@@ -27,18 +28,31 @@ WORD_KINDS = (SignalKind.LEXICAL, SignalKind.MEANING)
 class QueryEvidence:
     """What the floor needs to know about the query behind a fused list."""
 
-    #: per fused candidate, the share of the query's word groups its text contains (0–1)
+    #: per fused candidate, the share of the query's word groups its text contains, own
+    #: words and rule words alike (0–1)
     coverage: np.ndarray | None = None
     #: most of the query's Russian words are unknown to the catalogue and to every rule
     unexplained: bool = False
+    #: for a word query: what its candidates' confidence reads (None: not a word query)
+    words: WordEvidence | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a query is answered with: candidates best first, the first ``sure`` of them
+    confident results, the rest shown apart («Может подойти»)."""
+
+    fused: Fused
+    sure: int
 
 
 class RelevanceFloor:
-    """The floor under one :class:`FloorSettings`."""
+    """The floor under one :class:`FloorSettings` and :class:`ConfidenceSettings`."""
 
-    def __init__(self, settings: FloorSettings) -> None:
-        """Judge with ``settings``' thresholds."""
+    def __init__(self, settings: FloorSettings, confidence: ConfidenceSettings) -> None:
+        """Judge with ``settings``' thresholds and ``confidence``'s model."""
         self.settings = settings
+        self.confidence = confidence
 
     def certain(self, fused: Fused, query: QueryEvidence) -> np.ndarray:
         """Per candidate: evidence that needs no threshold (emoji, covered words, category)."""
@@ -71,13 +85,31 @@ class RelevanceFloor:
         *,
         gate: bool = True,
         limit: int | None = None,
-    ) -> Fused:
-        """The candidates the answer keeps, best first (none when the gate stays shut).
+    ) -> Answer:
+        """The answer: the candidates kept, best first (none when the gate stays shut).
 
-        ``gate=False`` skips the gate (a filtered view of a query already answered);
-        ``limit`` ends the answer after that many designs.
+        A word query's candidates are then judged by their confidence: the confident ones
+        are the answer (only those the query's whole phrase explains, when it explains
+        some); the others the thresholds keep follow apart, the phrase's first, down to
+        the settings' floor of confidence. ``gate=False`` skips
+        the gate (a filtered view of a query already answered); ``limit`` ends an answer
+        by likeness after that many designs.
         """
         if gate and not self.answers(fused, query):
-            return fused.take(np.zeros(len(fused), bool))
-        kept = fused.take(self.keeps(fused, query))
-        return kept if limit is None else kept.take(np.arange(min(limit, len(kept))))
+            return Answer(fused.take(np.zeros(len(fused), bool)), 0)
+        kept = self.keeps(fused, query)
+        if query.words is None:
+            order = np.flatnonzero(kept)[:limit]
+            return Answer(fused.take(order), len(order))
+        c = self.confidence
+        p = confidence(fused, query.words, c.first, c.second, c.head)
+        best = float(p[kept].max()) if kept.any() else 0.0
+        first = query.words.explained
+        sure = kept & (p >= c.keep) & (p >= c.relative * best)
+        if first.any():  # the whole phrase explains some designs: they are the answer
+            sure &= first
+        maybe = kept & ~sure & (p >= c.maybe)
+        position = np.arange(len(fused))
+        order = np.lexsort((position, ~first, ~sure))  # sure, then phrase first, then fused
+        order = order[(sure | maybe)[order]]
+        return Answer(fused.take(order), int(sure.sum()))

@@ -13,6 +13,7 @@ from ``RankingSettings`` (``search/settings.py``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from ..catalog.products import Product
 from ..encoders.space import Space
 from ..index.base import VectorBackend, Where
 from .cache import LRUCache
+from .confidence import WordEvidence
 from .explanation import Ranking, WordContext
 from .floor import QueryEvidence, RelevanceFloor
 from .fusion import Fused, fuse
@@ -34,6 +36,15 @@ from .signals.vectors import Spaces
 from .signals.words import bm25
 from .terms import QueryTerms, TermReader
 from .timing import Timer
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """A word query's fused candidates before the floor, and what the floor reads of them."""
+
+    fused: Fused
+    evidence: QueryEvidence
+    context: WordContext
 
 
 class Ranker:
@@ -59,7 +70,7 @@ class Ranker:
             self.lexical, thesaurus_known_words=settings.words.thesaurus_known_words
         )
         self.tree = CategoryTree(products)
-        self.floor = RelevanceFloor(settings.floor)
+        self.floor = RelevanceFloor(settings.floor, settings.confidence)
         self.picture_space, self.text_space = picture_space, text_space
         by_name = {s.name: s for s in spaces}
         self.class_words = class_words(by_name.get(picture_space), by_name.get(text_space))
@@ -92,6 +103,17 @@ class Ranker:
 
     def _rank(self, parsed: ParsedQuery, timer: Timer, where: Where | None) -> Ranking:
         """Signals, fusion and the relevance floor for one word query."""
+        candidates = self.candidates(parsed, timer, where)
+        with timer.stage("floor"):
+            answer = self.floor.judge(candidates.fused, candidates.evidence, gate=where is None)
+        return Ranking(answer.fused, candidates.context, sure=answer.sure)
+
+    def candidates(
+        self, parsed: ParsedQuery, timer: Timer | None = None, where: Where | None = None
+    ) -> Candidates:
+        """Every signal's candidates for a word query, fused, with what the floor reads about
+        them (before the floor: what calibration and evaluation look at)."""
+        timer = timer or Timer()
         k = self.settings.fusion.candidates
         mask = None if where is None else where.mask
         with timer.stage("understand"):
@@ -107,10 +129,8 @@ class Ranker:
             signals = self._with_category(signals, terms)
         with timer.stage("fuse"):
             fused = fuse(signals, self.settings.fusion)
-        with timer.stage("floor"):
             evidence = self._evidence(fused, terms)
-            kept = self.floor.judge(fused, evidence, gate=where is None)
-        return Ranking(kept, WordContext(self.lexical, terms, parsed.concepts))
+        return Candidates(fused, evidence, WordContext(self.lexical, terms, parsed.concepts))
 
     def _word_signals(self, terms: QueryTerms, k: int, mask: np.ndarray | None) -> list[Signal]:
         """BM25 of the query's own words (calibrated by coverage of its own groups) and of
@@ -137,13 +157,25 @@ class Ranker:
         return early + tree + [s for s in signals if s.kind in late]
 
     def _evidence(self, fused: Fused, terms: QueryTerms) -> QueryEvidence:
-        """What the floor reads: each candidate's coverage of the query's word groups, and
-        whether the query's words are mostly unknown to the shop."""
+        """What the floor reads: each candidate's coverage of the query's word groups (by
+        its own words, and with the words rules add), whether the query's words are mostly
+        unknown to the shop, and the spaces the answer's coherence is measured in."""
         coverage = np.zeros(len(fused), np.float32)
         words = fused.has(SignalKind.LEXICAL, SignalKind.MEANING)
         coverage[words] = self.reader.coverage(fused.rows[words], terms.expanded)
-        share = self.settings.floor.unexplained_share
-        return QueryEvidence(coverage, self.reader.unexplained(terms, share))
+        own = np.zeros(len(fused), np.float32)
+        lexical = fused.has(SignalKind.LEXICAL)
+        own[lexical] = self.reader.coverage(fused.rows[lexical], terms.groups)
+        phrase = None
+        if len(terms.groups) > 1 or terms.curated:
+            phrase = np.zeros(len(fused), bool)
+            phrase[words] = self.reader.coverage(fused.rows[words], terms.phrase) >= 1.0
+        spaces = (
+            self.spaces.vectors_of(SignalKind.TEXT),
+            self.spaces.vectors_of(SignalKind.CROSS_MODAL),
+        )
+        unexplained = self.reader.unexplained(terms, self.settings.floor.unexplained_share)
+        return QueryEvidence(coverage, unexplained, WordEvidence(own, coverage, spaces, phrase))
 
     def suggest(self, parsed: ParsedQuery) -> list[str]:
         """A did-you-mean query for one that found nothing: each unknown word respelt as
@@ -168,15 +200,15 @@ class Ranker:
         with timer.stage("fuse"):
             fused = fuse(found.signals, self.settings.fusion)
         with timer.stage("floor"):
-            kept = self.floor.judge(fused, QueryEvidence(), limit=limit)
+            answer = self.floor.judge(fused, QueryEvidence(), limit=limit)
         shown = found.labels[: self.settings.picture.shown_labels]
-        return Ranking(kept, labels=shown)
+        return Ranking(answer.fused, labels=shown)
 
     def rank_signals(self, signals: Sequence[Signal], limit: int) -> Ranking:
         """The answer ``signals`` give on their own, ended after ``limit`` designs: how
         «похожие», recommendations and co-visits are ranked."""
         fused = fuse(signals, self.settings.fusion)
-        return Ranking(self.floor.judge(fused, QueryEvidence(), limit=limit))
+        return Ranking(self.floor.judge(fused, QueryEvidence(), limit=limit).fused)
 
     def clear_caches(self) -> None:
         """Forget cached query vectors, ranked answers and spelling corrections."""

@@ -46,6 +46,15 @@ class SearchResult:
     hits: list[Hit]
     timings: dict[str, float]
     suggestions: list[str] = field(default_factory=list)
+    #: designs that may fit but are not confident results, shown apart after the last
+    #: confident one («Может подойти»; not counted in ``total``)
+    maybe: list[Hit] = field(default_factory=list)
+
+    @property
+    def shown(self) -> list[Hit]:
+        """Every design the page lists, in order: the confident results, then «Может
+        подойти» (what an evaluation of the page scores)."""
+        return [*self.hits, *self.maybe]
 
     @property
     def took_ms(self) -> float:

@@ -2,7 +2,8 @@
 
 :class:`RankingSettings` groups the knobs by the stage they steer: how words are indexed
 and understood (:class:`WordSettings`), how signals are fused (:class:`FusionSettings`),
-where the relevance floor stands (:class:`FloorSettings`), how a picture is read
+where the relevance floor stands (:class:`FloorSettings`) and where an answer ends
+(:class:`ConfidenceSettings`), how a picture is read
 (:class:`PictureSettings`) and how recommendations are made (:class:`RecommendSettings`).
 Each field says what it does, its unit, and how its value was chosen (on which data);
 docs/ranking.md has the sweeps. Nothing else in the search core holds a weight or a
@@ -179,6 +180,55 @@ class FloorSettings:
         return max(base, self.unexplained_z) if unexplained else base
 
 
+def _first_stage() -> dict[str, float]:
+    """The first stage's weights, fitted on the dev sets (see :class:`ConfidenceSettings`)."""
+    return {
+        "bias": -7.94065, "relative": 5.34676, "score": 0.15068, "own": 3.48352,
+        "coverage": 2.48561, "z_text": 0.34137, "no_text": 2.06672, "z_gap": 0.13583,
+        "z_cross": 0.23227, "z_meaning": -0.20127, "lexical": -4.42798, "meaning": 0.4131,
+        "category": -1.03677, "emoji": 4.4083, "log_rank": -0.023,
+    }  # fmt: skip
+
+
+def _second_stage() -> dict[str, float]:
+    """The second stage's weights, fitted on the dev sets (see :class:`ConfidenceSettings`)."""
+    return {
+        "bias": -11.98196, "relative": 7.23645, "score": 0.22459, "own": 3.84119,
+        "coverage": 3.3602, "z_text": 0.50039, "no_text": 2.57627, "z_gap": 0.06452,
+        "z_cross": 0.16606, "z_meaning": -0.27292, "lexical": -4.41755, "meaning": 0.6982,
+        "category": -1.69837, "emoji": 4.07289, "log_rank": 0.18036, "head_text": 3.11871,
+        "head_cross": 1.78919, "first": -4.46122, "first_best": -0.50163,
+    }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ConfidenceSettings:
+    """Where a word query's answer ends: each candidate's confidence (``search/confidence.py``)
+    against these thresholds. Chosen on the dev sets, out of fold, by
+    ``benchmarks/calibrate_confidence.py`` (docs/ranking.md «Where the answer ends»): from
+    the z thresholds alone to these, on 123 answered dev queries out of fold, the share of
+    the first page on topic went 0.503 → 0.842 with judged designs on the first page
+    0.938 → 0.938 (counting «Может подойти»), nP@5 0.895 → 0.902, MRR@10 0.949 → 0.949."""
+
+    first: Mapping[str, float] = field(default_factory=_first_stage)
+    """The first stage's logistic weights, by feature (``confidence.FEATURES``), on the
+    features' own scale; fitted by ``benchmarks/calibrate_confidence.py``."""
+    second: Mapping[str, float] = field(default_factory=_second_stage)
+    """The second stage's weights (``confidence.SECOND``: the first's features, closeness to
+    the answer's head, the first stage's confidence and its best); fitted likewise."""
+    head: int = 3
+    """Designs (the first stage's most confident) whose mean vector is the answer's head."""
+    keep: float = 0.2
+    """A candidate is a confident result when its confidence (0–1) reaches this…"""
+    relative: float = 0.2
+    """…and this share of the best candidate's confidence (an answer ends where its
+    confidence falls far below its best design's, however confident that one is)."""
+    maybe: float = 0.01
+    """Candidates the z thresholds keep that are not confident are shown under «Может
+    подойти» down to this confidence (after the confident results, never sorted into
+    them); below it, nowhere."""
+
+
 @dataclass(frozen=True)
 class PictureSettings:
     """How a shopper's picture is read (docs/images.md, 38 real photos)."""
@@ -226,6 +276,7 @@ class RankingSettings:
     words: WordSettings = field(default_factory=WordSettings)
     fusion: FusionSettings = field(default_factory=FusionSettings)
     floor: FloorSettings = field(default_factory=FloorSettings)
+    confidence: ConfidenceSettings = field(default_factory=ConfidenceSettings)
     picture: PictureSettings = field(default_factory=PictureSettings)
     recommend: RecommendSettings = field(default_factory=RecommendSettings)
 
@@ -303,10 +354,16 @@ def _replace_path(obj: Any, parts: list[str], value: Any, path: str) -> Any:
             raise ValueError(f"ranking setting {path!r} is a group; name one of its fields")
         return dataclasses.replace(obj, **{head: _replace_path(current, rest, value, path)})
     if isinstance(current, Mapping) and rest:
-        kind = SignalKind(rest[0]) if rest[0] in SignalKind._value2member_map_ else None
-        if kind is None or len(rest) != 1:
-            raise ValueError(f"ranking setting {path!r}: {rest[0]!r} is not a kind of signal")
-        return dataclasses.replace(obj, **{head: {**current, kind: float(value)}})
+        key: Any = rest[0]
+        if all(isinstance(k, SignalKind) for k in current):
+            key = SignalKind(key) if key in SignalKind._value2member_map_ else None
+            if key is None:
+                raise ValueError(f"ranking setting {path!r}: {rest[0]!r} is not a kind of signal")
+        elif key not in current:
+            raise ValueError(f"ranking setting {path!r}: {key!r} is not one of {sorted(current)}")
+        if len(rest) != 1:
+            raise ValueError(f"ranking setting {path!r} does not exist")
+        return dataclasses.replace(obj, **{head: {**current, key: _convert(0.0, value, path)}})
     if rest:
         raise ValueError(f"ranking setting {path!r} does not exist")
     return dataclasses.replace(obj, **{head: _convert(current, value, path)})
@@ -326,7 +383,8 @@ def _convert(current: Any, value: Any, path: str) -> Any:
         if isinstance(current, frozenset):
             return frozenset(SignalKind(v) for v in value)
         if isinstance(current, Mapping):
-            return {SignalKind(k): float(v) for k, v in value.items()}
+            kinds = all(isinstance(k, SignalKind) for k in current)
+            return {(SignalKind(k) if kinds else str(k)): float(v) for k, v in value.items()}
         return str(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"ranking setting {path!r}: {value!r} does not fit ({exc})") from None

@@ -10,7 +10,7 @@ design's coverage by, and what a result's explanation names.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +20,8 @@ from .lexical import LexicalIndex
 from .query import ParsedQuery
 
 Groups = tuple[tuple[str, ...], ...]
+#: rule sources the shop curates (the general thesaurus is built by machine, and noisier)
+CURATED = frozenset({"occasion", "staff"})
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class QueryTerms:
     groups: Groups
     #: per query term, the words concept rules add for it (empty: no rule added any)
     meaning: Groups = ()
+    #: …the words the shop's own curated rules (the occasions calendar, staff rules) add
+    curated: Groups = ()
 
     @property
     def expanded(self) -> Groups:
@@ -37,6 +41,14 @@ class QueryTerms:
         if not self.meaning:
             return self.groups
         return tuple(g + m for g, m in zip(self.groups, self.meaning, strict=True))
+
+    @property
+    def phrase(self) -> Groups:
+        """Per query term, its own words and the words curated rules add: what a design
+        must cover for the query's whole phrase to explain it."""
+        if not self.curated:
+            return self.groups
+        return tuple(g + c for g, c in zip(self.groups, self.curated, strict=True))
 
     @property
     def own_words(self) -> list[str]:
@@ -61,7 +73,8 @@ class TermReader:
     def read(self, parsed: ParsedQuery) -> QueryTerms:
         """The query's term groups and the words rules add to them."""
         groups = self.groups(parsed)
-        return QueryTerms(groups, self.meaning(parsed, groups))
+        curated = self.meaning(parsed, groups, sources=CURATED)
+        return QueryTerms(groups, self.meaning(parsed, groups), curated)
 
     def groups(self, parsed: ParsedQuery) -> Groups:
         """Per query term, the words that count as it (see the module's docstring)."""
@@ -79,14 +92,18 @@ class TermReader:
             groups.append((corrected,) if corrected else (term,))
         return tuple(groups)
 
-    def meaning(self, parsed: ParsedQuery, groups: Groups) -> Groups:
-        """Per query term, the catalogue words concept rules add for it (() when none)."""
-        if not parsed.concepts:
+    def meaning(
+        self, parsed: ParsedQuery, groups: Groups, sources: Collection[str] | None = None
+    ) -> Groups:
+        """Per query term, the catalogue words concept rules (of ``sources``; all by
+        default) add for it (() when none)."""
+        concepts = [c for c in parsed.concepts if sources is None or c.source in sources]
+        if not concepts:
             return ()
         vocabulary = self.lexical.vocabulary
         terms = list(dict.fromkeys(parsed.terms))
         added: list[list[str]] = [[] for _ in terms]
-        for expansion in parsed.concepts:
+        for expansion in concepts:
             if expansion.source == "thesaurus" and not self.thesaurus_known_words:
                 if all(t in vocabulary for t in expansion.triggers):
                     continue

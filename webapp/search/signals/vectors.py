@@ -64,6 +64,14 @@ class Spaces:
         self._stats: dict[str, SpaceStats] = {}
         self.query_vectors = QueryVectorCache()
 
+    def vectors_of(self, kind: SignalKind) -> np.ndarray | None:
+        """The item vectors of the first text-capable space whose queries give ``kind``
+        signals (None when no such space is configured)."""
+        for space in self.text:
+            if SPACE_KINDS[space.kind] is kind:
+                return self.indexes[space.name].vectors
+        return None
+
     def stats(self, name: str) -> SpaceStats:
         """The catalogue-wide moments of space ``name``."""
         found = self._stats.get(name)
