@@ -70,6 +70,32 @@ def embed_command(batch_size: int) -> None:
         click.echo("the vector indexes are out of date: run `flask --app webapp index` next")
 
 
+@click.command("build-definitions")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="artifact path")
+@click.option(
+    "--database",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="a wikiwordnet.db (default: the one wiki-ru-wordnet installs)",
+)
+@with_appcontext
+def build_definitions_command(out: Path | None, database: Path | None) -> None:
+    """Write the definitions artifact (DEFINITIONS_PATH) from wiki-ru-wordnet and the catalogue."""
+    from .catalog.definitions_build import build_definitions, write_definitions
+    from .catalog.thesaurus import wordnet_path
+    from .search.query import analyse  # the search's own lemmas, so terms match the index
+
+    cfg = current_app.config
+    catalog = read_catalog(Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"])
+    artifact = build_definitions(catalog.products, database or wordnet_path(), analyse)
+    target = out or Path(cfg["DEFINITIONS_PATH"])
+    size = write_definitions(artifact, target)
+    click.echo(
+        f"{len(artifact['designs'])} design words, {len(artifact['words'])} query words, "
+        f"{size / 1e6:.1f} MB → {target}"
+    )
+
+
 @click.command("search")
 @click.argument("query")
 @click.option("-k", "--top", default=10, show_default=True, help="How many results.")
@@ -189,5 +215,6 @@ def init_app(app: Flask) -> None:
         export_text_model_command,
         train_heads_command,
         build_thesaurus_command,
+        build_definitions_command,
     ):
         app.cli.add_command(command)
