@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from webapp import create_app
+from webapp.catalog.conceptnet import conceptnet_words, read_links
 from webapp.catalog.definitions import (
     Definitions,
     DefinitionsError,
@@ -111,6 +112,7 @@ def test_a_colloquial_word_maps_to_its_base(definitions: Definitions) -> None:
     assert definitions.query_side("зайка")[0] == "заяц"
     assert "пиво" in definitions.query_side("пивасик")  # one hop: пивасик → пивас → пиво
     assert definitions.query_side("барбос") == ("собака",)  # «дворовая собака»: its genus
+    assert definitions.query_side("барбос", genus=False) == ()  # no base word: genus only
     assert "жарг." in definitions.senses("тачка")[-1].marks
 
 
@@ -140,7 +142,14 @@ def test_the_build_lets_the_catalogue_choose_senses(tmp_path: Path, senses) -> N
     app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data")})
     out = tmp_path / "definitions.json"
     result = app.test_cli_runner().invoke(
-        args=["build-definitions", "--database", str(database), "--out", str(out)]
+        args=[
+            "build-definitions",
+            "--database",
+            str(database),
+            "--out",
+            str(out),
+            "--no-conceptnet",
+        ]
     )
     assert result.exit_code == 0, result.output
     built = Definitions.read(out)
@@ -154,10 +163,25 @@ def test_the_build_lets_the_catalogue_choose_senses(tmp_path: Path, senses) -> N
     assert built.senses("аргон") == [] and built.senses("мобила") == []  # lead nowhere here
 
 
+def test_conceptnet_decodes_what_wiktionary_does_not() -> None:
+    links = {(a, b, r) for a, b, r in read_links() if a in ("пташка", "кофеёк", "легковушка")}
+    assert ("пташка", "птица", "Synonym") in links  # real edges of the installed package
+    assert ("легковушка", "автомобиль", "IsA") in links
+    vocabulary = {"птица", "кофе", "автомобиль", "легковой", "заяц"}
+    words = conceptnet_words(iter(sorted(links)), analyse, vocabulary, known={"зайка"})
+    assert words["пташка"] == [["птица", "conceptnet Synonym", "птица", ""]]
+    assert ["автомобиль", "conceptnet IsA", "", "автомобиль"] in words["легковушка"]  # a class
+    assert words["кофеек"][0][2] == "кофе"  # a form: its base
+    built = Definitions({}, words)
+    assert built.query_side("легковушка")[:2] == ("легковой", "автомобиль")  # synonym first
+    assert built.query_side("легковушка", genus=False) == ("легковой", "автомобиль")
+
+
 def test_the_artifact_is_small_credited_and_refused_when_foreign(tmp_path: Path) -> None:
-    assert ARTIFACT.stat().st_size < 4_000_000
+    assert ARTIFACT.stat().st_size < 4_500_000
     head = json.loads(ARTIFACT.read_text("utf-8"))
-    assert "CC BY-SA" in head["licence"] and "Wiktionary" in head["source"]
+    assert "CC BY-SA 4.0" in head["licence"] and "Викисловарь" in head["licence"]
+    assert "Wiktionary" in head["source"] and "ConceptNet 5.7" in head["source"]
     foreign = tmp_path / "foreign.json"
     foreign.write_text('{"entries": {}}', encoding="utf-8")
     with pytest.raises(DefinitionsError, match="flask --app webapp build-definitions"):

@@ -84,16 +84,25 @@ def embed_command(batch_size: int) -> None:
     default=None,
     help="a wikiwordnet.db (default: the one wiki-ru-wordnet installs)",
 )
+@click.option(
+    "--conceptnet/--no-conceptnet",
+    default=True,
+    show_default=True,
+    help="also decode words Wiktionary does not, by ConceptNet's links",
+)
 @with_appcontext
-def build_definitions_command(out: Path | None, database: Path | None) -> None:
-    """Write the definitions artifact (DEFINITIONS_PATH) from wiki-ru-wordnet and the catalogue."""
+def build_definitions_command(out: Path | None, database: Path | None, conceptnet: bool) -> None:
+    """Write the definitions artifact (DEFINITIONS_PATH) from wiki-ru-wordnet, ConceptNet
+    and the catalogue."""
+    from .catalog.conceptnet import read_links
     from .catalog.definitions_build import build_definitions, write_definitions
     from .catalog.thesaurus import wordnet_path
     from .search.query import analyse  # the search's own lemmas, so terms match the index
 
     cfg = current_app.config
     catalog = read_catalog(Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"])
-    artifact = build_definitions(catalog.products, database or wordnet_path(), analyse)
+    links = list(read_links()) if conceptnet else []
+    artifact = build_definitions(catalog.products, database or wordnet_path(), analyse, links)
     target = out or Path(cfg["DEFINITIONS_PATH"])
     size = write_definitions(artifact, target)
     click.echo(

@@ -22,10 +22,12 @@ import json
 import re
 import sqlite3
 from collections import Counter, defaultdict
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from pathlib import Path
 
 from ..files import write_atomic
+from .conceptnet import CREDIT as CONCEPTNET_CREDIT
+from .conceptnet import conceptnet_words
 from .definitions import FORMAT, VERSION
 from .products import Product
 from .wikitext import Cleaned, clean_definition, lead
@@ -34,6 +36,10 @@ Lemmas = Callable[[str], tuple[str, ...]]
 
 CREDIT = "Russian Wiktionary via wiki-ru-wordnet 1.0.3 (data CC BY-SA 3.0, code MIT)"
 LICENCE = "CC BY-SA 3.0 (Викисловарь, участники проекта)"
+#: BY-SA 3.0 §4(b) lets an adaptation be shared under a later version with the same elements
+LICENCE_WITH_CONCEPTNET = (
+    "CC BY-SA 4.0 (Викисловарь, участники проекта, CC BY-SA 3.0; ConceptNet 5.7, CC BY-SA 4.0)"
+)
 #: senses kept per design word, in Wiktionary's order (the first is the main one)
 MAX_SENSES = 4
 #: catalogue words a query word's definition may add
@@ -91,9 +97,13 @@ def catalogue_words(
 
 
 def build_definitions(
-    products: Sequence[Product], database: Path, lemmas: Lemmas
+    products: Sequence[Product],
+    database: Path,
+    lemmas: Lemmas,
+    links: Iterable[tuple[str, str, str]] = (),
 ) -> dict[str, object]:
-    """The artifact: credit, licence, sizes, design words and query words."""
+    """The artifact: credit, licence, sizes, design words and query words; ``links``
+    (ConceptNet's, :func:`.conceptnet.read_links`) decode query words Wiktionary does not."""
     frequency, shopper, phrases = catalogue_words(products, lemmas)
     limit = max(2, int(MAX_DOCUMENT_SHARE * len(products)))
     useful = {t for t in shopper if frequency[t] <= limit}
@@ -111,14 +121,16 @@ def build_definitions(
             words.setdefault(key, []).extend(
                 _query_sense(s, lemmas, shopper, useful) for s in senses
             )
+    decoded = _resolve(words, frequency)
+    decoded.update(conceptnet_words(iter(links), lemmas, frequency, decoded))
     return {
         "format": FORMAT,
         "version": VERSION,
-        "source": CREDIT,
-        "licence": LICENCE,
+        "source": CREDIT if not links else f"{CREDIT}; {CONCEPTNET_CREDIT}",
+        "licence": LICENCE if not links else LICENCE_WITH_CONCEPTNET,
         "products": len(products),
         "designs": dict(sorted(designs.items())),
-        "words": _resolve(words, frequency),
+        "words": dict(sorted(decoded.items())),
     }
 
 
