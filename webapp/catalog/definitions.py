@@ -4,11 +4,11 @@ does not use, and a reverse dictionary over the catalogue's own words.
 The artifact (``data/rules/definitions.json``, written by ``flask build-definitions``)
 holds two tables keyed by lemma (ё folded to е, like every search term):
 
-* ``designs``: each catalogue word's literal senses as ``[text, marks, base, terms]``;
+* ``designs``: each catalogue word's literal senses as ``text⇥marks⇥base⇥terms``;
   a design's document is the terms of its title and tag words' senses, so «животное с
   ветвистыми рогами» finds the deer through «олень — парнокопытное … с ветвистыми рогами»;
 * ``words``: each query word the catalogue lacks, with its senses that lead to the
-  catalogue as ``[text, marks, base, catalogue terms]`` («зайка» → «заяц»).
+  catalogue as ``text⇥marks⇥base⇥catalogue terms`` («зайка» → «заяц»).
 
 Nothing here imports the search or Flask: the search imports this module.
 """
@@ -26,6 +26,8 @@ import numpy as np
 FORMAT = "stezhok/definitions"
 VERSION = 1
 BUILD_HINT = "flask --app webapp build-definitions"
+#: one sense as stored: its four fields joined by tabs (one string: a small, fast load)
+Row = str | Sequence[str]
 #: a design's title words count this many times its tag words in its definitions document
 TITLE_WEIGHT = 2
 
@@ -48,7 +50,7 @@ class Sense:
 class Definitions:
     """The artifact in memory: senses by lemma key, for design words and query words."""
 
-    def __init__(self, designs: dict[str, list[list[str]]], words: dict[str, list[list[str]]]):
+    def __init__(self, designs: dict[str, list[Row]], words: dict[str, list[Row]]):
         """Wrap the two tables of the artifact (see the module docstring)."""
         self.designs = designs
         self.words = words
@@ -86,9 +88,9 @@ class Definitions:
         return tuple(dict.fromkeys([*direct, *described]))
 
 
-def _sense(word: str, row: Sequence[str]) -> Sense:
-    """A stored ``[text, marks, base, terms]`` row as a :class:`Sense`."""
-    text, marks, base, terms = row
+def _sense(word: str, row: Row) -> Sense:
+    """A stored ``text⇥marks⇥base⇥terms`` row (or its four fields) as a :class:`Sense`."""
+    text, marks, base, terms = row.split("\t") if isinstance(row, str) else row
     return Sense(word, text, tuple(marks.split()), tuple(base.split()), tuple(terms.split()))
 
 
@@ -110,11 +112,14 @@ class ReverseDictionary:
     ) -> None:
         """``design_words[row]``: row's word keys with their weights (:func:`design_words`)."""
         self.size = len(design_words)
-        self.senses: list[list[Sense]] = []
+        self.definitions = definitions
+        #: each row's defined words (their senses are looked up again only to explain)
+        self.words = [
+            tuple(k for k, _ in keys if k in definitions.designs) for keys in design_words
+        ]
         corpus = []
         for keys in design_words:
             weighted = [(s, w) for k, w in keys for s in _design_senses(definitions, k)]
-            self.senses.append([s for s, _ in weighted])
             corpus.append([t for s, w in weighted for t in s.terms * w] or ["∅"])
         self.vocabulary = frozenset(t for doc in corpus for t in doc)
         self.bm25 = bm25s.BM25(k1=1.2, b=0.75)
@@ -130,7 +135,7 @@ class ReverseDictionary:
     def explain(self, row: int, terms: Sequence[str]) -> DefinitionMatch | None:
         """The sense of row ``row`` that shares the most query terms with ``terms``."""
         best: DefinitionMatch | None = None
-        for sense in self.senses[row]:
+        for sense in (s for k in self.words[row] for s in _design_senses(self.definitions, k)):
             matched = tuple(t for t in dict.fromkeys(terms) if t in sense.terms)
             if matched and (best is None or len(matched) > len(best.matched)):
                 best = DefinitionMatch(sense.word, sense.text, matched)
@@ -139,7 +144,8 @@ class ReverseDictionary:
 
 def _design_senses(definitions: Definitions, key: str) -> list[Sense]:
     """The senses of a catalogue word that have terms (none for a query word)."""
-    return [_sense(key, row) for row in definitions.designs.get(key, ()) if row[3]]
+    senses = (_sense(key, row) for row in definitions.designs.get(key, ()))
+    return [s for s in senses if s.terms]
 
 
 def design_words(title: Sequence[str], tags: Sequence[Sequence[str]]) -> list[tuple[str, int]]:

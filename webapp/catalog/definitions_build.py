@@ -129,9 +129,14 @@ def build_definitions(
         "source": CREDIT if not links else f"{CREDIT}; {CONCEPTNET_CREDIT}",
         "licence": LICENCE if not links else LICENCE_WITH_CONCEPTNET,
         "products": len(products),
-        "designs": dict(sorted(designs.items())),
-        "words": dict(sorted(decoded.items())),
+        "designs": _joined(designs),
+        "words": _joined(decoded),
     }
+
+
+def _joined(table: dict[str, list[list[str]]]) -> dict[str, list[str]]:
+    """``table`` sorted by key, each row's fields joined by tabs (the stored form)."""
+    return {key: ["\t".join(row) for row in rows] for key, rows in sorted(table.items())}
 
 
 def write_definitions(artifact: dict[str, object], target: Path) -> int:
