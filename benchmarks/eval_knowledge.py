@@ -36,9 +36,10 @@ from webapp.catalog.colour_words import colour_match, query_colours  # noqa: E40
 from webapp.catalog.definitions import Definitions, ReverseDictionary, design_words  # noqa: E402
 from webapp.catalog.products import read_catalog  # noqa: E402
 from webapp.evaluation.metrics import normalised_precision_at_k  # noqa: E402
+from webapp.language.morphology import diminutive_bases  # noqa: E402
+from webapp.language.text import analyse  # noqa: E402
 from webapp.search.lexical import LexicalIndex  # noqa: E402
-from webapp.search.morphology import diminutive_bases  # noqa: E402
-from webapp.search.query import analyse  # noqa: E402
+from webapp.search.settings import WordSettings  # noqa: E402
 
 EVAL = ROOT / "data" / "eval"
 ARTIFACT = ROOT / "data" / "rules" / "definitions.json"
@@ -184,7 +185,7 @@ def main() -> None:
     parser.add_argument("--blind3", action="store_true", help="also blind set 3 (run once)")
     args = parser.parse_args()
     catalog = read_catalog(ROOT / "data" / "catalog.csv")
-    lexical, ids = LexicalIndex(catalog.products), catalog.ids()
+    lexical, ids = LexicalIndex(catalog.products, WordSettings()), catalog.ids()
     sets = ["dev", "blind2", "heldout"] + (["blind3"] if args.blind3 else [])
     reverse_dictionary(sets, lexical, ids)
     colloquial = COLLOQUIAL + ([("blind3", "colloquial")] if args.blind3 else [])

@@ -21,7 +21,7 @@ from webapp.catalog.colour_words import colour_match, colour_names, query_colour
 from webapp.catalog.colours import colour_shares, srgb_to_lab
 from webapp.catalog.embedding_cache import CacheError
 from webapp.catalog.products import read_catalog
-from webapp.search.query import analyse
+from webapp.language.text import analyse
 
 from .conftest import ROOT
 from .helpers import write_catalog

@@ -21,7 +21,7 @@ from webapp.catalog.definitions_build import read_senses
 from webapp.catalog.products import read_catalog
 from webapp.catalog.thesaurus import wordnet_path
 from webapp.catalog.wikitext import clean_definition, lead
-from webapp.search.query import analyse
+from webapp.language.text import analyse
 
 from .conftest import ROOT
 from .helpers import write_catalog

@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from .catalog.colour_cache import cache_file, update_colours
+from .catalog.definitions_command import build_definitions_command
 from .catalog.embed import embed_catalog
 from .catalog.embedding_cache import CacheError
 from .catalog.facets import Filters
@@ -74,41 +75,6 @@ def embed_command(batch_size: int) -> None:
     )
     if needs_index_build(cfg, len(catalog.products)):
         click.echo("the vector indexes are out of date: run `flask --app webapp index` next")
-
-
-@click.command("build-definitions")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="artifact path")
-@click.option(
-    "--database",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="a wikiwordnet.db (default: the one wiki-ru-wordnet installs)",
-)
-@click.option(
-    "--conceptnet/--no-conceptnet",
-    default=True,
-    show_default=True,
-    help="also decode words Wiktionary does not, by ConceptNet's links",
-)
-@with_appcontext
-def build_definitions_command(out: Path | None, database: Path | None, conceptnet: bool) -> None:
-    """Write the definitions artifact (DEFINITIONS_PATH) from wiki-ru-wordnet, ConceptNet
-    and the catalogue."""
-    from .catalog.conceptnet import read_links
-    from .catalog.definitions_build import build_definitions, write_definitions
-    from .catalog.thesaurus import wordnet_path
-    from .search.query import analyse  # the search's own lemmas, so terms match the index
-
-    cfg = current_app.config
-    catalog = read_catalog(Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"])
-    links = list(read_links()) if conceptnet else []
-    artifact = build_definitions(catalog.products, database or wordnet_path(), analyse, links)
-    target = out or Path(cfg["DEFINITIONS_PATH"])
-    size = write_definitions(artifact, target)
-    click.echo(
-        f"{len(artifact['designs'])} design words, {len(artifact['words'])} query words, "
-        f"{size / 1e6:.1f} MB → {target}"
-    )
 
 
 @click.command("search")

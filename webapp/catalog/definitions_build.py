@@ -12,20 +12,19 @@ kept, so the server reads a small JSON file and never the 154 MB database:
   «пивасик» → «пивас» → «пиво») or through catalogue words in the definition. A sense
   that leads nowhere in the catalogue is dropped: the catalogue chooses the sense.
 
-Lemmas come from the caller's ``lemmas`` function (the search's own ``analyse``), so
-the artifact's keys and terms are the catalogue's terms; it runs at build time only.
+Lemmas come from :func:`webapp.language.text.analyse`, as both sides of search make
+them, so the artifact's keys and terms are the catalogue's terms.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable, Container, Iterable, Sequence
 from pathlib import Path
 
-from ..files import write_atomic
+from ..language.text import analyse, is_cyrillic
 from .conceptnet import CREDIT as CONCEPTNET_CREDIT
 from .conceptnet import conceptnet_words
 from .definitions import FORMAT, VERSION
@@ -99,7 +98,7 @@ def catalogue_words(
 def build_definitions(
     products: Sequence[Product],
     database: Path,
-    lemmas: Lemmas,
+    lemmas: Lemmas = analyse,
     links: Iterable[tuple[str, str, str]] = (),
 ) -> dict[str, object]:
     """The artifact: credit, licence, sizes, design words and query words; ``links``
@@ -139,31 +138,10 @@ def _joined(table: dict[str, list[list[str]]]) -> dict[str, list[str]]:
     return {key: ["\t".join(row) for row in rows] for key, rows in sorted(table.items())}
 
 
-def write_definitions(artifact: dict[str, object], target: Path) -> int:
-    """Write ``artifact`` as compact JSON, one word per line (diffable); return its size."""
-    head = {k: v for k, v in artifact.items() if k not in ("designs", "words")}
-    lines = [json.dumps(head, ensure_ascii=False, sort_keys=True)[:-1] + ","]
-    for table in ("designs", "words"):
-        entries = artifact[table]
-        assert isinstance(entries, dict)
-        rows = [f"{json.dumps(k, ensure_ascii=False)}:{_compact(v)}" for k, v in entries.items()]
-        lines.append(
-            f'"{table}":{{\n' + ",\n".join(rows) + "\n}" + ("," if table == "designs" else "}")
-        )
-    data = ("\n".join(lines) + "\n").encode("utf-8")
-    write_atomic(target, data)
-    return len(data)
-
-
-def _compact(value: object) -> str:
-    """``value`` as JSON without spaces."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 def _design_sense(sense: Cleaned, lemmas: Lemmas) -> list[str]:
     """One design word's sense as stored: text, marks, base key, content lemmas."""
     base = " ".join(lemmas(sense.base)) if sense.base else ""
-    terms = " ".join(dict.fromkeys(t for t in lemmas(sense.text) if _cyrillic(t)))
+    terms = " ".join(dict.fromkeys(t for t in lemmas(sense.text) if is_cyrillic(t)))
     return [sense.text, " ".join(sense.marks), base, terms]
 
 
@@ -181,7 +159,7 @@ def head_noun(terms: Sequence[str]) -> str:
     («вид кепки» → «кепка», «ласковое название кошки» → «кошка»), "" when there is none.
     Adjective and verb lemmas are told by their endings (-ый/-ий/-ой, -ть/-ти/-чь)."""
     for term in terms:
-        if term in GENERIC or term in FUNCTION or _NOT_NOUN.search(term) or not _cyrillic(term):
+        if term in GENERIC or term in FUNCTION or _NOT_NOUN.search(term) or not is_cyrillic(term):
             continue
         return term
     return ""
@@ -212,8 +190,3 @@ def _resolve(
         if kept:
             entries[key] = kept
     return dict(sorted(entries.items()))
-
-
-def _cyrillic(term: str) -> bool:
-    """True for a term with a Cyrillic letter (Latin taxon names are not searched)."""
-    return any("а" <= ch <= "я" or ch == "ё" for ch in term)
