@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import bm25s
 import numpy as np
+
+from .bm25 import TermBM25
 
 FORMAT = "stezhok/definitions"
 VERSION = 1
@@ -120,17 +121,12 @@ class ReverseDictionary:
         corpus = []
         for keys in design_words:
             weighted = [(s, w) for k, w in keys for s in _design_senses(definitions, k)]
-            corpus.append([t for s, w in weighted for t in s.terms * w] or ["∅"])
-        self.vocabulary = frozenset(t for doc in corpus for t in doc)
-        self.bm25 = bm25s.BM25(k1=1.2, b=0.75)
-        self.bm25.index(corpus, show_progress=False)
+            corpus.append([t for s, w in weighted for t in s.terms * w])
+        self.index = TermBM25(corpus, k1=1.2, b=0.75)
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         """BM25 score of each row's definitions for the query ``terms``."""
-        known = [t for t in terms if t in self.vocabulary]
-        if not known:
-            return np.zeros(self.size, np.float32)
-        return np.asarray(self.bm25.get_scores(known), np.float32)
+        return self.index.scores(terms)
 
     def explain(self, row: int, terms: Sequence[str]) -> DefinitionMatch | None:
         """The sense of row ``row`` that shares the most query terms with ``terms``."""
