@@ -11,6 +11,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from .catalog.colour_cache import cache_file, update_colours
+from .catalog.definitions_command import build_definitions_command
 from .catalog.embed import embed_catalog
 from .catalog.embedding_cache import CacheError
 from .catalog.facets import Filters
@@ -66,6 +68,11 @@ def embed_command(batch_size: int) -> None:
             f"{stats.space}: {stats.total} items, {stats.encoded} encoded, "
             f"{stats.reused} reused → {stats.path}"
         )
+    colours, measured = update_colours(catalog, Path(cfg["DATA_DIR"]), Path(cfg["EMBEDDINGS_DIR"]))
+    click.echo(
+        f"colours: {len(colours.ids)} items, {measured} measured, "
+        f"{len(colours.ids) - measured} reused → {cache_file(Path(cfg['EMBEDDINGS_DIR']))}"
+    )
     if needs_index_build(cfg, len(catalog.products)):
         click.echo("the vector indexes are out of date: run `flask --app webapp index` next")
 
@@ -191,5 +198,6 @@ def init_app(app: Flask) -> None:
         export_text_model_command,
         train_heads_command,
         build_thesaurus_command,
+        build_definitions_command,
     ):
         app.cli.add_command(command)

@@ -66,6 +66,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # artifact (`flask --app webapp build-thesaurus`; "" = off) and the occasions calendar
         "THESAURUS_PATH": str(ROOT / "data" / "rules" / "thesaurus.json"),
         "OCCASIONS_PATH": str(ROOT / "data" / "rules" / "occasions.tsv"),
+        # Wiktionary's definitions for the catalogue's words and the words it lacks
+        # (`flask --app webapp build-definitions`; webapp/catalog/definitions.py reads it)
+        "DEFINITIONS_PATH": str(ROOT / "data" / "rules" / "definitions.json"),
         # every ranking weight and threshold (webapp/search/settings.py, docs/ranking.md): a
         # mapping of dotted paths to values, e.g. {"floor.min_query_z": 5.5}; JSON from the
         # environment (RANKING='{"fusion.weights.lexical": 2.5}')
