@@ -68,8 +68,8 @@ def without_conceptnet(definitions: Definitions) -> Definitions:
 def reverse_dictionary(sets: list[str], lexical: LexicalIndex, ids: list[str]) -> None:
     """(a): nP@5 on descriptive queries, definitions alone vs the designs' own words."""
     products = read_catalog(ROOT / "data" / "catalog.csv").products
-    words = [design_words(analyse(p.title), [analyse(t) for t in p.tags]) for p in products]
-    index = ReverseDictionary(Definitions.read(ARTIFACT), words)
+    words = [design_words(analyse(p.title), [analyse(t) for t in p.tags], 2) for p in products]
+    index = ReverseDictionary(Definitions.read(ARTIFACT), words, k1=1.2, b=0.75)
     print("(a) descriptive queries, nP@5 alone    definitions   lexical (same run)")
     for name in sets:
         found = [q for q in queries(name, "descriptive") if q["relevant"]]
@@ -164,11 +164,11 @@ def load_cost() -> None:
         return statistics.median(times), held
 
     catalog = read_catalog(ROOT / "data" / "catalog.csv")
-    words = [design_words(analyse(p.title), [analyse(t) for t in p.tags]) for p in catalog.products]
+    words = [design_words(analyse(p.title), [analyse(t) for t in p.tags], 2) for p in catalog.products]
     thesaurus = measure(lambda: json.loads((ROOT / "data/rules/thesaurus.json").read_text("utf-8")))
     read = measure(lambda: Definitions.read(ARTIFACT))
     definitions = Definitions.read(ARTIFACT)
-    index = measure(lambda: ReverseDictionary(definitions, words))
+    index = measure(lambda: ReverseDictionary(definitions, words, k1=1.2, b=0.75))
     palette = measure(lambda: load_colours(ROOT / "embeddings", catalog.fingerprint))
     print("(d) load (median of 5)        seconds   × thesaurus   memory held (tracemalloc)")
     for label, (seconds, grown) in [("thesaurus.json (baseline)", thesaurus),

@@ -194,8 +194,8 @@ def test_the_artifact_is_small_credited_and_refused_when_foreign(tmp_path: Path)
 @pytest.fixture(scope="module")
 def reverse(definitions: Definitions) -> tuple[ReverseDictionary, list[str]]:
     products = read_catalog(ROOT / "data" / "catalog.csv").products
-    words = [design_words(analyse(p.title), [analyse(t) for t in p.tags]) for p in products]
-    return ReverseDictionary(definitions, words), [p.id for p in products]
+    words = [design_words(analyse(p.title), [analyse(t) for t in p.tags], 2) for p in products]
+    return ReverseDictionary(definitions, words, k1=1.2, b=0.75), [p.id for p in products]
 
 
 def _best(reverse: tuple[ReverseDictionary, list[str]], query: str) -> tuple[str, object]:

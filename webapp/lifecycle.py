@@ -11,8 +11,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import click
 from blinker import Namespace
@@ -20,7 +21,11 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from werkzeug.local import LocalProxy
 
-from .catalog.products import read_catalog
+from .catalog.colour_cache import cache_file, load_colours
+from .catalog.definitions import BUILD_HINT as DEFINITIONS_HINT
+from .catalog.definitions import Definitions
+from .catalog.knowledge import Knowledge
+from .catalog.products import Catalog, read_catalog
 from .catalog.store import CatalogStore
 from .concept_rules import load_concepts
 from .encoders.spaces import configured_spaces
@@ -64,6 +69,7 @@ def build_engine(app: Flask) -> SearchEngine:
             similar_space=cfg["SIMILAR_SPACE"],
             picture_space=cfg["PICTURE_SPACE"],
             concepts=load_concepts(app),
+            knowledge=load_knowledge(cfg, catalog),
         )
     engine.load_ms = timer.stages
     log.info(
@@ -73,6 +79,24 @@ def build_engine(app: Flask) -> SearchEngine:
         ", ".join(f"{stage} {ms / 1000:.1f}s" for stage, ms in timer.stages.items()),
     )
     return engine
+
+
+def load_knowledge(cfg: Mapping[str, Any], catalog: Catalog) -> Knowledge:
+    """The definitions artifact and the colour cache the configuration names; a missing
+    one is logged with the command that builds it (the search then has no such signal), a
+    stale colour cache is refused like every other cache."""
+    definitions = None
+    path = Path(cfg["DEFINITIONS_PATH"]) if cfg["DEFINITIONS_PATH"] else None
+    if path is not None and path.exists():
+        definitions = Definitions.read(path)
+    elif path is not None:
+        log.warning("no definitions at %s: run `%s`", path, DEFINITIONS_HINT)
+    colours = None
+    if cache_file(Path(cfg["EMBEDDINGS_DIR"])).exists():
+        colours = load_colours(Path(cfg["EMBEDDINGS_DIR"]), catalog.fingerprint)
+    else:
+        log.warning("no colour cache in %s: run `flask --app webapp embed`", cfg["EMBEDDINGS_DIR"])
+    return Knowledge(definitions, colours)
 
 
 def warm_up(app: Flask) -> SearchEngine:
@@ -129,6 +153,8 @@ def _artifact_state(app: Flask) -> list[tuple[str, int, int, int]]:
         Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"],
         *sorted(Path(cfg["EMBEDDINGS_DIR"]).glob("*.pkl")),
         *sorted(Path(cfg["EMBEDDINGS_DIR"]).glob("*.index.json")),
+        cache_file(Path(cfg["EMBEDDINGS_DIR"])),
+        *([Path(cfg["DEFINITIONS_PATH"])] if cfg["DEFINITIONS_PATH"] else []),
     ]
     state = []
     for path in paths:

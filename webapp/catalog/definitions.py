@@ -29,8 +29,6 @@ VERSION = 1
 BUILD_HINT = "flask --app webapp build-definitions"
 #: one sense as stored: its four fields joined by tabs (one string: a small, fast load)
 Row = str | Sequence[str]
-#: a design's title words count this many times its tag words in its definitions document
-TITLE_WEIGHT = 2
 
 
 class DefinitionsError(RuntimeError):
@@ -109,9 +107,15 @@ class ReverseDictionary:
     words in a design's title and tags."""
 
     def __init__(
-        self, definitions: Definitions, design_words: Sequence[Sequence[tuple[str, int]]]
+        self,
+        definitions: Definitions,
+        design_words: Sequence[Sequence[tuple[str, int]]],
+        *,
+        k1: float,
+        b: float,
     ) -> None:
-        """``design_words[row]``: row's word keys with their weights (:func:`design_words`)."""
+        """``design_words[row]``: row's word keys with their weights (:func:`design_words`);
+        ``k1`` and ``b`` are BM25's (``RankingSettings.knowledge``)."""
         self.size = len(design_words)
         self.definitions = definitions
         #: each row's defined words (their senses are looked up again only to explain)
@@ -122,7 +126,7 @@ class ReverseDictionary:
         for keys in design_words:
             weighted = [(s, w) for k, w in keys for s in _design_senses(definitions, k)]
             corpus.append([t for s, w in weighted for t in s.terms * w])
-        self.index = TermBM25(corpus, k1=1.2, b=0.75)
+        self.index = TermBM25(corpus, k1=k1, b=b)
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         """BM25 score of each row's definitions for the query ``terms``."""
@@ -144,11 +148,13 @@ def _design_senses(definitions: Definitions, key: str) -> list[Sense]:
     return [s for s in senses if s.terms]
 
 
-def design_words(title: Sequence[str], tags: Sequence[Sequence[str]]) -> list[tuple[str, int]]:
+def design_words(
+    title: Sequence[str], tags: Sequence[Sequence[str]], title_weight: int
+) -> list[tuple[str, int]]:
     """A design's word keys with their weights, from its title's and tags' lemmas: the
-    title (as a phrase and word by word) counts :data:`TITLE_WEIGHT` times, each tag once;
+    title (as a phrase and word by word) counts ``title_weight`` times, each tag once;
     a key is listed once, at its highest weight."""
-    keys = [(" ".join(title), TITLE_WEIGHT), *((t, TITLE_WEIGHT) for t in title)]
+    keys = [(" ".join(title), title_weight), *((t, title_weight) for t in title)]
     keys += [(" ".join(tag), 1) for tag in tags] + [(t, 1) for tag in tags for t in tag]
     found: dict[str, int] = {}
     for key, weight in keys:

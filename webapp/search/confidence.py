@@ -45,6 +45,8 @@ FEATURES = (
     "category",
     "emoji",
     "log_rank",
+    "definition",
+    "colour",
 )
 #: the second stage's: the first's, closeness to the answer's head, the first confidence
 SECOND = (*FEATURES, "head_text", "head_cross", "first", "first_best")
@@ -101,6 +103,8 @@ def features(fused: Fused, evidence: WordEvidence) -> np.ndarray:
         _or_zero(fused.best(SignalKind.CATEGORY)),
         fused.has(SignalKind.EMOJI).astype(float),
         np.log(np.arange(1, n + 1)),
+        _or_zero(fused.best(SignalKind.DEFINITION)),
+        _or_zero(fused.best(SignalKind.COLOUR)),
     ]
     return np.column_stack(columns).astype(np.float64)
 

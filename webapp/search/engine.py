@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from ..catalog.facets import NO_FILTERS, Facets, Filters
+from ..catalog.knowledge import NO_KNOWLEDGE, Knowledge
 from ..catalog.products import Catalog, Product
 from ..catalog.rules import Concepts
 from ..encoders.base import EncoderError
@@ -52,6 +53,7 @@ class SearchEngine:
         similar_space: str = "",
         picture_space: str = "",
         concepts: Concepts | None = None,
+        knowledge: Knowledge = NO_KNOWLEDGE,
     ) -> None:
         """Search ``indexes`` (space name → its vector back-end, rows in catalogue order)
         under ``ranking`` (every tuning constant; the shipped values by default).
@@ -82,7 +84,9 @@ class SearchEngine:
             self.settings,
             picture_space=self.picture_space,
             text_space=self.text_space,
+            knowledge=knowledge,
         )
+        self._knowledge = knowledge
         self._pictures: LRUCache[tuple[str, str], PictureQuery] = LRUCache(256)
         self._facets = Facets(self.products)
         self._concepts = concepts
@@ -106,6 +110,7 @@ class SearchEngine:
             similar_space=self.similar_space,
             picture_space=self.picture_space,
             concepts=self._concepts,
+            knowledge=self._knowledge,
         )
         engine.load_ms = self.load_ms
         return engine

@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..catalog.definitions import ReverseDictionary
 from ..catalog.rules import Expansion
 from .fusion import Fused
 from .lexical import LexicalIndex
 from .signals import SignalKind
+from .signals.knowledge import Palette
 from .terms import QueryTerms
 
 
@@ -51,6 +53,13 @@ class Explanation:
     #: words concept rules added that the design's text contains
     meaning: tuple[str, ...] = ()
     rules: tuple[RuleUse, ...] = ()
+    #: query words the catalogue does not use, decoded by their definitions, whose base
+    #: words the design contains: («тачка», «автомобиль»)
+    decoded: tuple[tuple[str, str], ...] = ()
+    #: the design's word and the dictionary sense the query's words matched
+    definition: tuple[str, str] | None = None
+    #: the query's colour words the design's picture shows
+    colours: tuple[str, ...] = ()
     #: what the shopper's photo seems to show (classifier class names), best first
     labels: tuple[str, ...] = ()
     #: for recommendations: ``rec`` (near the taste), ``explore`` or ``also`` (co-visited)
@@ -86,6 +95,12 @@ class Explanation:
             why["rules"] = [
                 {"phrase": r.phrase, "source": r.source, "words": list(r.words)} for r in self.rules
             ]
+        if self.decoded:
+            why["decoded"] = {word: base for word, base in self.decoded}
+        if self.definition:
+            why["definition"] = {"word": self.definition[0], "text": self.definition[1]}
+        if self.colours:
+            why["colours"] = list(self.colours)
         if self.labels:
             why["labels"] = list(self.labels)
         if self.source:
@@ -97,11 +112,16 @@ class Explanation:
 
 @dataclass(frozen=True)
 class WordContext:
-    """What explaining a word query's results needs: its terms, rules and the index."""
+    """What explaining a word query's results needs: its terms, rules, the index, and the
+    reverse dictionary and palette its knowledge signals read."""
 
     lexical: LexicalIndex
     terms: QueryTerms
     concepts: tuple[Expansion, ...] = ()
+    reverse: ReverseDictionary | None = None
+    palette: Palette | None = None
+    #: the palette share at which a design shows a colour word (``KnowledgeSettings``)
+    colour_match: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -164,7 +184,29 @@ def _with_words(explanation: Explanation, context: WordContext, row: int) -> Exp
         words = tuple(context.lexical.matched(row, own))
     if explanation.has(SignalKind.MEANING):
         meaning = tuple(context.lexical.matched(row, extra))
-    return replace(explanation, words=words, meaning=meaning, rules=_rules(context, meaning))
+    decoded = tuple(
+        (word, base) for word, bases in context.terms.decoded for base in bases[:1] if base in words
+    )
+    definition = None
+    if explanation.has(SignalKind.DEFINITION) and context.reverse is not None:
+        found = context.reverse.explain(row, context.terms.own_words)
+        definition = (found.word, found.text) if found else None
+    colours: tuple[str, ...] = ()
+    if context.palette is not None and context.terms.colours:
+        colours = tuple(
+            term.word
+            for _, term in context.terms.colours
+            if context.palette.match_row(row, term) >= context.colour_match
+        )
+    return replace(
+        explanation,
+        words=words,
+        meaning=meaning,
+        rules=_rules(context, meaning),
+        decoded=decoded,
+        definition=definition,
+        colours=colours,
+    )
 
 
 def _rules(context: WordContext, meaning: Sequence[str]) -> tuple[RuleUse, ...]:

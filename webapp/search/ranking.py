@@ -17,9 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..catalog.definitions import Definitions, ReverseDictionary, design_words
+from ..catalog.knowledge import NO_KNOWLEDGE, Knowledge
 from ..catalog.products import Product
 from ..encoders.space import Space
 from ..index.base import VectorBackend, Where
+from ..language.text import analyse
 from .cache import LRUCache
 from .confidence import WordEvidence
 from .explanation import Ranking, WordContext
@@ -27,10 +30,11 @@ from .floor import QueryEvidence, RelevanceFloor
 from .fusion import Fused, fuse
 from .lexical import LexicalIndex
 from .query import ParsedQuery
-from .settings import RankingSettings
+from .settings import KnowledgeSettings, RankingSettings
 from .signals import Signal, SignalKind
 from .signals.category import CategoryTree
 from .signals.emoji import emoji_signal
+from .signals.knowledge import Palette, definition_signal
 from .signals.picture import PictureQuery, class_words, picture_signals
 from .signals.vectors import Spaces
 from .signals.words import bm25
@@ -59,16 +63,25 @@ class Ranker:
         *,
         picture_space: str = "",
         text_space: str = "",
+        knowledge: Knowledge = NO_KNOWLEDGE,
     ) -> None:
         """Rank ``products`` by BM25 and by ``spaces`` (their ``indexes``); a picture is
-        searched in ``picture_space`` by look and, for photos, in ``text_space`` by words."""
+        searched in ``picture_space`` by look and, for photos, in ``text_space`` by words;
+        ``knowledge`` (definitions, colours) adds its signals where it is built."""
         self.settings = settings
         self.row_of = {p.id: i for i, p in enumerate(products)}
         self.spaces = Spaces(spaces, indexes, settings.fusion.stats_sample)
         self.lexical = LexicalIndex(products, settings.words)
+        known = settings.knowledge
         self.reader = TermReader(
-            self.lexical, thesaurus_known_words=settings.words.thesaurus_known_words
+            self.lexical,
+            thesaurus_known_words=settings.words.thesaurus_known_words,
+            definitions=knowledge.definitions if known.decode_words else None,
+            genus=known.decode_genus,
         )
+        self.reverse = reverse_dictionary(products, knowledge.definitions, known)
+        shares = knowledge.colour_shares([p.id for p in products])
+        self.palette = None if shares is None else Palette(shares)
         self.tree = CategoryTree(products)
         self.floor = RelevanceFloor(settings.floor, settings.confidence)
         self.picture_space, self.text_space = picture_space, text_space
@@ -123,6 +136,8 @@ class Ranker:
             signals += self._word_signals(terms, k, mask)
         with timer.stage("emoji"):
             signals += emoji_signal(parsed.emoji_ids, self.row_of)
+        with timer.stage("knowledge"):
+            signals += self._knowledge_signals(terms, k, mask)
         added = terms.added_words[: self.settings.words.meaning_vector_words]
         signals += self.spaces.meaning_signal(added, k, timer, where)
         with timer.stage("category"):
@@ -130,7 +145,15 @@ class Ranker:
         with timer.stage("fuse"):
             fused = fuse(signals, self.settings.fusion)
             evidence = self._evidence(fused, terms)
-        return Candidates(fused, evidence, WordContext(self.lexical, terms, parsed.concepts))
+        context = WordContext(
+            self.lexical,
+            terms,
+            parsed.concepts,
+            self.reverse,
+            self.palette,
+            self.settings.knowledge.colour_match,
+        )
+        return Candidates(fused, evidence, context)
 
     def _word_signals(self, terms: QueryTerms, k: int, mask: np.ndarray | None) -> list[Signal]:
         """BM25 of the query's own words (calibrated by coverage of its own groups) and of
@@ -143,6 +166,22 @@ class Ranker:
             SignalKind.MEANING, self.lexical, self.reader, added, terms.expanded, k, mask
         )
         return own + meaning
+
+    def _knowledge_signals(
+        self, terms: QueryTerms, k: int, mask: np.ndarray | None
+    ) -> list[Signal]:
+        """The reverse dictionary, for a description (a query of several words, or one
+        with a word nothing explains), and the query's colours in the pictures."""
+        known = self.settings.knowledge
+        signals = []
+        vocabulary = self.lexical.vocabulary
+        unknown = any(not any(w in vocabulary for w in g) for g in terms.expanded)
+        if len(terms.groups) >= known.definition_min_words or unknown:
+            words = [t for g in terms.groups for t in g]
+            signals += definition_signal(self.reverse, words, k, mask)
+        if self.palette is not None:
+            signals += self.palette.signal(terms, known.colour_match, k, mask)
+        return signals
 
     def _with_category(self, signals: list[Signal], terms: QueryTerms) -> list[Signal]:
         """``signals`` with the category tree's inserted before the rules' vector (the order
@@ -160,22 +199,29 @@ class Ranker:
         """What the floor reads: each candidate's coverage of the query's word groups (by
         its own words, and with the words rules add), whether the query's words are mostly
         unknown to the shop, and the spaces the answer's coherence is measured in."""
+        colours = self._showing(terms)
         coverage = np.zeros(len(fused), np.float32)
-        words = fused.has(SignalKind.LEXICAL, SignalKind.MEANING)
-        coverage[words] = self.reader.coverage(fused.rows[words], terms.expanded)
+        words = fused.has(SignalKind.LEXICAL, SignalKind.MEANING, SignalKind.COLOUR)
+        coverage[words] = self.reader.coverage(fused.rows[words], terms.expanded, colours)
         own = np.zeros(len(fused), np.float32)
-        lexical = fused.has(SignalKind.LEXICAL)
-        own[lexical] = self.reader.coverage(fused.rows[lexical], terms.groups)
+        lexical = fused.has(SignalKind.LEXICAL, SignalKind.COLOUR)
+        own[lexical] = self.reader.coverage(fused.rows[lexical], terms.groups, colours)
         phrase = None
         if len(terms.groups) > 1 or terms.curated:
             phrase = np.zeros(len(fused), bool)
-            phrase[words] = self.reader.coverage(fused.rows[words], terms.phrase) >= 1.0
+            phrase[words] = self.reader.coverage(fused.rows[words], terms.phrase, colours) >= 1.0
         spaces = (
             self.spaces.vectors_of(SignalKind.TEXT),
             self.spaces.vectors_of(SignalKind.CROSS_MODAL),
         )
         unexplained = self.reader.unexplained(terms, self.settings.floor.unexplained_share)
         return QueryEvidence(coverage, unexplained, WordEvidence(own, coverage, spaces, phrase))
+
+    def _showing(self, terms: QueryTerms) -> dict[int, np.ndarray]:
+        """Per colour word of the query, the rows whose picture shows that colour."""
+        if self.palette is None or not terms.colours:
+            return {}
+        return self.palette.showing(terms, self.settings.knowledge.colour_match)
 
     def suggest(self, parsed: ParsedQuery) -> list[str]:
         """A did-you-mean query for one that found nothing: each unknown word respelt as
@@ -219,3 +265,15 @@ class Ranker:
     def _none(self) -> Fused:
         """An empty answer."""
         return fuse([], self.settings.fusion)
+
+
+def reverse_dictionary(
+    products: Sequence[Product], definitions: Definitions | None, settings: KnowledgeSettings
+) -> ReverseDictionary | None:
+    """The reverse dictionary over ``products``' title and tag words (None without
+    definitions)."""
+    if definitions is None:
+        return None
+    weight = settings.definition_title_weight
+    words = [design_words(analyse(p.title), [analyse(t) for t in p.tags], weight) for p in products]
+    return ReverseDictionary(definitions, words, k1=settings.definition_k1, b=settings.definition_b)

@@ -1,7 +1,8 @@
 """Every tuning constant of ranking, in one typed, documented object.
 
 :class:`RankingSettings` groups the knobs by the stage they steer: how words are indexed
-and understood (:class:`WordSettings`), how signals are fused (:class:`FusionSettings`),
+and understood (:class:`WordSettings`) and what the shop knows beyond them
+(:class:`KnowledgeSettings`), how signals are fused (:class:`FusionSettings`),
 where the relevance floor stands (:class:`FloorSettings`) and where an answer ends
 (:class:`ConfidenceSettings`), how a picture is read
 (:class:`PictureSettings`) and how recommendations are made (:class:`RecommendSettings`).
@@ -44,6 +45,8 @@ def _weights() -> dict[SignalKind, float]:
         SignalKind.MEANING_VECTOR: 0.5,
         SignalKind.CATEGORY: 1.0,
         SignalKind.EMOJI: 10.0,
+        SignalKind.DEFINITION: 1.0,
+        SignalKind.COLOUR: 1.0,
         SignalKind.IMAGE: 0.5,
         SignalKind.COMBINED: 0.5,
         SignalKind.CROSS_MODAL: 0.2,
@@ -94,6 +97,38 @@ class WordSettings:
     meaning_vector_words: int = 8
     """At most this many words a concept rule added are embedded together as the «meaning»
     vector (longer lists dilute it; 8 covers every occasion rule's core motifs)."""
+
+
+@dataclass(frozen=True)
+class KnowledgeSettings:
+    """How the shop's knowledge beyond its own words is read: Wiktionary's definitions and
+    the pictures' colours (docs/knowledge.md for the standalone measurements)."""
+
+    decode_words: bool = True
+    """A query word the catalogue does not use counts as the base word its definition
+    names («тачка» → автомобиль, «зайка» → заяц, «мобила» → мобильный телефон). On 51
+    colloquial and synonym words the catalogue lacks: 35 right, 1 wrong, 15 undecoded;
+    2 of 99 nonsense queries get a word (docs/knowledge.md)."""
+    decode_genus: bool = False
+    """…and, where no base word is given, the genus heading its definition («барбос» —
+    «дворовая собака» → собака): six more right words, but 15 more nonsense queries let
+    through, so off."""
+    definition_title_weight: int = 2
+    """A design's title words count this many times its tag words in its definitions
+    document (the reverse dictionary)."""
+    definition_k1: float = 1.2
+    """BM25 ``k1`` of the reverse dictionary."""
+    definition_b: float = 0.75
+    """BM25 ``b`` of the reverse dictionary (definitions vary in length with the number of
+    senses, which is noise: full normalisation)."""
+    definition_min_words: int = 2
+    """The reverse dictionary is asked only for a description: a query of at least this
+    many content words, or one with a word neither the catalogue nor a rule explains
+    (one known word is a name, and its own designs are its answer)."""
+    colour_match: float = 0.3
+    """A design shows a query's colour word when its palette answers the word at least this
+    much (``colour_words.colour_match``: the colour's share of the motif, near hues at half):
+    20 of 20 designs' palettes were right by eye at this share (docs/knowledge.md)."""
 
 
 @dataclass(frozen=True)
@@ -183,21 +218,23 @@ class FloorSettings:
 def _first_stage() -> dict[str, float]:
     """The first stage's weights, fitted on the dev sets (see :class:`ConfidenceSettings`)."""
     return {
-        "bias": -7.94065, "relative": 5.34676, "score": 0.15068, "own": 3.48352,
-        "coverage": 2.48561, "z_text": 0.34137, "no_text": 2.06672, "z_gap": 0.13583,
-        "z_cross": 0.23227, "z_meaning": -0.20127, "lexical": -4.42798, "meaning": 0.4131,
-        "category": -1.03677, "emoji": 4.4083, "log_rank": -0.023,
+        "bias": -8.47437, "relative": 6.17543, "score": 0.12969, "own": 3.76618,
+        "coverage": 2.70117, "z_text": 0.31635, "no_text": 2.02443, "z_gap": 0.11453,
+        "z_cross": 0.22173, "z_meaning": -0.20069, "lexical": -4.74702, "meaning": 0.17035,
+        "category": -1.25941, "emoji": 4.4971, "log_rank": 0.0326, "definition": 0.42675,
+        "colour": -0.00066,
     }  # fmt: skip
 
 
 def _second_stage() -> dict[str, float]:
     """The second stage's weights, fitted on the dev sets (see :class:`ConfidenceSettings`)."""
     return {
-        "bias": -11.98196, "relative": 7.23645, "score": 0.22459, "own": 3.84119,
-        "coverage": 3.3602, "z_text": 0.50039, "no_text": 2.57627, "z_gap": 0.06452,
-        "z_cross": 0.16606, "z_meaning": -0.27292, "lexical": -4.41755, "meaning": 0.6982,
-        "category": -1.69837, "emoji": 4.07289, "log_rank": 0.18036, "head_text": 3.11871,
-        "head_cross": 1.78919, "first": -4.46122, "first_best": -0.50163,
+        "bias": -11.59105, "relative": 7.93288, "score": 0.19004, "own": 4.65746,
+        "coverage": 3.53936, "z_text": 0.45652, "no_text": 2.35996, "z_gap": 0.04981,
+        "z_cross": 0.18501, "z_meaning": -0.26882, "lexical": -5.35698, "meaning": 0.37731,
+        "category": -1.86247, "emoji": 4.28992, "log_rank": 0.20833, "definition": 0.55555,
+        "colour": 0.47799, "head_text": 2.67091, "head_cross": 1.44923, "first": -3.97445,
+        "first_best": -0.9213,
     }  # fmt: skip
 
 
@@ -207,8 +244,8 @@ class ConfidenceSettings:
     against these thresholds. Chosen on the dev sets, out of fold, by
     ``benchmarks/calibrate_confidence.py`` (docs/ranking.md «Where the answer ends»): from
     the z thresholds alone to these, on 123 answered dev queries out of fold, the share of
-    the first page on topic went 0.503 → 0.842 with judged designs on the first page
-    0.938 → 0.938 (counting «Может подойти»), nP@5 0.895 → 0.902, MRR@10 0.949 → 0.949."""
+    the first page on topic went 0.502 → 0.847 with judged designs on the first page
+    0.935 → 0.935 (counting «Может подойти»), nP@5 0.891 → 0.897, MRR@10 0.942 → 0.942."""
 
     first: Mapping[str, float] = field(default_factory=_first_stage)
     """The first stage's logistic weights, by feature (``confidence.FEATURES``), on the
@@ -274,6 +311,7 @@ class RankingSettings:
     """Every ranking constant, by stage; one frozen instance per engine."""
 
     words: WordSettings = field(default_factory=WordSettings)
+    knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
     fusion: FusionSettings = field(default_factory=FusionSettings)
     floor: FloorSettings = field(default_factory=FloorSettings)
     confidence: ConfidenceSettings = field(default_factory=ConfidenceSettings)

@@ -1,8 +1,9 @@
 """The query's words against the catalogue's: which words count for each query term.
 
 Per query term: itself when the catalogue uses it, else the base nouns of a diminutive
-(``ёлочки`` → ``ёлка``), else the closest spelling of a shopper's word (``бабчка`` →
-``бабочка``; never a respelling of a word a rule knows). Beside them, the catalogue words
+(``ёлочки`` → ``ёлка``), else the base word its dictionary definition names («тачка» →
+автомобиль), else the closest spelling of a shopper's word (``бабчка`` → ``бабочка``;
+never a respelling of a word a rule knows). Beside them, the catalogue words
 concept rules add (the thesaurus, the occasions calendar, the shop's own rules). The
 result, :class:`QueryTerms`, is what the word signals search, what the floor measures a
 design's coverage by, and what a result's explanation names.
@@ -10,11 +11,13 @@ design's coverage by, and what a result's explanation names.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..catalog.colour_words import ColourTerm, query_colours
+from ..catalog.definitions import Definitions
 from ..language.text import is_cyrillic
 from .lexical import LexicalIndex
 from .query import ParsedQuery
@@ -34,6 +37,11 @@ class QueryTerms:
     meaning: Groups = ()
     #: …the words the shop's own curated rules (the occasions calendar, staff rules) add
     curated: Groups = ()
+    #: query words the catalogue does not use, with the base words their definitions name
+    #: («тачка», («автомобиль»,)): the groups of those terms
+    decoded: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: (group index, colour word) for each term that names a colour
+    colours: tuple[tuple[int, ColourTerm], ...] = ()
 
     @property
     def expanded(self) -> Groups:
@@ -44,8 +52,11 @@ class QueryTerms:
 
     @property
     def phrase(self) -> Groups:
-        """Per query term, its own words and the words curated rules add: what a design
-        must cover for the query's whole phrase to explain it."""
+        """Per query term, what a design must cover for the query's whole phrase to
+        explain it: its own words (a colour word: its picture too) and the words curated
+        rules add. The general thesaurus's words do not make a phrase: built by machine,
+        they mislead where they count most («киса» is also a purse; measured on the dev
+        sets, docs/ranking.md)."""
         if not self.curated:
             return self.groups
         return tuple(g + c for g, c in zip(self.groups, self.curated, strict=True))
@@ -64,20 +75,39 @@ class QueryTerms:
 class TermReader:
     """Reads a parsed query's terms against one catalogue's lexical index."""
 
-    def __init__(self, lexical: LexicalIndex, *, thesaurus_known_words: bool) -> None:
+    def __init__(
+        self,
+        lexical: LexicalIndex,
+        *,
+        thesaurus_known_words: bool,
+        definitions: Definitions | None = None,
+        genus: bool = False,
+    ) -> None:
         """Work over ``lexical``; ``thesaurus_known_words`` off keeps the general thesaurus
-        from expanding words the catalogue itself uses (``RankingSettings.words``)."""
+        from expanding words the catalogue itself uses (``RankingSettings.words``); with
+        ``definitions``, a word the catalogue lacks counts as the base word its definition
+        names (with ``genus``, also as the genus heading it: ``RankingSettings.knowledge``)."""
         self.lexical = lexical
         self.thesaurus_known_words = thesaurus_known_words
+        self.definitions = definitions
+        self.genus = genus
 
     def read(self, parsed: ParsedQuery) -> QueryTerms:
         """The query's term groups and the words rules add to them."""
-        groups = self.groups(parsed)
+        decoded: dict[str, tuple[str, ...]] = {}
+        groups = self.groups(parsed, decoded)
         curated = self.meaning(parsed, groups, sources=CURATED)
-        return QueryTerms(groups, self.meaning(parsed, groups), curated)
+        terms = list(dict.fromkeys(parsed.terms))  # one per group, in order
+        colours = tuple((i, found[0]) for i, t in enumerate(terms) if (found := query_colours([t])))
+        return QueryTerms(
+            groups, self.meaning(parsed, groups), curated, tuple(decoded.items()), colours
+        )
 
-    def groups(self, parsed: ParsedQuery) -> Groups:
-        """Per query term, the words that count as it (see the module's docstring)."""
+    def groups(
+        self, parsed: ParsedQuery, decoded: dict[str, tuple[str, ...]] | None = None
+    ) -> Groups:
+        """Per query term, the words that count as it (see the module's docstring); the
+        words decoded by their definitions are noted in ``decoded``."""
         vocabulary = self.lexical.vocabulary
         expansions = parsed.expansions
         explained = {t for concept in parsed.concepts for t in concept.triggers}
@@ -87,10 +117,25 @@ class TermReader:
             if term in vocabulary or bases:
                 groups.append((term,) if term in vocabulary else bases)
                 continue
+            meant = self.decode(term) if term not in explained else ()
+            if meant:
+                groups.append(meant)
+                if decoded is not None:
+                    decoded[term] = meant
+                continue
             # a word a concept rule knows is a real word: never respell it into another
             corrected = None if term in explained else self.lexical.correct(term)
             groups.append((corrected,) if corrected else (term,))
         return tuple(groups)
+
+    def decode(self, term: str) -> tuple[str, ...]:
+        """The catalogue words a word the catalogue lacks stands for, by its definition
+        (() without definitions, or when it has none that leads to the catalogue)."""
+        if self.definitions is None:
+            return ()
+        vocabulary = self.lexical.vocabulary
+        meant = self.definitions.query_side(term, genus=self.genus)
+        return tuple(w for w in meant if w in vocabulary)
 
     def meaning(
         self, parsed: ParsedQuery, groups: Groups, sources: Collection[str] | None = None
@@ -114,13 +159,22 @@ class TermReader:
         result = tuple(tuple(dict.fromkeys(a)) for a in added)
         return result if any(result) else ()
 
-    def coverage(self, rows: np.ndarray, groups: Sequence[tuple[str, ...]]) -> np.ndarray:
-        """Per row, the share of ``groups`` whose words its text contains (0–1, float32)."""
+    def coverage(
+        self,
+        rows: np.ndarray,
+        groups: Sequence[tuple[str, ...]],
+        also: Mapping[int, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Per row, the share of ``groups`` whose words its text contains (0–1, float32);
+        ``also[i]``: further rows that cover group ``i`` (a colour word, by their picture)."""
         if not groups:
             return np.zeros(len(rows), np.float32)
         count = np.zeros(len(rows), np.int64)
-        for group in groups:
-            count += np.isin(rows, self.lexical.rows_with(group))
+        for i, group in enumerate(groups):
+            covering = self.lexical.rows_with(group)
+            if also and i in also:
+                covering = np.union1d(covering, also[i])
+            count += np.isin(rows, covering)
         return (count / len(groups)).astype(np.float32)
 
     def unexplained(self, terms: QueryTerms, share: float) -> bool:

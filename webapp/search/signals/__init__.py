@@ -12,6 +12,8 @@ is answered. The modules of this package each produce one family of signals:
   concept rules add;
 * ``category``: a query word naming a category or subcategory reaches its designs;
 * ``emoji``: an emoji typed into the query is that design;
+* ``knowledge``: the query's words in the dictionary definitions of a design's words, and
+  its colour words in the design's picture;
 * ``picture``: a shopper's picture, by its look and (for a photo) by what it shows;
 * ``neighbours``: «похожие», a taste profile and co-visits, for recommendations.
 """
@@ -45,6 +47,11 @@ class SignalKind(StrEnum):
     """A query word names a category or subcategory; the score is the share it covers."""
     EMOJI = "emoji"
     """An emoji typed into the query: that very design."""
+    DEFINITION = "definition"
+    """The query's words in the dictionary definitions of a design's words (a reverse
+    dictionary: «животное с ветвистыми рогами» → олень)."""
+    COLOUR = "colour"
+    """A colour word of the query in the design's picture (its palette's share)."""
     LOOK = "look"
     """A shopper's picture (or a design's own) in the picture space: what it looks like."""
     PHOTO_WORDS = "photo-words"
