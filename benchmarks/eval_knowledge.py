@@ -164,7 +164,9 @@ def load_cost() -> None:
         return statistics.median(times), held
 
     catalog = read_catalog(ROOT / "data" / "catalog.csv")
-    words = [design_words(analyse(p.title), [analyse(t) for t in p.tags], 2) for p in catalog.products]
+    words = [
+        design_words(analyse(p.title), [analyse(t) for t in p.tags], 2) for p in catalog.products
+    ]
     thesaurus = measure(lambda: json.loads((ROOT / "data/rules/thesaurus.json").read_text("utf-8")))
     read = measure(lambda: Definitions.read(ARTIFACT))
     definitions = Definitions.read(ARTIFACT)

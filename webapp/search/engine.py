@@ -207,7 +207,8 @@ class SearchEngine:
                 return []
             of, exclude = self.item_vectors([of], name)[0], [*exclude, of]
         rows, cosines = self.nearest(of, k, space=name, exclude=exclude)
-        signal = Signal.of(SignalKind.CONTENT, rows, cosines, name=name)
+        kind = SignalKind.LOOK if self._spaces[name].kind == "image" else SignalKind.CONTENT
+        signal = Signal.of(kind, rows, cosines, name=name)
         return self.hits(self.ranker.rank_signals([signal], k))
 
     def item_vectors(self, ids: Iterable[str], space: str | None = None) -> np.ndarray:

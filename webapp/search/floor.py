@@ -113,3 +113,15 @@ class RelevanceFloor:
         order = np.lexsort((position, ~first, ~sure))  # sure, then phrase first, then fused
         order = order[(sure | maybe)[order]]
         return Answer(fused.take(order), int(sure.sum()))
+
+
+def likeness_answer(fused: Fused, sure_z: float, gap: float, maybe_z: float) -> Answer:
+    """Where an answer by likeness (a picture's look-alikes) ends: the leading designs whose
+    score reaches ``sure_z`` and lies within ``gap`` of the best are confident; the next
+    ones down to ``maybe_z`` follow apart; the rest are dropped."""
+    scores = fused.scores
+    if not len(scores):
+        return Answer(fused, 0)
+    sure = (scores >= sure_z) & (scores >= scores[0] - gap)
+    shown = sure | (scores >= maybe_z)
+    return Answer(fused.take(np.flatnonzero(shown)), int(sure.sum()))

@@ -26,7 +26,7 @@ from ..language.text import analyse
 from .cache import LRUCache
 from .confidence import WordEvidence
 from .explanation import Ranking, WordContext
-from .floor import QueryEvidence, RelevanceFloor
+from .floor import QueryEvidence, RelevanceFloor, likeness_answer
 from .fusion import Fused, fuse
 from .lexical import LexicalIndex
 from .query import ParsedQuery
@@ -246,9 +246,11 @@ class Ranker:
         with timer.stage("fuse"):
             fused = fuse(found.signals, self.settings.fusion)
         with timer.stage("floor"):
-            answer = self.floor.judge(fused, QueryEvidence(), limit=limit)
+            kept = self.floor.judge(fused, QueryEvidence(), limit=limit).fused
+            p = self.settings.picture
+            answer = likeness_answer(kept, p.sure_z, p.sure_gap, p.maybe_z)
         shown = found.labels[: self.settings.picture.shown_labels]
-        return Ranking(answer.fused, labels=shown)
+        return Ranking(answer.fused, labels=shown, sure=answer.sure)
 
     def rank_signals(self, signals: Sequence[Signal], limit: int) -> Ranking:
         """The answer ``signals`` give on their own, ended after ``limit`` designs: how

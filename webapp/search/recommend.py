@@ -80,11 +80,13 @@ def _with_source(
     seen: Sequence[tuple[str, str]],
     seen_vectors: np.ndarray,
 ) -> list[Hit]:
-    """``ranking``'s hits, each explained by its ``source`` and the opened design it is
-    closest to."""
+    """``ranking``'s hits, each explained by its ``source`` and (unless it explores) the
+    opened design it is closest to."""
     ids = [engine.products[r].id for r in ranking.rows.tolist()]
     nearest = taste.closest_seen(engine.item_vectors(ids, space), seen_vectors)
-    extra = tuple(Explanation(source=source, like=seen[j]) for j in nearest)
+    extra = tuple(
+        Explanation(source=source, like=None if source == "explore" else seen[j]) for j in nearest
+    )
     return engine.hits(Ranking(ranking.fused, extra=extra))
 
 
@@ -102,7 +104,9 @@ def also_viewed(engine: SearchEngine, db: Engine, product_id: str, k: int) -> li
     ranking = blend_covisits(
         engine, anchor[0], space, co, content, decay=decay, kind=SignalKind.CONTENT, k=k
     )
-    extra = tuple(Explanation(source="also") for _ in range(len(ranking)))
+    anchor_product = engine.product(product_id)
+    like = (product_id, anchor_product.title) if anchor_product else None
+    extra = tuple(Explanation(source="also", like=like) for _ in range(len(ranking)))
     return engine.hits(Ranking(ranking.fused, extra=extra))
 
 

@@ -271,7 +271,18 @@ class PictureSettings:
     """How a shopper's picture is read (docs/images.md, 38 real photos)."""
 
     results: int = 96
-    """How many look-alikes a search by picture ranks (``PICTURE_RESULTS``)."""
+    """How many look-alikes a search by picture ranks at most (``PICTURE_RESULTS``)."""
+    sure_z: float = 3.0
+    """A look-alike is a confident result when its fused score (the look's z-score, plus a
+    photo's words) reaches this…"""
+    sure_gap: float = 3.0
+    """…and lies within this much of the best one's; on 38 photos and 41 designs' own
+    pictures («найти все похожие»), the share of the first page on topic went 0.36 → 0.48
+    (photos) and 0.25 → 0.87 (designs), answers of 1 to 31 designs instead of always 96
+    (docs/images.md «Where a picture's answer ends»)."""
+    maybe_z: float = 2.0
+    """Less confident look-alikes down to this score follow under «Может подойти» (with
+    them, judged designs on a photo's first page: 0.84, as before the end)."""
     top_classes: int = 5
     """ImageNet classes of a photo whose names are put into words."""
     flat_share: float = 0.85

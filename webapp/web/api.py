@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from ..catalog.products import Product
 from ..lifecycle import get_engine
-from ..search.results import Hit
+from ..search.results import Hit, SearchResult
 from ..security import csrf, limit_uploads
 from . import links, searching
 
@@ -65,14 +65,7 @@ def image_url(product: Product) -> str:
 def search() -> ResponseReturnValue:
     """Ranked results for ``q`` with filters and paging, best first."""
     req = searching.parse(request.args, require_query=True)
-    result = searching.run(req)
-    return jsonify(
-        query=req.query,
-        total=result.total,
-        page=req.page,
-        results=hits_json(result.hits),
-        took_ms=result.took_ms,
-    )
+    return answer_json(req.query, req.page, searching.run(req))
 
 
 @bp.post("/search/image")
@@ -81,12 +74,18 @@ def search_image() -> ResponseReturnValue:
     sort and paging as ``/api/search`` (as query or form parameters) and the same answer."""
     req = searching.parse(request.values, require_query=False)
     picture = searching.picture_from_upload()
-    result = searching.run_picture(picture, req)
+    return answer_json("", req.page, searching.run_picture(picture, req))
+
+
+def answer_json(query: str, page: int, result: SearchResult) -> ResponseReturnValue:
+    """A search's answer as the API contract describes it: ``results`` are the confident
+    designs of the page; ``maybe`` (on the last page) the ones that may fit, apart."""
     return jsonify(
-        query="",
+        query=query,
         total=result.total,
-        page=req.page,
+        page=page,
         results=hits_json(result.hits),
+        maybe=hits_json(result.maybe),
         took_ms=result.took_ms,
     )
 

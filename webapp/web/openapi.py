@@ -85,11 +85,16 @@ SCHEMAS = {
         why={"type": "object", "description": "matched signals and terms"},
     ),
     "SearchResponse": _object(
-        ["query", "total", "page", "results", "took_ms"],
+        ["query", "total", "page", "results", "maybe", "took_ms"],
         query=STRING,
-        total={"type": "integer", "minimum": 0},
+        total={"type": "integer", "minimum": 0, "description": "confident results"},
         page={"type": "integer", "minimum": 1},
         results={"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+        maybe={
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Hit"},
+            "description": "designs that may fit, shown apart after the last confident one",
+        },
         took_ms={"type": "number", "minimum": 0},
     ),
     "Product": _object(

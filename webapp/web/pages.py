@@ -15,13 +15,16 @@ from flask import (
 from flask.typing import ResponseReturnValue
 
 from ..analytics import get_analytics
+from ..catalog.products import Product
+from ..encoders.class_names import in_russian
 from ..lifecycle import get_engine
 from ..search import recommend
 from ..search.engine import SearchEngine
+from ..search.explanation import Explanation
 from ..search.results import SearchRequest
 from ..search.signals import SignalKind
 from ..security import limit_uploads
-from . import searching, shopper
+from . import searching, shopper, wording
 from .params import ParamError
 
 bp = Blueprint("pages", __name__)
@@ -178,6 +181,22 @@ def picture_search() -> dict[str, bool]:
     """Whether the loaded engine can search by picture (the upload form shows only then)."""
     engine = current_app.extensions.get("search")
     return {"picture_search": bool(engine is not None and engine.picture_space)}
+
+
+@bp.app_template_global("why_lines")
+def why_lines(explanation: Explanation | None, product: Product) -> list[str]:
+    """A result's «почему» in plain Russian (``web/wording.py``)."""
+    return wording.reasons(explanation, product, in_russian)
+
+
+@bp.app_template_filter("plural")
+def plural(count: int, one: str, few: str, many: str) -> str:
+    """The Russian form of a noun after ``count``: 1 страница, 3 страницы, 5 страниц."""
+    if count % 10 == 1 and count % 100 != 11:
+        return one
+    if 2 <= count % 10 <= 4 and not 12 <= count % 100 <= 14:
+        return few
+    return many
 
 
 @bp.app_template_filter("rub")
