@@ -5,7 +5,10 @@ Each command is a thin shell: it parses options and calls the core.
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -18,6 +21,7 @@ from .catalog.thesaurus import build_thesaurus_command
 from .encoders.base import EncoderError
 from .encoders.spaces import configured_spaces
 from .index.command import index_command, needs_index_build
+from .observability import terminal_logging
 from .search.filters import Filters
 from .search.results import SearchRequest
 from .training.command import train_heads_command
@@ -171,8 +175,25 @@ def evaluate_recs_command(n_test: int, n_train: int, seed: int, plot_path: str |
         click.echo(f"plot: {plot_path}")
 
 
+def with_terminal_logs(app: Flask, command: click.Command) -> click.Command:
+    """A copy of ``command`` that first turns ``app``'s logs to the terminal's form
+    (:func:`~webapp.observability.terminal_logging`); a server's stay JSON."""
+    inner = command.callback
+    if inner is None:
+        return command
+
+    def callback(*args: Any, **kwargs: Any) -> Any:
+        terminal_logging(app)
+        return inner(*args, **kwargs)
+
+    wrapped = copy.copy(command)
+    wrapped.callback = functools.update_wrapper(callback, inner)
+    return wrapped
+
+
 def init_app(app: Flask) -> None:
-    """Register the commands on ``app``."""
+    """Register the commands on ``app``, each logging for a terminal (the services'
+    ``init_app`` ran first: ``reload`` is registered by ``lifecycle``)."""
     from .encoders.efficientnet_lite import export_image_model_command
     from .encoders.ruclip_models import make_ruclip_model
     from .encoders.ruclip_onnx import export_text_model_command
@@ -191,3 +212,5 @@ def init_app(app: Flask) -> None:
         build_thesaurus_command,
     ):
         app.cli.add_command(command)
+    for name, command in list(app.cli.commands.items()):
+        app.cli.commands[name] = with_terminal_logs(app, command)
