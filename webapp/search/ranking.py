@@ -39,7 +39,6 @@ class RankingConfig:
             "category": 1.0,
             "emoji": 10.0,
             "ruclip-image": 0.5,
-            "ruclip-text": 0.5,
             "ruclip-combined": 0.5,
             "xmodal": 0.2,
         }

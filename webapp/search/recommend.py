@@ -20,11 +20,6 @@ from . import covisit, explore, taste
 from .engine import SearchEngine
 from .results import Hit
 
-# the old names, kept for callers of the one-module version
-HISTORY = taste.LIMITS["seen"]
-remember = taste.remember
-profile = taste.profile
-
 
 @dataclass(frozen=True)
 class RecommendSettings:
