@@ -56,3 +56,9 @@ def test_build_demo_catalog_sample(tmp_path: Path) -> None:
     catalog = read_catalog(tmp_path / "data" / "catalog.csv")
     assert len(catalog.products) == 12 and not catalog.problems
     assert all((tmp_path / "data" / p.image).is_file() for p in catalog.products)
+
+
+def test_evaluate_on_a_catalogue_without_the_judged_designs_says_so(mini_app) -> None:
+    result = mini_app.test_cli_runner().invoke(args=["evaluate"])
+    assert result.exit_code == 1
+    assert "judged design(s) are not in this catalogue" in result.output

@@ -131,6 +131,12 @@ def evaluate_command(queries: Path, out: Path, with_baseline: bool) -> None:
 
     engine = get_engine()
     dev = load_queries(queries)
+    judged = {i for q in dev for i in q.relevant}
+    if unknown := sorted(judged - {p.id for p in engine.lookup(sorted(judged))}):
+        raise click.ClickException(
+            f"{queries}: {len(unknown)} judged design(s) are not in this catalogue "
+            f"({', '.join(unknown[:5])}…): evaluate against the catalogue the set was written for"
+        )
     report = harness.evaluate(
         dev,
         lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).hits],
