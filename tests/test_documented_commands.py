@@ -16,11 +16,12 @@ install of a CI checkout points at that same code). The copy's install inputs
 (``requirements*.txt``, ``pyproject.toml``) are dated 2000, so ``make`` finds the
 environment installed and never reinstalls it under a running test session; each
 ``make`` command is first dry-run to prove it. No setting leaks in from the caller's
-environment. Where the real command is long, an environment variable or an appended
-option shortens it, and each test's docstring says which: mostly the 24-design catalogue
-of :func:`tiny_catalogue` (``DATA_DIR``/``EMBEDDINGS_DIR``), a random-weight tiny ruCLIP
-instead of real weights, or fewer rounds. Servers are started on a free port (``PORT``)
-and asked over HTTP; a command that names port 5000 is asked on that port instead.
+environment (``tests/scratch_checkout.py`` does all this). Where the real command is long,
+an environment variable or an appended option shortens it, and each test's docstring says
+which: mostly the 24-design catalogue of ``build/tiny`` (``DATA_DIR``/``EMBEDDINGS_DIR``), a
+random-weight tiny ruCLIP instead of real weights, or fewer rounds. Servers are started on a
+free port (``PORT``, ``FLASK_RUN_PORT``) and asked over HTTP; a command that names port
+5000 is asked on the server's port instead.
 
 Every test that runs a command is marked ``faults`` (real processes, tens of seconds):
 ``make test`` runs them, ``make test-fast`` skips them; the coverage check is fast.
@@ -28,28 +29,16 @@ Every test that runs a command is marked ``faults`` (real processes, tens of sec
 
 from __future__ import annotations
 
-import csv
 import inspect
 import json
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from webapp.config import RENAMED, defaults
-
+from .scratch_checkout import Workspace, get, make_workspace
 from .test_docs_figures import _latest, _report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,12 +50,6 @@ COMMAND = re.compile(
     r"^(?:[A-Z][A-Z0-9_]*=\S*\s+)*"
     r"(?:make|flask|gunicorn|curl|ssh|python3?|export|\.venv/bin/[\w.-]+)\s+\S"
 )
-#: the designs of the tiny catalogue: the rooster and its kin, a few others, then the
-#: first rows of the demo catalogue
-TINY_IDS = ("1f413", "1f414", "1f408", "1f431", "1f384", "1f382", "1f339", "1f697", "1f436")
-TINY_FIRST_ROWS = 15
-#: where a command runs make
-MAKE = re.compile(r"(?:^|\s)make\s")
 
 
 def documented_commands() -> dict[str, list[str]]:
@@ -180,179 +163,10 @@ EXCLUDED: dict[str, str] = {
 }
 
 
-# -- the scratch copy -----------------------------------------------------------------------
-@dataclass
-class Workspace:
-    """A scratch copy of the working tree and the environment its commands run in."""
-
-    root: Path
-    env: dict[str, str]
-    last_log: str = ""  # what the last server printed
-
-    def run(self, command: str, *, env: dict[str, str] | None = None, timeout: float = 600) -> str:
-        """Run ``command`` through ``bash -c`` here; its stdout and stderr together, as a
-        terminal shows them. A non-zero exit fails the test with the output."""
-        if MAKE.search(command):
-            self.check_make_installs_nothing(command, env)
-        done = subprocess.run(
-            ["bash", "-c", command],
-            cwd=self.root,
-            env={**self.env, **(env or {})},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        assert done.returncode == 0, f"`{command}` exited {done.returncode}:\n{done.stdout}"
-        return done.stdout
-
-    def check_make_installs_nothing(self, command: str, env: dict[str, str] | None) -> None:
-        """``make``'s dry run of ``command`` holds no install step (the environment is the
-        one running these tests, and stays as it is)."""
-        target = command[MAKE.search(command).start() :].strip()
-        dry = subprocess.run(
-            ["bash", "-c", MAKE.sub(" make -n ", f" {target}", count=1)],
-            cwd=self.root,
-            env={**self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert "pip install" not in dry.stdout and " -m venv" not in dry.stdout, (
-            f"`{target}` would install into the virtual environment: run `make install-dev` "
-            f"first\n{dry.stdout}"
-        )
-
-    @contextmanager
-    def serve(
-        self, command: str, *, env: dict[str, str] | None = None, ready_s: float = 300
-    ) -> Iterator[str]:
-        """Start ``command`` (a server) on a free port; yield its base URL once ``/readyz``
-        answers 200; stop its whole process group after."""
-        port = free_port()
-        if MAKE.search(command):
-            self.check_make_installs_nothing(command, env)
-        log = self.root / "build" / f"server-{port}.log"
-        log.parent.mkdir(exist_ok=True)
-        with log.open("w") as out:
-            process = subprocess.Popen(
-                ["bash", "-c", command],
-                cwd=self.root,
-                env={**self.env, "PORT": str(port), "FLASK_RUN_PORT": str(port), **(env or {})},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + ready_s
-            while get(f"{base}/readyz")[0] != 200:
-                assert process.poll() is None, f"`{command}` stopped:\n{log.read_text()}"
-                assert time.monotonic() < deadline, f"`{command}` not ready:\n{log.read_text()}"
-                time.sleep(1)
-            yield base
-        finally:
-            stop(process)
-        self.last_log = log.read_text()
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def get(url: str) -> tuple[int, str]:
-    """Status and body of a GET (0 and the error when nothing answers)."""
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.status, response.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode("utf-8", "replace")
-    except OSError as exc:
-        return 0, str(exc)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process group, SIGKILL it if it lingers, and reap the shell."""
-    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _copy_tree(target: Path) -> None:
-    """The working tree as git sees it (tracked and untracked, not ignored) into ``target``,
-    with ``models/``'s exports, every file's time kept."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, (n.decode() for n in listed)):
-        source = ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    (target / "models").mkdir(exist_ok=True)
-    for export in (ROOT / "models").glob("*.onnx"):
-        shutil.copy2(export, target / "models" / export.name)  # a link is followed
-        os.utime(target / "models" / export.name)  # newer than the environment's stamps
-
-
-def _environment(root: Path) -> dict[str, str]:
-    """The caller's environment without any setting of the app, with the scratch copy's
-    ``.venv/bin`` first on ``PATH`` and the copy first on ``PYTHONPATH``."""
-    settings = set(defaults(str(root / "instance"))) | set(RENAMED) | {"INSTANCE_PATH"}
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in settings
-        and not key.startswith(("FLASK_", "PYTEST_", "GUNICORN_", "PROMETHEUS_"))
-        and key not in ("HOST", "PORT", "WEB_CONCURRENCY", "VIRTUAL_ENV", "PYTHONPATH")
-    }
-    env["PATH"] = f"{root / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONPATH"] = str(root)
-    return env
-
-
-def tiny_catalogue(root: Path) -> Path:
-    """``build/tiny``: 24 designs of the demo (the rooster among them) with their pictures."""
-    with open(root / "data" / "catalog.csv", encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
-    keep = [r for r in rows if r["id"] in TINY_IDS]
-    keep += [r for r in rows[:TINY_FIRST_ROWS] if r["id"] not in TINY_IDS]
-    tiny = root / "build" / "tiny"
-    tiny.mkdir(parents=True)
-    with open(tiny / "catalog.csv", "w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(keep)
-    for row in keep:
-        (tiny / row["image"]).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(root / "data" / row["image"], tiny / row["image"])
-    return tiny
-
-
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """The scratch copy, its environment and its tiny catalogue."""
-    root = tmp_path_factory.mktemp("checkout")
-    _copy_tree(root)
-    (root / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
-    for name in ("requirements.txt", "requirements-dev.txt", "pyproject.toml"):
-        os.utime(root / name, (946684800, 946684800))  # 2000-01-01: the venv is current
-    tiny_catalogue(root)
-    return Workspace(root, _environment(root))
+    return make_workspace(tmp_path_factory.mktemp("checkout"))
 
 
 #: the tiny catalogue, its caches in a folder of their own
@@ -364,6 +178,13 @@ def tiny_ruclip(ws: Workspace) -> tuple[Path, str]:
     """A random-weight tiny ruCLIP folder made by the documented command, and its output."""
     output = ws.run(".venv/bin/flask --app webapp make-ruclip-model --preset tiny")
     return ws.root / "build" / "models" / "tiny", output
+
+
+def few_dev_queries(ws: Workspace) -> None:
+    """``build/few_queries.jsonl``: the development set's first 12 queries."""
+    lines = (ws.root / "data" / "eval" / "dev_queries.jsonl").read_text("utf-8").splitlines()
+    few = ws.root / "build" / "few_queries.jsonl"
+    few.write_text("\n".join(lines[:12]) + "\n", encoding="utf-8")
 
 
 # -- the coverage check (fast) --------------------------------------------------------------
@@ -441,10 +262,13 @@ def test_search_prints_its_table_and_nothing_else(ws: Workspace) -> None:
 
 @pytest.mark.faults
 def test_evaluate_reproduces_the_dev_report(ws: Workspace) -> None:
-    """As typed: the development set, system and baseline, into ``reports/eval/``."""
-    for command in ("flask --app webapp evaluate", ".venv/bin/flask --app webapp evaluate"):
-        output = ws.run(command)
-        assert "report: reports/eval/report.md, reports/eval/report.png" in output
+    """As typed: the development set, system and baseline, into ``reports/eval/``; the bare
+    ``flask`` form on its first 12 queries (``--queries`` appended)."""
+    few_dev_queries(ws)
+    output = ws.run("flask --app webapp evaluate" + " --queries build/few_queries.jsonl")
+    assert "report: reports/eval/report.md, reports/eval/report.png" in output
+    output = ws.run(".venv/bin/flask --app webapp evaluate")
+    assert "report: reports/eval/report.md, reports/eval/report.png" in output
     found = re.search(r"system: nP@5 ([\d.]+)\s+MRR@10 ([\d.]+)", output)
     assert found, output
     documented = _report(_latest()["dev"])
@@ -492,14 +316,16 @@ def test_export_image_model(ws: Workspace) -> None:
 
 @pytest.mark.faults
 def test_train_heads_and_make_train(ws: Workspace) -> None:
-    """As typed, on the tiny catalogue (its picture features from the tiny embed)."""
+    """As typed, on the tiny catalogue (its picture features from the tiny embed), 5 epochs
+    each (``--max-epochs 5`` appended, ``TRAIN_ARGS`` for make)."""
     ws.run(".venv/bin/flask --app webapp embed", env=TINY)
+    five = {**TINY, "TRAIN_ARGS": "--max-epochs 5"}
     for command in (
-        ".venv/bin/flask --app webapp train-heads",
-        "flask --app webapp train-heads",
+        ".venv/bin/flask --app webapp train-heads" + " --max-epochs 5",
+        "flask --app webapp train-heads" + " --max-epochs 5",
         "make train",
     ):
-        output = ws.run(command, env=TINY)
+        output = ws.run(command, env=five)
         assert re.search(r"heads: \S+heads-\w+\.pt \(best epoch \d+", output), output
         assert "xmodal: 24 items" in output
 
@@ -619,12 +445,12 @@ def test_the_old_milvus_uri_name_still_works_as_typed(ws: Workspace) -> None:
 def test_make_bench_quick(ws: Workspace, tiny_ruclip: tuple[Path, str]) -> None:
     """``make bench BENCH_ARGS=--quick`` (which runs ``.venv/bin/python
     benchmarks/bench_search.py``; plain ``make bench`` is the same with more queries and
-    configurations), with a 300-design catalogue, 10 queries, one configuration and the
+    configurations), with a 150-design catalogue, 5 queries, one configuration and the
     tiny ruCLIP added to ``BENCH_ARGS``: the real one encodes 25,000 designs with base-384
     for 40 minutes."""
     folder, _ = tiny_ruclip
     quick = (
-        f"--quick --items 300 --queries 10 --configs ort-int8:1 --model-dir {folder} "
+        f"--quick --items 150 --queries 5 --configs ort-int8:1 --model-dir {folder} "
         "--workdir build/bench-quick"
     )
     output = ws.run("make bench BENCH_ARGS=--quick".replace("--quick", f"'{quick}'"), timeout=900)
@@ -648,7 +474,7 @@ def test_bench_pictures(ws: Workspace) -> None:
 
 @pytest.mark.faults
 def test_bench_image(ws: Workspace) -> None:
-    """20 perturbed designs instead of every one (``--sample 20`` for ``--sample 0``); the
+    """5 perturbed designs instead of every one (``--sample 5`` for ``--sample 0``); the
     neighbour grid is still drawn, into the scratch copy's docs/."""
     grid = ws.root / "docs" / "images_neighbours.png"
     grid.unlink()
@@ -656,7 +482,7 @@ def test_bench_image(ws: Workspace) -> None:
         "PYTHONPATH=. .venv/bin/python benchmarks/bench_image.py --sample 0 --grid "
         "docs/images_neighbours.png"
     )
-    output = ws.run(command.replace("--sample 0", "--sample 20"))
+    output = ws.run(command.replace("--sample 0", "--sample 5"))
     assert grid.stat().st_size > 10_000 and "ms" in output, output
 
 
@@ -673,6 +499,8 @@ def test_floor_tradeoff(ws: Workspace) -> None:
 
 @pytest.mark.faults
 def test_eval_xmodal(ws: Workspace) -> None:
-    """As typed, on the demo and its committed heads."""
-    output = ws.run("python benchmarks/eval_xmodal.py", timeout=900)
+    """On the demo and its committed heads, the development set's first 12 queries
+    (``--queries`` appended)."""
+    few_dev_queries(ws)
+    output = ws.run("python benchmarks/eval_xmodal.py" + " --queries build/few_queries.jsonl")
     assert "nP@5" in output, output
