@@ -125,32 +125,40 @@ def test_a_lost_collection_makes_readyz_and_search_503(tmp_path: Path) -> None:
 
 
 # -- the setting's old name ---------------------------------------------------------------
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A copy of the process environment as ``os.environ`` for one test (the renaming
+    moves variables, which ``monkeypatch.setenv`` alone would not put back)."""
+    copy = {k: v for k, v in os.environ.items() if k not in ("MILVUS_URI", "VECTOR_BACKEND_URI")}
+    monkeypatch.setattr(os, "environ", copy)
+    return copy
+
+
 def test_the_old_setting_name_still_works_and_never_reaches_pymilvus(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, environ: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     # pymilvus reads MILVUS_URI itself when imported and refuses a file path
-    monkeypatch.setenv("MILVUS_URI", str(tmp_path / "milvus.db"))
-    monkeypatch.delenv("VECTOR_BACKEND_URI", raising=False)
+    environ["MILVUS_URI"] = str(tmp_path / "milvus.db")
     with caplog.at_level("WARNING", logger="webapp.config"):
         app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp_path)})
     assert app.config["VECTOR_BACKEND_URI"] == str(tmp_path / "milvus.db")
-    assert "MILVUS_URI" not in os.environ and "MILVUS_URI" not in app.config
-    assert os.environ["VECTOR_BACKEND_URI"] == str(tmp_path / "milvus.db")
+    assert "MILVUS_URI" not in environ and "MILVUS_URI" not in app.config
+    assert environ["VECTOR_BACKEND_URI"] == str(tmp_path / "milvus.db")
     assert "MILVUS_URI is deprecated: use VECTOR_BACKEND_URI" in caplog.text
 
 
-def test_the_new_name_wins_over_the_old_one(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("MILVUS_URI", "old.db")
-    monkeypatch.setenv("VECTOR_BACKEND_URI", "new.db")
+def test_the_new_name_wins_over_the_old_one(tmp_path: Path, environ: dict[str, str]) -> None:
+    environ.update(MILVUS_URI="old.db", VECTOR_BACKEND_URI="new.db")
     app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp_path)})
     assert app.config["VECTOR_BACKEND_URI"] == "new.db"
-    assert "MILVUS_URI" not in os.environ
+    assert "MILVUS_URI" not in environ
 
 
-def test_the_old_name_in_instance_config_still_works(tmp_path: Path, monkeypatch) -> None:
+def test_the_old_name_in_instance_config_still_works(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
     (tmp_path / "config.py").write_text(f"MILVUS_URI = {str(tmp_path / 'm.db')!r}\n")
-    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
-    monkeypatch.delenv("VECTOR_BACKEND_URI", raising=False)
+    environ["INSTANCE_PATH"] = str(tmp_path)
     app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp_path)})
     assert app.config["VECTOR_BACKEND_URI"] == str(tmp_path / "m.db")
     assert "MILVUS_URI" not in app.config
