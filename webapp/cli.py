@@ -135,7 +135,8 @@ def evaluate_command(queries: Path, out: Path, with_baseline: bool) -> None:
     if unknown := sorted(judged - {p.id for p in engine.lookup(sorted(judged))}):
         raise click.ClickException(
             f"{queries}: {len(unknown)} judged design(s) are not in this catalogue "
-            f"({', '.join(unknown[:5])}…): evaluate against the catalogue the set was written for"
+            f"({', '.join(unknown[:5])}{', …' if len(unknown) > 5 else ''}): evaluate against "
+            "the catalogue the set was written for"
         )
     report = harness.evaluate(
         dev,
