@@ -7,6 +7,7 @@ be the exact FAISS answers of the session's demo app, filters and totals include
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def _config(tmp: Path, backend: str) -> dict[str, object]:
         "DATABASE_URL": database_url(tmp),
         "RATELIMIT_ENABLED": False,
         "VECTOR_BACKEND": backend,
-        "MILVUS_URI": str(tmp / "milvus.db"),
+        "VECTOR_BACKEND_URI": str(tmp / "milvus.db"),
     }
 
 
@@ -97,7 +98,7 @@ def test_ready_reports_each_index(backend_app: Flask) -> None:
 
 # -- a Milvus that is down or out of step --------------------------------------------------
 def test_an_unreachable_milvus_is_a_503_never_a_500(tmp_path: Path) -> None:
-    app = create_app({**_config(tmp_path, "milvus"), "MILVUS_URI": "http://127.0.0.1:1"})
+    app = create_app({**_config(tmp_path, "milvus"), "VECTOR_BACKEND_URI": "http://127.0.0.1:1"})
     app.config["MILVUS_TIMEOUT"] = 1.0
     client = app.test_client()
     assert client.get("/readyz").status_code == 503
@@ -121,3 +122,43 @@ def test_a_lost_collection_makes_readyz_and_search_503(tmp_path: Path) -> None:
     assert client.get("/api/search", query_string={"q": "петух"}).status_code == 503
     with pytest.raises(IndexUnavailable):
         engine.search(SearchRequest("петух"))
+
+
+# -- the setting's old name ---------------------------------------------------------------
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A copy of the process environment as ``os.environ`` for one test (the renaming
+    moves variables, which ``monkeypatch.setenv`` alone would not put back)."""
+    copy = {k: v for k, v in os.environ.items() if k not in ("MILVUS_URI", "VECTOR_BACKEND_URI")}
+    monkeypatch.setattr(os, "environ", copy)
+    return copy
+
+
+def test_the_old_setting_name_still_works_and_never_reaches_pymilvus(
+    tmp_path: Path, environ: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # pymilvus reads MILVUS_URI itself when imported and refuses a file path
+    environ["MILVUS_URI"] = str(tmp_path / "milvus.db")
+    with caplog.at_level("WARNING", logger="webapp.config"):
+        app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp_path)})
+    assert app.config["VECTOR_BACKEND_URI"] == str(tmp_path / "milvus.db")
+    assert "MILVUS_URI" not in environ and "MILVUS_URI" not in app.config
+    assert environ["VECTOR_BACKEND_URI"] == str(tmp_path / "milvus.db")
+    assert "MILVUS_URI is deprecated: use VECTOR_BACKEND_URI" in caplog.text
+
+
+def test_the_new_name_wins_over_the_old_one(tmp_path: Path, environ: dict[str, str]) -> None:
+    environ.update(MILVUS_URI="old.db", VECTOR_BACKEND_URI="new.db")
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp_path)})
+    assert app.config["VECTOR_BACKEND_URI"] == "new.db"
+    assert "MILVUS_URI" not in environ
+
+
+def test_the_old_name_in_instance_config_still_works(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    (tmp_path / "config.py").write_text(f"MILVUS_URI = {str(tmp_path / 'm.db')!r}\n")
+    environ["INSTANCE_PATH"] = str(tmp_path)
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url(tmp_path)})
+    assert app.config["VECTOR_BACKEND_URI"] == str(tmp_path / "m.db")
+    assert "MILVUS_URI" not in app.config

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import click
 
 from webapp import create_app
 from webapp.catalog.products import read_catalog
+from webapp.cli import with_terminal_logs
+
+from .conftest import database_url
 
 
 def test_search_prints_a_table_with_the_rooster(runner) -> None:
@@ -56,3 +62,32 @@ def test_build_demo_catalog_sample(tmp_path: Path) -> None:
     catalog = read_catalog(tmp_path / "data" / "catalog.csv")
     assert len(catalog.products) == 12 and not catalog.problems
     assert all((tmp_path / "data" / p.image).is_file() for p in catalog.products)
+
+
+def test_evaluate_on_a_catalogue_without_the_judged_designs_says_so(mini_app) -> None:
+    result = mini_app.test_cli_runner().invoke(args=["evaluate"])
+    assert result.exit_code == 1
+    assert "judged design(s) are not in this catalogue" in result.output
+
+
+def test_a_command_logs_in_plain_words_from_cli_log_level(tmp_path: Path) -> None:
+    """A server logs JSON lines; a ``flask`` command prints for a person, its logs in words
+    on stderr and only from CLI_LOG_LEVEL up, so ``flask search``'s table stands alone."""
+    logger = logging.getLogger("webapp")
+    saved = logger.handlers[:], logger.level
+    try:
+        app = create_app({"DATABASE_URL": database_url(tmp_path), "CLI_LOG_LEVEL": "WARNING"})
+
+        @click.command("speak")
+        def speak() -> None:
+            logging.getLogger("webapp.cli").info("engine ready")
+            logging.getLogger("webapp.cli").warning("cache is stale")
+            click.echo("  1  1f413  Петух")
+
+        app.cli.add_command(with_terminal_logs(app, speak))
+        result = app.test_cli_runner().invoke(args=["speak"])
+        assert result.exit_code == 0 and result.stdout == "  1  1f413  Петух\n"
+        assert result.stderr == "WARNING webapp.cli: cache is stale\n"
+    finally:
+        logger.handlers[:] = saved[0]
+        logger.setLevel(saved[1])

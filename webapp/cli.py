@@ -5,7 +5,10 @@ Each command is a thin shell: it parses options and calls the core.
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -21,6 +24,7 @@ from .catalog.thesaurus import build_thesaurus_command
 from .encoders.base import EncoderError
 from .encoders.spaces import configured_spaces
 from .index.command import index_command, needs_index_build
+from .observability import terminal_logging
 from .search.results import SearchRequest
 from .training.command import train_heads_command
 
@@ -136,6 +140,13 @@ def evaluate_command(queries: Path, out: Path, with_baseline: bool) -> None:
 
     engine = get_engine()
     dev = load_queries(queries)
+    judged = {i for q in dev for i in q.relevant}
+    if unknown := sorted(judged - {p.id for p in engine.lookup(sorted(judged))}):
+        raise click.ClickException(
+            f"{queries}: {len(unknown)} judged design(s) are not in this catalogue "
+            f"({', '.join(unknown[:5])}{', …' if len(unknown) > 5 else ''}): evaluate against "
+            "the catalogue the set was written for"
+        )
     report = harness.evaluate(
         dev,
         lambda q: [h.product.id for h in engine.search(SearchRequest(q, per_page=10)).shown],
@@ -180,8 +191,25 @@ def evaluate_recs_command(n_test: int, n_train: int, seed: int, plot_path: str |
         click.echo(f"plot: {plot_path}")
 
 
+def with_terminal_logs(app: Flask, command: click.Command) -> click.Command:
+    """A copy of ``command`` that first turns ``app``'s logs to the terminal's form
+    (:func:`~webapp.observability.terminal_logging`); a server's stay JSON."""
+    inner = command.callback
+    if inner is None:
+        return command
+
+    def callback(*args: Any, **kwargs: Any) -> Any:
+        terminal_logging(app)
+        return inner(*args, **kwargs)
+
+    wrapped = copy.copy(command)
+    wrapped.callback = functools.update_wrapper(callback, inner)
+    return wrapped
+
+
 def init_app(app: Flask) -> None:
-    """Register the commands on ``app``."""
+    """Register the commands on ``app``, each logging for a terminal (the services'
+    ``init_app`` ran first: ``reload`` is registered by ``lifecycle``)."""
     from .encoders.efficientnet_lite import export_image_model_command
     from .encoders.ruclip_models import make_ruclip_model
     from .encoders.ruclip_onnx import export_text_model_command
@@ -201,3 +229,5 @@ def init_app(app: Flask) -> None:
         build_definitions_command,
     ):
         app.cli.add_command(command)
+    for name, command in list(app.cli.commands.items()):
+        app.cli.commands[name] = with_terminal_logs(app, command)

@@ -7,6 +7,7 @@ environment variables of the same name, and finally a test config.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 #: The built-in development key; production start-up refuses it (``security.py``).
 DEV_SECRET_KEY = "dev-only-not-secret"
+#: settings renamed, old name → new name. The old name still works, with a warning.
+#: ``MILVUS_URI`` is pymilvus's own variable: pymilvus reads it when it is imported and
+#: refuses anything but ``http[s]://…``, so a Milvus Lite file path under that name
+#: crashed the import.
+RENAMED = {"MILVUS_URI": "VECTOR_BACKEND_URI"}
+
+log = logging.getLogger(__name__)
 
 
 def defaults(instance_path: str) -> dict[str, Any]:
@@ -45,17 +53,17 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAX_PAGE_SIZE": 100,
         "MAX_PAGE": 500,
         "MAX_QUERY_LENGTH": 200,
-        # vector index per space (docs/scaling.md): "auto" (exact up to 50k designs, HNSW to
-        # 250k, IVF+SQ8 above), flat, hnsw, hnsw-sq8, hnsw-fp16, ivf-flat, ivf-sq8 or a FAISS
-        # factory string;
-        # anything but exact is prebuilt by `flask --app webapp index`; INDEX_PARAMS overrides
-        # its search parameters ("efSearch=256,rerank=2")
+        # vector index per space (docs/scaling.md): "auto" (exact up to 10,000 designs, HNSW
+        # to 250,000, IVF+SQ8 above: index/choice.py), flat, hnsw, hnsw-sq8, hnsw-fp16,
+        # ivf-flat, ivf-sq8 or a FAISS factory string; anything but exact is prebuilt by
+        # `flask --app webapp index`; INDEX_PARAMS overrides its search parameters
+        # ("efSearch=256,rerank=2")
         "INDEX_TYPE": "auto",
         "INDEX_PARAMS": "",
-        # where vectors are searched: "faiss" (in process) or "milvus" at MILVUS_URI (a file
-        # path: Milvus Lite; http://host:19530: a Milvus server or cluster)
+        # where vectors are searched: "faiss" (in process) or "milvus" at VECTOR_BACKEND_URI
+        # (a file path: Milvus Lite; http://host:19530: a Milvus server or cluster)
         "VECTOR_BACKEND": "faiss",
-        "MILVUS_URI": "",
+        "VECTOR_BACKEND_URI": "",
         "MILVUS_TIMEOUT": 10.0,  # seconds per Milvus call before the index counts as down
         # cross-modal heads (docs/training.md): a heads-<id>.pt in EMBEDDINGS_DIR, "auto" (the
         # newest there, if any) or "" (off); the image features and text encoder they train on
@@ -114,14 +122,33 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "METRICS_ENABLED": True,  # /metrics in Prometheus format
         "LOG_FORMAT": "json",  # request and app logs on stderr: "json", "text" or "" (untouched)
         "LOG_LEVEL": "INFO",
+        # `flask` commands log in plain words on stderr from this level up (their output
+        # is for a person); servers keep LOG_FORMAT / LOG_LEVEL
+        "CLI_LOG_LEVEL": "WARNING",
         "RELOAD_STAMP": str(Path(instance_path) / "reload.stamp"),  # `flask reload` touches it
         "RELOAD_POLL_SECONDS": 2.0,  # how often each worker checks the stamp; 0 = never
     }
 
 
 def from_environment(config: dict[str, Any]) -> dict[str, Any]:
-    """Values of ``config``'s keys found in ``os.environ``, converted to the default's type."""
+    """Values of ``config``'s keys found in ``os.environ``, converted to the default's type.
+
+    A renamed setting (:data:`RENAMED`) given under its old name counts under the new one
+    unless that is set too: an old environment variable is moved to the new name (so the
+    library that owns the old one never reads it), an old key of ``instance/config.py``
+    (already in ``config``) is taken out of it.
+    """
     found: dict[str, Any] = {}
+    for old, new in RENAMED.items():
+        if old in os.environ:
+            log.warning("the setting %s is deprecated: use %s (same value)", old, new)
+            # moved, not copied: the process and its children see only the new name
+            os.environ.setdefault(new, os.environ.pop(old))
+        elif old in config:  # instance/config.py
+            log.warning("the setting %s is deprecated: use %s (same value)", old, new)
+            value = config.pop(old)
+            if not config.get(new):
+                found[new] = value
     for key, default in config.items():
         raw = os.environ.get(key)
         if raw is None:

@@ -202,24 +202,38 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
         super().emit(record)
 
 
-def configure_logging(fmt: str, level: str) -> None:
-    """Send the app's logs (``webapp.*``) to stderr as JSON or text, once per process."""
-    logger = logging.getLogger("webapp")
-    if not fmt or any(isinstance(h, _StderrHandler) for h in logger.handlers):
-        return
-    handler = _StderrHandler()
-    handler.setFormatter(
-        JsonFormatter()
-        if fmt == "json"
-        else logging.Formatter(
-            "%(asctime)s %(levelname)s %(name)s: %(message)s %(fields)s", defaults={"fields": ""}
-        )
-    )
-    from flask.logging import default_handler
+#: how each ``LOG_FORMAT`` (and the terminal, for ``flask`` commands) writes a record
+_FORMATS: dict[str, logging.Formatter] = {
+    "json": JsonFormatter(),
+    "text": logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s %(fields)s", defaults={"fields": ""}
+    ),
+    "terminal": logging.Formatter("%(levelname)s %(name)s: %(message)s"),
+}
 
-    logger.removeHandler(default_handler)
-    logger.addHandler(handler)
+
+def configure_logging(fmt: str, level: str) -> None:
+    """Send the app's logs (``webapp.*``) to stderr as ``fmt`` (json, text or terminal) from
+    ``level`` up: one handler per process, set again by a later call; ``""`` leaves it."""
+    if not fmt:
+        return
+    logger = logging.getLogger("webapp")
+    handler = next((h for h in logger.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
+        from flask.logging import default_handler
+
+        handler = _StderrHandler()
+        logger.removeHandler(default_handler)
+        logger.addHandler(handler)
+    handler.setFormatter(_FORMATS.get(fmt, _FORMATS["text"]))
     logger.setLevel(level)
+
+
+def terminal_logging(app: Flask) -> None:
+    """For a ``flask`` command: the app's logs in plain words on stderr from
+    ``CLI_LOG_LEVEL`` up, so what the command prints is not buried in JSON lines."""
+    if not app.testing:
+        configure_logging("terminal", app.config["CLI_LOG_LEVEL"])
 
 
 def init_app(app: Flask) -> None:

@@ -148,6 +148,3 @@ class Concepts:
             words = [t for w in rule.words for t in phrase_key(w)]
             self._terms[rule.key] = tuple(t for t in dict.fromkeys(words) if t not in rule.key)
         return self._terms[rule.key]
-
-
-NO_CONCEPTS = Concepts()

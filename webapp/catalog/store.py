@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import Connection, Engine, String, Text, create_engine, delete, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -185,9 +185,3 @@ def content_digest(products: Iterable[Product]) -> str:
 def init_app(app: Flask) -> None:
     """Open the configured database and keep the store on the app."""
     app.extensions["store"] = CatalogStore(app.config["DATABASE_URL"])
-
-
-def get_store() -> CatalogStore:
-    """The current app's catalogue store."""
-    store: CatalogStore = current_app.extensions["store"]
-    return store

@@ -1,6 +1,6 @@
 """Demo catalogue artwork: Twemoji SVGs found for each product and rendered to PNG files.
 
-:mod:`webapp.demo_catalog` decides which emoji become products; this module finds each
+:mod:`webapp.demo.catalog` decides which emoji become products; this module finds each
 one's SVG (Twemoji spells some hexcodes differently), renders it with cairosvg, writes the
 PNG atomically, skips images that are newer than the tarball and of the right size, and
 prunes images of products that are gone.

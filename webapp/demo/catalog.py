@@ -8,9 +8,9 @@ Sources (npm tarballs, read straight out of the .tgz, no node_modules):
 
 Output (under ``data_dir``): ``catalog.csv``, ``images/<id>.png`` and the upstream
 licence files in ``LICENSES/``.  Prices are synthetic (a hash of the id).  Finding and
-rendering each product's artwork is :mod:`webapp.demo_artwork`.
+rendering each product's artwork is :mod:`webapp.demo.artwork`.
 
-Run ``python -m webapp.demo_catalog`` (or ``flask --app webapp build-demo-catalog``).
+Run ``python -m webapp.demo.catalog`` (or ``flask --app webapp build-demo-catalog``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ Queries with an empty relevant set are *nonsense* queries: the right answer is "
 found". They are kept out of every average above and scored only by the
 ``nothing_found_rate``: the fraction of them for which the system returned an empty list.
 
-The Markdown and PNG report is written by :mod:`webapp.evaluation_report`.
+The Markdown and PNG report is written by :mod:`webapp.evaluation.report`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The evaluation report: a Markdown file of tables and a PNG chart of the headline metrics
 (drawn by :mod:`.chart`).
 
-It reads an :class:`~webapp.evaluation.EvalReport` (and optionally the baseline's, run in the
-same process) and writes ``report.md`` and ``report.png``; nothing here computes a metric.
-Queries are shown verbatim in code spans, since wrong-layout queries contain backticks.
+It reads an :class:`~webapp.evaluation.harness.EvalReport` (and optionally the
+baseline's, run in the same process) and writes ``report.md`` and ``report.png``; nothing
+here computes a metric. Queries are shown verbatim in code spans, since wrong-layout
+queries contain backticks.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 prebuilt one while current, else an exact one over the embedding cache (see
 :mod:`.prebuilt`). The index type comes from ``INDEX_TYPE`` and the catalogue's
 size (:mod:`.choice`). ``VECTOR_BACKEND=milvus`` opens one Milvus collection per
-space at ``MILVUS_URI`` (checked, not built: ``flask --app webapp index`` syncs it).
+space at ``VECTOR_BACKEND_URI`` (checked, not built: ``flask --app webapp index`` syncs it).
 """
 
 from __future__ import annotations
@@ -39,13 +39,13 @@ def open_backends(
 def open_milvus_space(
     cfg: Mapping[str, Any], space: Space, catalog: Catalog, *, sync: bool = False
 ) -> MilvusIndex:
-    """``space``'s collection at ``MILVUS_URI`` over its checked cache, checked to hold the
+    """``space``'s collection at ``VECTOR_BACKEND_URI`` over its checked cache, checked to hold the
     catalogue (``sync=True``, as ``flask --app webapp index`` does: brought in step first)."""
     from .milvus_index import open_milvus  # pymilvus loads only when Milvus is used
 
-    uri = str(cfg["MILVUS_URI"])
+    uri = str(cfg["VECTOR_BACKEND_URI"])
     if not uri:
-        raise IndexUnavailable("VECTOR_BACKEND is milvus but MILVUS_URI is not set")
+        raise IndexUnavailable("VECTOR_BACKEND is milvus but VECTOR_BACKEND_URI is not set")
     cache = load_cache(
         cache_path(Path(cfg["EMBEDDINGS_DIR"]), space.name),
         model=space.model_id,

@@ -202,7 +202,7 @@ def unavailable_on_error(uri: str) -> Iterator[None]:
     except MilvusException as exc:
         raise IndexUnavailable(
             f"Milvus at {public_uri(uri)} failed: {getattr(exc, 'message', exc)}; "
-            f"check MILVUS_URI and run `{INDEX_HINT}`"
+            f"check VECTOR_BACKEND_URI and run `{INDEX_HINT}`"
         ) from None
 
 

@@ -10,7 +10,6 @@ held-out design is never a recoloured copy of a training one.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -164,9 +163,3 @@ def subset(pairs: PairSet, ids: Sequence[str]) -> PairSet:
         np.asarray([new_index[int(pairs.owner[t])] for t in text_rows], np.int64),
         np.asarray([remap[int(pairs.canonical[r])] for r in rows], np.int64),
     )
-
-
-def split_digest(split: Split) -> str:
-    """A short fingerprint of a split (recorded next to the heads)."""
-    blob = "|".join(",".join(side) for side in (split.train, split.val, split.test))
-    return hashlib.sha1(blob.encode()).hexdigest()[:12]
