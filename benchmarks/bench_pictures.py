@@ -2,7 +2,7 @@
 
 * **Photos** (``data/eval/photo_queries.jsonl``, 38 openly licensed real photographs):
   the share whose top 5 holds a design of the photographed object, by look alone and
-  with the photo's ImageNet classes put into words (``webapp/search/picture.py``), for
+  with the photo's ImageNet classes put into words (``webapp/search/signals/picture.py``), for
   scene photos and for cut-outs on white apart.
 * **Designs' own pictures**, rotated ±15°, on a coloured sheet, JPEG q40: the share that
   finds the original in its top 5 (the words must not hurt flat art).

@@ -101,21 +101,21 @@ def _readme_tree() -> dict[Path, set[str]]:
     block = re.search(r"```\nwebapp/\n(.*?)```", text, re.S)
     assert block, "README.md has no ```webapp/ tree block"
     tree: dict[Path, set[str]] = {ROOT / "webapp": set()}
-    current = ROOT / "webapp"
+    current = top = ROOT / "webapp"
     for line in block.group(1).splitlines():
         indent = len(line) - len(line.lstrip())
         head = re.match(r"\s*(\w+)/", line)
-        if head and indent == 2:
-            current = ROOT / "webapp" / head.group(1)
-        elif indent == 2:
-            current = ROOT / "webapp"
+        if indent == 2:  # a sub-package of webapp/, or a line of top-level modules
+            current = top = ROOT / "webapp" / head.group(1) if head else ROOT / "webapp"
+        elif indent == 4:  # a package inside a sub-package, or a line of that sub-package
+            current = top / head.group(1) if head else top
         tree.setdefault(current, set()).update(re.findall(r"(?<![\w/])([\w*]+\.py)\b", line))
     return tree
 
 
 def test_the_readme_tree_is_the_package() -> None:
     tree = _readme_tree()
-    assert sorted(p.name for p in tree if p != ROOT / "webapp") == sorted(
+    assert sorted(p.name for p in tree if p.parent == ROOT / "webapp") == sorted(
         p.name for p in PACKAGE_DIRS
     ), "sub-packages"
     for package, named in tree.items():

@@ -84,7 +84,8 @@ TOGETHER_SHARE = 0.15
 MANY = frozenset("разноцветный многоцветный пестрый радужный цветастый".split())
 #: how many hues above :data:`MANY_SHARE` make a design «разноцветный» outright; black,
 #: white, grey and brown do not count (nor would a face's skin and hair make it colourful)
-MANY_COLOURS, MANY_SHARE = 5, 0.05
+MANY_COLOURS = 5
+MANY_SHARE = 0.05
 HUES = ("красный", "оранжевый", "желтый", "зеленый", "голубой", "синий", "фиолетовый", "розовый")
 #: the spelling a shopper reads (palette names are stored with ё folded, like terms)
 DISPLAY = {"желтый": "жёлтый", "зеленый": "зелёный", "черный": "чёрный"}

@@ -6,7 +6,7 @@ mean of the last feature map, 1280-d, L2-normalised. It sees shapes and colours,
 words, so its space has no text side: it serves picture queries and visual likeness.
 Its ImageNet classifier rides along (:meth:`EfficientNetLiteEncoder.analyse_pil`): it
 names what a *photograph* shows (it labels flat art wrongly), which search by picture
-turns into words (``webapp/search/picture.py``).
+turns into words (``webapp/search/signals/picture.py``).
 
 The tower runs in ONNX Runtime when ``models/efficientnet-lite0.onnx`` (written by
 ``flask --app webapp export-image-model``) exists and was exported from these
