@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -102,3 +103,18 @@ def test_the_product_card_and_staff_page_show_co_visits(demo_app) -> None:
     assert "/product/1f422" in pairs and "/product/1f384" in pairs
     recs = staff.split('id="rec-stats"')[1].split("</table>")[0]
     assert "<td>rec</td>" in recs
+
+
+def test_a_product_card_never_shows_a_design_twice(demo_app) -> None:
+    """«С этим дизайном смотрят» and «Похожие по описанию» used to repeat the same four
+    designs: each row now leaves out what the rows above it show."""
+    for _ in range(3):
+        shopper = demo_app.test_client()
+        for pid in ("1f431", "1f408", "1f63a", "1f638"):  # a cat and its look-alikes
+            shopper.get(f"/product/{pid}")
+    demo_app.extensions["analytics"].flush()
+    card = demo_app.test_client().get("/product/1f431").get_data(as_text=True)
+    assert "С этим дизайном смотрят" in card
+    shown = re.findall(r'<li class="card"[^>]*>\s*<a href="/product/([^"?]+)', card)
+    assert len(shown) >= 12 and len(shown) == len(set(shown)), shown
+    assert "1f431" not in shown

@@ -32,13 +32,23 @@ def test_mean_profile_weighs_views_equally_and_ema_leans_to_the_newest() -> None
     mean = taste.profile(views, "mean")
     assert np.isclose(np.linalg.norm(mean), 1.0)
     assert np.allclose(mean, np.array([2, 1]) / np.sqrt(5))
-    ema = taste.profile(views, "ema", alpha=0.3)  # 0.7·old + 0.3·new after the third view
-    assert np.allclose(ema, np.array([0.7, 0.3]) / np.hypot(0.7, 0.3))
+    ema = taste.profile(views, "ema", alpha=0.3)  # from zero: old 0.21 + 0.147, new 0.3
+    assert np.allclose(ema, np.array([0.357, 0.3]) / np.hypot(0.357, 0.3))
     assert taste.profile(views, "ema", alpha=0.9) @ new > 0.9
     with pytest.raises(ValueError, match="RECOMMEND_PROFILE"):
         taste.profile(views, "median")
     with pytest.raises(ValueError, match="RECOMMEND_EMA_ALPHA"):
         taste.profile(views, "ema", alpha=0)
+
+
+def test_the_newest_design_weighs_most_from_the_first_click() -> None:
+    """Petuh, then a cat, then a fir tree: the profile leans to the fir tree, not the rooster
+    (an EMA started from the first design gave the oldest 0.49 and the newest 0.30)."""
+    rooster, cat, tree = np.eye(3, dtype=np.float32)
+    weights = taste.profile(np.stack([rooster, cat, tree]), "ema", alpha=0.3)
+    assert weights[2] > weights[1] > weights[0]
+    two = taste.profile(np.stack([rooster, cat]), "ema", alpha=0.3)
+    assert two[1] > two[0]
 
 
 def test_a_clicked_query_pulls_the_profile_weaker_than_a_design() -> None:

@@ -32,17 +32,22 @@ def remember(items: Sequence[str], item: str, key: str = "seen") -> list[str]:
 
 def profile(vectors: np.ndarray, mode: str = "ema", alpha: float = 0.3) -> np.ndarray:
     """Unit-norm taste of ``vectors`` (oldest first): their ``mean``, or an ``ema`` in which
-    each newer design gets weight ``alpha`` and the profile so far ``1 - alpha``."""
+    each newer design gets weight ``alpha`` and the profile so far ``1 - alpha``.
+
+    The EMA starts from zero and is divided by the weight it has gathered (``1 - (1 -
+    alpha) ** n``, Adam's bias correction), so the newest design weighs most from the first
+    click: after three designs 0.46, 0.32, 0.22 (starting from the first design instead gave
+    the oldest 0.49 and the newest 0.30)."""
     if mode not in PROFILES:
         raise ValueError(f"RECOMMEND_PROFILE must be one of {PROFILES}, not {mode!r}")
     if not 0 < alpha <= 1:
         raise ValueError(f"RECOMMEND_EMA_ALPHA must be in (0, 1], not {alpha}")
     if mode == "mean":
         return l2_normalise(vectors.mean(axis=0))
-    taste = vectors[0]
-    for vector in vectors[1:]:
-        taste = (1 - alpha) * taste + alpha * vector
-    return l2_normalise(taste)
+    taste = np.zeros(vectors.shape[1], np.float64)
+    for vector in vectors:
+        taste = (1 - alpha) * taste + alpha * np.asarray(vector, np.float64)
+    return l2_normalise(taste / (1 - (1 - alpha) ** len(vectors)))
 
 
 def with_queries(taste: np.ndarray, queries: np.ndarray, weight: float) -> np.ndarray:

@@ -128,13 +128,16 @@ def product(product_id: str) -> ResponseReturnValue:
     understood = engine.understand(came_from).text if came_from.strip() else ""
     shopper.note_view(found.id, understood, request.args.get("from"))
     count = current_app.config["SIMILAR_COUNT"]
-    rows = [
-        (label, space, engine.neighbours(found.id, count, space=space))
-        for label, space in _similar_rows(engine)
-    ]
+    rows = []
     also = recommend.also_viewed(engine, get_analytics().engine, found.id, count)
+    shown = [found.id]  # a card never repeats a design another row of the page shows
     if any(h.explanation and h.explanation.has(SignalKind.COVISIT) for h in also):
-        rows.insert(0, ("С этим дизайном смотрят", "also", also))
+        rows.append(("С этим дизайном смотрят", "also", also))
+        shown += [h.product.id for h in also]
+    for label, space in _similar_rows(engine):
+        hits = engine.neighbours(found.id, count, space=space, exclude=shown)
+        rows.append((label, space, hits))
+        shown += [h.product.id for h in hits]
     return render_template(
         "product.html", product=found, similar_rows=rows, picture_space=engine.picture_space
     )
