@@ -74,8 +74,10 @@ def search() -> ResponseReturnValue:
         return _picture_page(picture, req, request.args.to_dict())
     if not req.query.strip() and not req.filters.active:
         return render_template("index.html", **_home_context())
-    result = searching.run(req)
-    shopper.note_search(req.query)
+    quiet = shopper.back_from_clearing()  # the page «очистить» returns to: no new record
+    result = searching.run(req, record=not quiet)
+    if not quiet:
+        shopper.note_search(req.query)
     popular = (
         [s.query for s in get_analytics().query_stats(limit=8) if s.zero_results < s.searches]
         if result.total == 0

@@ -59,14 +59,26 @@ def parse_search(
     )
 
 
+#: what a shopper calls each numeric parameter (the form's labels)
+LABELS = {
+    "price_min": "Цена «от»",
+    "price_max": "Цена «до»",
+    "page": "Номер страницы",
+    "per_page": "Число дизайнов на странице",
+    "k": "Число дизайнов на странице",
+}
+
+
 def _int(args: Mapping[str, str], name: str, low: int, high: int) -> int | None:
-    """An optional whole number within [low, high]; None when absent or blank."""
+    """An optional whole number within [low, high]; None when absent or blank. The message
+    names the field as the form labels it («Цена «от» должна быть…»)."""
     raw = args.get(name, "").strip()
     if not raw:
         return None
+    label = LABELS.get(name, f"Параметр {name}")
     if not re.fullmatch(r"-?[0-9]{1,12}", raw):
-        raise ParamError(name, f"Параметр {name} должен быть целым числом.")
+        raise ParamError(name, f"{label}: нужно целое число, а не «{raw[:20]}».")
     value = int(raw)
     if not low <= value <= high:
-        raise ParamError(name, f"Параметр {name} должен быть от {low} до {high}.")
+        raise ParamError(name, f"{label}: нужно число от {low} до {high}.")
     return value

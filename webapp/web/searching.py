@@ -29,13 +29,14 @@ def parse(args: Mapping[str, str], *, require_query: bool) -> SearchRequest:
     return parse_search(args, current_app.config, categories, require_query=require_query)
 
 
-def run(req: SearchRequest) -> SearchResult:
+def run(req: SearchRequest, *, record: bool = True) -> SearchResult:
     """Answer ``req`` (a query search, or browsing by filter when the query is blank),
-    record the search for staff analytics and add its stage timings to the request log."""
+    record the search for staff analytics (unless ``record`` is off: the same page shown
+    again) and add its stage timings to the request log."""
     engine = get_engine()
     if req.query.strip():
         result = engine.search(req)
-        if result.parsed and not result.parsed.empty:
+        if record and result.parsed and not result.parsed.empty:
             get_analytics().record_search(result.parsed.text, result.total, result.took_ms)
     else:
         result = engine.browse(req)

@@ -75,10 +75,17 @@ def clear_recent() -> ResponseReturnValue:
     """Forget this session's recent and clicked queries («очистить»); CSRF-protected."""
     session.pop("recent", None)
     session.pop("clicked_queries", None)
+    session["cleared"] = True  # the page it returns to must not record its search again
     back = request.form.get("next", "")
     parts = urlsplit(back)
     safe = back.startswith("/") and not back.startswith("//") and not parts.netloc
     return redirect(request.script_root + (back if safe else "/"), code=303)
+
+
+def back_from_clearing() -> bool:
+    """Whether this request is the page «очистить» redirected back to (asked once: the
+    shopper's next search is recorded as usual)."""
+    return bool(session.pop("cleared", False))
 
 
 @bp.app_context_processor
