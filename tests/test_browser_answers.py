@@ -24,6 +24,13 @@ INTERNALS = re.compile(
 )
 
 
+#: true once every picture in the viewport has loaded (cards' images load lazily)
+PICTURES_SHOWN = (
+    "Array.from(document.images).filter(i => i.getBoundingClientRect().top < innerHeight)"
+    ".every(i => i.complete && i.naturalWidth > 0)"
+)
+
+
 def page_at(browser: Browser, width: int) -> Page:  # noqa: F811
     """A new page of ``width`` CSS pixels (a phone at 390, a laptop at 1280)."""
     return browser.new_page(viewport={"width": width, "height": 844 if width < 600 else 900})
@@ -188,12 +195,14 @@ def test_screenshots_of_the_pages_a_shopper_sees(
     }
     for name, path in shots.items():
         page.goto(live_url + path)
+        page.wait_for_function(PICTURES_SHOWN)
         page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=False)
     page.goto(live_url + "/")
     page.set_input_files(
         "input[type=file]", str(ROOT / "data" / "eval" / "photos" / "cat_chelsea.jpg")
     )
     page.get_by_role("button", name="Найти похожие").click()
+    page.wait_for_function(PICTURES_SHOWN)
     page.screenshot(path=str(SHOTS / f"picture-{width}.png"), full_page=False)
     assert all(
         (SHOTS / f"{name}-{width}.png").stat().st_size > 10_000 for name in [*shots, "picture"]
