@@ -54,6 +54,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # where vectors are searched: "faiss" (in process) or "milvus" at MILVUS_URI (a file
         # path: Milvus Lite; http://host:19530: a Milvus server or cluster)
         "VECTOR_BACKEND": "faiss",
+        # where BM25 over the designs' lemmas runs (docs/scaling.md): "local" (the lexicon
+        # `flask --app webapp index` built, mapped by each worker) or "milvus" (full-text
+        # BM25 in Milvus ≥ 2.5 at MILVUS_URI, written by `index`)
+        "LEXICAL_BACKEND": "local",
         "MILVUS_URI": "",
         "MILVUS_TIMEOUT": 10.0,  # seconds per Milvus call before the index counts as down
         # cross-modal heads (docs/training.md): a heads-<id>.pt in EMBEDDINGS_DIR, "auto" (the

@@ -77,11 +77,18 @@ class CatalogArtifacts:
     emoji: dict[str, tuple[str, str]]
     #: the manifest (for a build in memory: what it would have written)
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: each row's lemma document (a fresh build only: what a Milvus lexicon is written from)
+    documents: list[list[str]] | None = None
 
     @property
     def fingerprint(self) -> str:
         """The catalogue fingerprint the embedding caches were built against."""
         return str(self.manifest["catalog_fingerprint"])
+
+    def as_catalog(self) -> Catalog:
+        """A :class:`Catalog` whose products are the table's (built row by row on use), for
+        code that takes one: the vector back-ends read its fingerprint and size."""
+        return Catalog(self.table, self.fingerprint, tuple(self.problems))  # type: ignore[arg-type]
 
     @property
     def problems(self) -> list[tuple[int, str]]:
@@ -112,7 +119,8 @@ def build(catalog: Catalog, text: TextAnalysis) -> CatalogArtifacts:
         "letters": lexicon.spelling.letters,
         "build_seconds": round(time.perf_counter() - started, 2),
     }
-    return CatalogArtifacts(table, lexicon, Sections.build(table, text.analyse), emoji, manifest)
+    sections = Sections.build(table, text.analyse)
+    return CatalogArtifacts(table, lexicon, sections, emoji, manifest, documents)
 
 
 def _tag_terms(product: Product, text: TextAnalysis) -> tuple[str, ...]:
@@ -198,4 +206,3 @@ def open_catalog(
             f"{max_in_memory} designs, but {why}; build them with: {BUILD_HINT}"
         )
     return build(read_catalog(csv), text)
-

@@ -74,7 +74,8 @@ class Sections:
     def save(self, folder: Path) -> list[Path]:
         """Write the nodes into ``folder``; return the files written."""
         listing = folder / "sections.json"
-        nodes = [{"key": k, "lemmas": list(l)} for k, l in zip(self.names, self.lemmas)]
+        pairs = zip(self.names, self.lemmas, strict=True)
+        nodes = [{"key": key, "lemmas": list(lemmas)} for key, lemmas in pairs]
         write_atomic(listing, json.dumps(nodes, ensure_ascii=False).encode())
         save_array(folder / "sections.rows.npy", self.rows)
         save_array(folder / "sections.offsets.npy", self.offsets)
