@@ -59,9 +59,10 @@ def write_all(items: int, folder: Path) -> dict[str, float]:
         "image": [p.image for p in products],
     }
     table = pa.table(columns)
-    with pa.OSFile(str(folder / "table.arrow"), "wb") as sink, pa.ipc.new_file(
-        sink, table.schema
-    ) as writer:
+    with (
+        pa.OSFile(str(folder / "table.arrow"), "wb") as sink,
+        pa.ipc.new_file(sink, table.schema) as writer,
+    ):
         writer.write_table(table)
     took["arrow"] = time.perf_counter() - started
     started = time.perf_counter()
@@ -75,7 +76,6 @@ def measure(kind: str, folder: Path, items: int) -> dict[str, Any]:
     """Open ``folder``'s table in format ``kind`` in this (fresh) process and time a page
     and a facet scan; memory before and after."""
     from scale_worker import memory
-
     from webapp.catalog.products import Product
     from webapp.catalog.table import ProductTable
 
@@ -148,9 +148,11 @@ def run(items: int) -> list[dict[str, Any]]:
         results[-1]["write_s"] = round(written.get(kind, 0.0), 1)
         results[-1]["disk_mib"] = round(_disk(folder, kind) / 2**20)
         print(json.dumps(results[-1]), flush=True)
-    print(f"\n| format ({items}) | write s | disk MiB | import ms | open ms | first page ms | "
-          "next page ms | facet scan ms | own MiB after | RSS MiB after |\n"
-          "|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"\n| format ({items}) | write s | disk MiB | import ms | open ms | first page ms | "
+        "next page ms | facet scan ms | own MiB after | RSS MiB after |\n"
+        "|---|---|---|---|---|---|---|---|---|---|"
+    )
     for r in results:
         print(f"| {r['format']} | {r['write_s']} | {r['disk_mib']} | {r['import_ms']} | "
               f"{r['open_ms']} | {r['page_ms']} | {r['next_page_ms']} | {r['facets_ms']} | "

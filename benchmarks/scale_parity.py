@@ -46,13 +46,19 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(
-            {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp}/p.sqlite3", "RATELIMIT_ENABLED": False}
+            {
+                "TESTING": True,
+                "DATABASE_URL": f"sqlite:///{tmp}/p.sqlite3",
+                "RATELIMIT_ENABLED": False,
+            }
         )
         engine = warm_up(app)
         out = []
         for query in cases():
             for filters in FILTERS:
-                result = engine.search(SearchRequest(query, filters=Filters(**filters), per_page=500))
+                result = engine.search(
+                    SearchRequest(query, filters=Filters(**filters), per_page=500)
+                )
                 out.append(
                     {
                         "query": query,

@@ -27,7 +27,8 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,30 +98,45 @@ class CatalogArtifacts:
 
 
 def build(catalog: Catalog, text: TextAnalysis) -> CatalogArtifacts:
-    """Every artifact of ``catalog``, in memory."""
-    started = time.perf_counter()
+    """Every artifact of ``catalog``, in memory (the seconds of each step in the manifest)."""
+    steps: dict[str, float] = {}
     products = catalog.products
-    table = ProductTable.build(products)
-    documents = [text.document_terms(p) for p in products]
-    shoppers = (t for p in products for t in (*text.analyse(p.title), *_tag_terms(p, text)))
-    lexicon = Lexicon.build(documents, shoppers)
-    emoji = text.emoji_table((p.id, p.title) for p in products)
+    with _timed(steps, "table"):
+        table = ProductTable.build(products)
+    with _timed(steps, "documents"):  # lemmatisation: the bulk of the build
+        documents = [text.document_terms(p) for p in products]
+        shoppers = {t for p in products for t in (*text.analyse(p.title), *_tag_terms(p, text))}
+    with _timed(steps, "lexicon"):
+        lexicon = Lexicon.build(documents, shoppers)
+    with _timed(steps, "sections and emoji"):
+        sections = Sections.build(table, text.analyse)
+        emoji = text.emoji_table((p.id, p.title) for p in products)
+    with _timed(steps, "content digest"):
+        digest = content_digest(products)
     manifest = {
         "format": FORMAT,
         "version": VERSION,
         "items": len(products),
         "catalog_fingerprint": catalog.fingerprint,
-        "content_digest": content_digest(products),
+        "content_digest": digest,
         "problem_count": len(catalog.problems),
         "problems": [list(p) for p in catalog.problems[:PROBLEMS_KEPT]],
         "categories": dict(table.counts()),
         "vocabulary": len(lexicon.vocabulary),
         "postings": len(lexicon.rows),
         "letters": lexicon.spelling.letters,
-        "build_seconds": round(time.perf_counter() - started, 2),
+        "build_seconds": round(sum(steps.values()), 2),
+        "build_steps": {name: round(took, 2) for name, took in steps.items()},
     }
-    sections = Sections.build(table, text.analyse)
     return CatalogArtifacts(table, lexicon, sections, emoji, manifest, documents)
+
+
+@contextmanager
+def _timed(steps: dict[str, float], name: str) -> Iterator[None]:
+    """Add the block's seconds to ``steps[name]``."""
+    started = time.perf_counter()
+    yield
+    steps[name] = time.perf_counter() - started
 
 
 def _tag_terms(product: Product, text: TextAnalysis) -> tuple[str, ...]:
