@@ -44,6 +44,7 @@ def app_config(workdir: Path, index_type: str) -> dict[str, Any]:
         "INDEX_TYPE": index_type,
         "RATELIMIT_ENABLED": False,
         "RELOAD_POLL_SECONDS": 0,
+        "LOG_LEVEL": "WARNING",  # not a request line per query on stderr
     }
 
 
@@ -72,8 +73,10 @@ def measure(workdir: Path, index_type: str, queries: list[str], hold: float) -> 
     from webapp.lifecycle import warm_up
 
     imported = time.perf_counter()
+    after_imports = memory()
     app = create_app(app_config(workdir, index_type))
     created = time.perf_counter()
+    after_app = memory()
     engine = warm_up(app)
     startup = time.perf_counter() - started
     at_start = memory()
@@ -92,6 +95,8 @@ def measure(workdir: Path, index_type: str, queries: list[str], hold: float) -> 
         "startup_s": round(startup, 2),
         "startup_steps_s": {k: round(v, 3) for k, v in steps.items()},
         "memory_before_imports": before_imports,
+        "memory_after_imports": after_imports,
+        "memory_after_create_app": after_app,
         "memory_at_start": at_start,
         "memory_after": memory(),
         "api_uncached_ms": _summary(uncached),

@@ -19,6 +19,7 @@ from ..encoders.spaces import configured_spaces
 from .backends import open_milvus_space
 from .base import IndexUnavailable
 from .choice import IndexChoiceError, choose_index
+from .moments import write_moments
 from .prebuilt import write_index
 
 
@@ -40,7 +41,9 @@ def index_command(kind: str | None, params: str | None) -> None:
         write_catalog_artifacts(cfg, directory, csv, catalog)
         for space in [s for s in configured_spaces(cfg) if s.searchable]:
             if cfg["VECTOR_BACKEND"] == "milvus":
-                click.echo(str(open_milvus_space(cfg, space, catalog, sync=True).last_sync))
+                milvus = open_milvus_space(cfg, space, catalog, sync=True)
+                write_moments(directory, space.name, milvus.vectors)
+                click.echo(str(milvus.last_sync))
                 continue
             cache = load_cache(
                 cache_path(directory, space.name),
@@ -54,6 +57,7 @@ def index_command(kind: str | None, params: str | None) -> None:
                 cfg["INDEX_PARAMS"] if params is None else params,
             )
             manifest = write_index(directory, cache, choice)
+            write_moments(directory, space.name, cache.vectors)
             size = sum(manifest["bytes"].values()) / 2**20
             click.echo(
                 f"{space.name}: {manifest['index']} over {manifest['items']} items "
