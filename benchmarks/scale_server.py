@@ -93,6 +93,7 @@ def server_dir(items: int) -> tuple[Path, dict[str, Any]]:
         save_cache,
     )
     from webapp.encoders.sentence import load_sentence_encoder
+    from webapp.index.moments import load_moments, write_moments
     from webapp.index.prebuilt import read_manifest, save_index, staleness
 
     workdir, catalog, built = catalogue_artifacts(items)
@@ -117,6 +118,8 @@ def server_dir(items: int) -> tuple[Path, dict[str, Any]]:
     if not choice.exact and (stale or manifest is None or manifest["params"] != choice.params):
         index, info = built_index(items, cache.vectors, auto_index(items))
         save_index(embeddings, cache, index, info["build_s"])
+    if load_moments(embeddings, "text-use") is None:
+        write_moments(embeddings, "text-use", cache.vectors)
     return workdir, built
 
 
