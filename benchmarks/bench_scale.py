@@ -205,8 +205,20 @@ def main() -> None:
         "--trees", default=f"this={ROOT}", help="Source trees to serve with: label=path,…"
     )
     parser.add_argument("--workers", type=int, default=1, help="Server workers run at once.")
+    parser.add_argument(
+        "--proxy-vectors",
+        action="store_true",
+        help="Serve stand-in vectors (real chunks, the rest real ones plus noise) from "
+        "build/scale-proxy/, for start-up and memory before the corpus is encoded.",
+    )
     args = parser.parse_args()
     trees = {k: Path(v) for k, v in (t.split("=", 1) for t in args.trees.split(","))}
+    if args.proxy_vectors:
+        real = scale_corpus.WORKDIR / "vectors"
+        scale_corpus.WORKDIR = ROOT / "build" / "scale-proxy"
+        for items in (int(s) for s in args.sizes.split(",")):
+            used = scale_corpus.write_proxy_chunks(items, real)
+            print(f"proxy vectors for {items}: {used} real chunks of 50,000, the rest noised")
     skip = set(filter(None, args.skip.split(",")))
     faiss.omp_set_num_threads(1)  # as gunicorn.conf.py sets it for every worker
     names, query_matrix = scale_corpus.query_vectors()
