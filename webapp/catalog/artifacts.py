@@ -212,10 +212,16 @@ def open_catalog(
     """The catalogue's artifacts: mapped from ``directory`` when current; else, for a
     catalogue of at most ``max_in_memory`` rows, built in memory from ``csv``; else
     :class:`CacheError` naming the command that builds them."""
-    manifest = read_manifest(directory)
-    why = staleness(manifest, directory, csv)
-    if not why and manifest is not None:
-        return load(directory, manifest)
+    why = ""
+    for _ in range(2):  # a rebuild may swap the generation between reading and mapping
+        manifest = read_manifest(directory)
+        why = staleness(manifest, directory, csv)
+        if why or manifest is None:
+            break
+        try:
+            return load(directory, manifest)
+        except OSError as exc:
+            why = f"their files changed while being opened ({exc})"
     if csv.is_file() and csv_rows(csv) > max_in_memory:
         raise CacheError(
             f"the catalogue's mapped artifacts (product table, lexicon) are needed above "
