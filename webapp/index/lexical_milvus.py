@@ -10,9 +10,8 @@ not the analyzer's. Milvus Lite offers only the ``standard`` and ``jieba`` token
 only lower-cases, so each term's hyphens are written as ``_`` (no lemma holds one) and
 an empty document as ``_``: every term stays one token.
 
-Milvus's BM25 is Lucene's times (k1 + 1) and its document-length statistics are
-its own, so scores differ slightly from bm25s's; only their ratio to the best score
-is used (docs/scaling.md «Text on Milvus» has the measured differences).
+Milvus's BM25 scores differ slightly from bm25s's (its own length statistics); only
+their ratio to the best score is used (docs/scaling.md «Text on Milvus»).
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from pymilvus import DataType, Function, FunctionType, MilvusClient
+from pymilvus import DataType, Function, FunctionType, MilvusClient, MilvusException
 
 from ..catalog.lexicon import BM25_B, BM25_K1
 from ..catalog.table import ProductTable
@@ -141,10 +140,19 @@ class MilvusLexical:
         index.add_index(
             "sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=params
         )
-        self.client.create_collection(
-            COLLECTION, schema=schema, index_params=index, consistency_level="Strong",
-            properties={PROPERTY: self._property()},
-        )  # fmt: skip
+        try:
+            self.client.create_collection(
+                COLLECTION, schema=schema, index_params=index, consistency_level="Strong",
+                properties={PROPERTY: self._property()},
+            )  # fmt: skip
+        except MilvusException as exc:  # an older Milvus: say what it lacks, leave nothing
+            if self.client.has_collection(COLLECTION):
+                self.client.drop_collection(COLLECTION)
+            raise IndexUnavailable(
+                f"Milvus at {public_uri(self.uri)} ({self.client.get_server_version()}) cannot "
+                f"hold the lexicon: full-text BM25 needs Milvus 2.5 or later (sparse vectors "
+                f"came in 2.4, BM25 functions in 2.5); it said: {getattr(exc, 'message', exc)}"
+            ) from None
 
     def _entities(self, rows: range, documents: Sequence[Sequence[str]]) -> list[dict[str, Any]]:
         """The collection rows of catalogue ``rows``."""
