@@ -66,7 +66,7 @@ def test_the_index_command_writes_a_generation_that_workers_map(tmp_path, csv) -
     assert manifest is not None and manifest["items"] == 20
     assert all((directory / manifest["folder"] / name).is_file() for name in manifest["bytes"])
     opened = artifacts.open_catalog(directory, csv, text_analysis(), max_in_memory=0)
-    assert isinstance(opened.lexicon.rows, np.memmap) and opened.documents is None
+    assert isinstance(opened.lexicon.rows.base, np.memmap) and opened.documents is None
     assert opened.table[0].title == "Кот в шляпе" and opened.fingerprint
     assert opened.table.row_of("d03") == 3
 

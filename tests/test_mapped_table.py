@@ -53,7 +53,7 @@ def test_every_product_comes_back_from_the_columns(products, tmp_path) -> None:
 def test_the_demo_table_is_mapped_not_read(mapped, demo) -> None:
     assert [mapped[row] for row in range(len(demo))] == list(demo)
     for column in (mapped.prices, mapped.category_codes, mapped.ids.data, mapped.ids.offsets):
-        assert isinstance(column, np.memmap)
+        assert isinstance(column.base, np.memmap)
 
 
 def test_ids_are_found_by_binary_search_and_unknown_ones_are_not(mapped, demo) -> None:
