@@ -14,9 +14,13 @@ For each size:
 * **memory**: two processes serving the same prebuilt HNSW index at once (mapped),
   RSS and PSS each (``scale_worker.py``), beside two that each copy the vectors into
   an exact in-memory index, as a worker without a prebuilt index does;
-* **the server**: one worker's start-up (``create_app`` + ``warm_up``, by step), its
-  memory, and ``/api/search`` p50 uncached and cached, with the index
-  ``INDEX_TYPE=auto`` picks;
+* **the server**: one worker's start-up (imports, ``create_app``, ``warm_up`` by step), its
+  memory (own and shared), and ``/api/search`` p50 uncached and cached, with the index
+  ``INDEX_TYPE=auto`` picks, for each source tree named by ``--trees`` (the same folder
+  served by the code before and after a change), ``--workers`` at once
+  (``scale_server.py``); the catalogue's mapped artifacts are built first, timed by step;
+* **columns**: the product table as ``.npy`` string columns, Arrow IPC and Parquet
+  (``scale_columns.py``);
 * at 100k, **Milvus Lite** beside exact FAISS (``bench_milvus.run``).
 
 Results go to ``build/scale/report-<size>.json`` and are printed as tables.
@@ -28,8 +32,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -37,12 +39,13 @@ from typing import Any
 import faiss
 import numpy as np
 
+import scale_columns
 import scale_corpus
-from fixture import ROOT, write_catalog
-from scale_worker import app_config
+from fixture import ROOT
+from scale_server import bench_server, built_index, catalogue_artifacts, result, worker
 from webapp.catalog.facets import Facets, Filters
 from webapp.index.base import Where
-from webapp.index.choice import auto_index, choose_index, parse_params
+from webapp.index.choice import auto_index, parse_params
 from webapp.index.faiss_index import FaissIndex
 
 K = 100
@@ -94,29 +97,6 @@ def knn_row(index: FaissIndex, queries: np.ndarray, where: Where | None, truth) 
     }
 
 
-def built_index(items: int, vectors: np.ndarray, kind: str) -> tuple[FaissIndex, dict]:
-    """The index ``kind`` over the first ``items`` vectors: built once, then memory-mapped."""
-    choice = choose_index(kind, items, vectors.shape[1])
-    folder = scale_corpus.WORKDIR / "indexes" / str(items) / kind
-    exact, ann, facts = folder / "flat.faiss", folder / "ann.faiss", folder / "facts.json"
-    if not facts.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        faiss.omp_set_num_threads(os.cpu_count() or 1)  # an offline step may use every core
-        started = time.perf_counter()
-        index = FaissIndex.build(vectors, choice.kind, choice.params)
-        build_s = time.perf_counter() - started
-        faiss.omp_set_num_threads(1)  # searches are measured as a worker runs them
-        index.save(exact, ann)
-        sizes = {p.name: p.stat().st_size for p in (exact, ann) if p.is_file()}
-        facts.write_text(json.dumps({"kind": choice.kind, "build_s": build_s, "bytes": sizes}))
-        del index
-    info = json.loads(facts.read_text())
-    started = time.perf_counter()
-    index = FaissIndex.load(exact, ann if ann.is_file() else None, choice.kind, choice.params)
-    info["load_s"] = time.perf_counter() - started
-    return index, info
-
-
 def bench_knn(items: int, vectors: np.ndarray, queries: np.ndarray, facets: Facets) -> list:
     """Every index type and parameter, unfiltered and filtered."""
     exact = FaissIndex.exact_over(vectors, use_gpu=False)
@@ -141,61 +121,6 @@ def bench_knn(items: int, vectors: np.ndarray, queries: np.ndarray, facets: Face
     return rows
 
 
-def server_dir(items: int) -> Path:
-    """Catalogue, cache, database and prebuilt index of a server over ``items`` designs."""
-    from webapp import create_app
-    from webapp.catalog.embedding_cache import (
-        CacheError,
-        EmbeddingCache,
-        cache_path,
-        load_cache,
-        save_cache,
-    )
-    from webapp.catalog.products import read_catalog
-    from webapp.encoders.sentence import load_sentence_encoder
-    from webapp.index.prebuilt import read_manifest, save_index, staleness
-
-    workdir = scale_corpus.WORKDIR / f"server-{items}"
-    write_catalog(workdir, items)
-    catalog = read_catalog(workdir / "data" / "catalog.csv")
-    model = load_sentence_encoder("use", 1).model_id
-    embeddings = workdir / "embeddings"
-    try:
-        cache = load_cache(
-            cache_path(embeddings, "text-use"), model=model, catalog_fingerprint=catalog.fingerprint
-        )
-    except CacheError:
-        _, corpus = scale_corpus.catalogue(items)
-        cache = EmbeddingCache(
-            "text-use", model, "text", 512, catalog.ids(), corpus.vectors, catalog.fingerprint,
-            corpus.item_digests,
-        )  # fmt: skip
-        save_cache(cache, embeddings)
-    os.environ.setdefault("INSTANCE_PATH", str(workdir / "instance"))
-    create_app(app_config(workdir, "auto")).extensions["store"].sync(catalog)
-    choice = choose_index("auto", items, 512)
-    manifest = read_manifest(embeddings, "text-use")
-    stale = staleness(manifest, embeddings, "text-use", model, catalog.fingerprint)
-    if not choice.exact and (stale or manifest is None or manifest["params"] != choice.params):
-        index, info = built_index(items, cache.vectors, auto_index(items))
-        save_index(embeddings, cache, index, info["build_s"])
-    return workdir
-
-
-def _worker(*args: str) -> subprocess.Popen:
-    """Start ``scale_worker.py`` with ``args``; its JSON line comes on stdout."""
-    command = [sys.executable, str(ROOT / "benchmarks" / "scale_worker.py"), *args]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-
-
-def _result(worker: subprocess.Popen) -> dict[str, Any]:
-    """The JSON line a worker printed last."""
-    out, _ = worker.communicate()
-    if worker.returncode:
-        raise SystemExit(f"a scale worker failed ({worker.returncode})")
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def bench_memory(items: int, vectors: np.ndarray, queries: np.ndarray) -> list[dict]:
     """Two processes at once serving the same prebuilt index (mapped), against two that
     each read the vectors and copy them into an exact index (a pickle-loading worker)."""
@@ -209,34 +134,15 @@ def bench_memory(items: int, vectors: np.ndarray, queries: np.ndarray) -> list[d
     results = []
     for kind, where in (("pickle", folder), (mapped, folder / large)):
         pair = [
-            _worker(
+            worker(
                 f"--index-dir={where}", f"--index-type={kind}", f"--queries={listing}", "--hold=5"
             )
             for _ in range(2)
         ]
-        for number, worker in enumerate(pair):
-            results.append({"workers": 2, "worker": number, **_result(worker)})
+        for number, process in enumerate(pair):
+            results.append({"workers": 2, "worker": number, **result(process)})
             print(json.dumps(results[-1]), flush=True)
     return results
-
-
-def _read_through(path: Path) -> None:
-    """Read ``path`` once, so its pages are in the page cache (not in this process)."""
-    with open(path, "rb") as source:
-        while source.read(1 << 24):
-            pass
-
-
-def bench_server(items: int, queries: list[str]) -> dict[str, Any]:
-    """One server worker over ``items`` designs: start-up, memory, ``/api/search``."""
-    workdir = server_dir(items)
-    for path in (workdir / "embeddings").glob("*.faiss"):  # a server that has run a while
-        _read_through(path)  # finds its index in the page cache; so does the benchmark
-    listing = scale_corpus.WORKDIR / "queries.json"
-    listing.write_text(json.dumps(queries, ensure_ascii=False), encoding="utf-8")
-    result = _result(_worker(f"--workdir={workdir}", f"--queries={listing}"))
-    print(json.dumps(result), flush=True)
-    return result
 
 
 def print_tables(report: dict[str, Any]) -> None:
@@ -263,20 +169,64 @@ def print_tables(report: dict[str, Any]) -> None:
             f"{m['rss_mib']} MiB, PSS {m['pss_mib']}, anonymous {m['anon_mib']}"
         )
     if "server" in report:
-        print(f"server: {json.dumps(report['server'])}")
+        print_server(report["server"])
+
+
+def print_server(server: dict[str, Any]) -> None:
+    """Start-up by step, memory and ``/api/search`` of each tree's workers, side by side."""
+    trees = [label for label in server if label != "artifacts"]
+    print(f"\nartifacts: {json.dumps(server['artifacts'])}")
+    print("\n| | " + " | ".join(f"{t} (worker {i})" for t in trees for i in range(len(server[t]))))
+    print("|---" * (1 + sum(len(server[t]) for t in trees)) + "|")
+    runs = [run for t in trees for run in server[t]]
+    steps = list(dict.fromkeys(s for run in runs for s in run["startup_steps_s"]))
+    rows = [("ready, s", lambda r: r["startup_s"])]
+    rows += [(f"  {s}", lambda r, s=s: r["startup_steps_s"].get(s, "—")) for s in steps]
+    for when in ("memory_at_start", "memory_after"):
+        for kind in ("anon_mib", "uss_mib", "pss_mib", "rss_mib", "file_mib"):
+            rows.append((f"{when} {kind}", lambda r, w=when, k=kind: r[w][k]))
+    for name in ("api_uncached_ms", "api_cached_ms"):
+        rows.append((f"{name} p50 / p95", lambda r, n=name: f"{r[n]['p50']} / {r[n]['p95']}"))
+    for label, value in rows:
+        print(f"| {label} | " + " | ".join(str(value(run)) for run in runs) + " |")
 
 
 def main() -> None:
     """Measure each size; write and print the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(str(s) for s in scale_corpus.SIZES))
-    parser.add_argument("--skip", default="", help="Parts to skip: knn,memory,server,milvus.")
+    parser.add_argument(
+        "--skip", default="", help="Parts to skip: knn,memory,server,milvus,columns."
+    )
+    parser.add_argument(
+        "--only-artifacts", action="store_true", help="Only build the catalogue artifacts."
+    )
+    parser.add_argument(
+        "--trees", default=f"this={ROOT}", help="Source trees to serve with: label=path,…"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="Server workers run at once.")
+    parser.add_argument(
+        "--proxy-vectors",
+        action="store_true",
+        help="Serve stand-in vectors (real chunks, the rest real ones plus noise) from "
+        "build/scale-proxy/, for start-up and memory before the corpus is encoded.",
+    )
     args = parser.parse_args()
+    trees = {k: Path(v) for k, v in (t.split("=", 1) for t in args.trees.split(","))}
+    if args.proxy_vectors:
+        real = scale_corpus.WORKDIR / "vectors"
+        scale_corpus.WORKDIR = ROOT / "build" / "scale-proxy"
+        for items in (int(s) for s in args.sizes.split(",")):
+            used = scale_corpus.write_proxy_chunks(items, real)
+            print(f"proxy vectors for {items}: {used} real chunks of 50,000, the rest noised")
     skip = set(filter(None, args.skip.split(",")))
     faiss.omp_set_num_threads(1)  # as gunicorn.conf.py sets it for every worker
     names, query_matrix = scale_corpus.query_vectors()
     print(f"{len(names)} shopper queries; load average {os.getloadavg()[0]:.2f}", flush=True)
     for items in (int(s) for s in args.sizes.split(",")):
+        if args.only_artifacts:  # the offline step alone: no vectors needed
+            catalogue_artifacts(items)
+            continue
         products, cache = scale_corpus.catalogue(items)
         report: dict[str, Any] = {"items": items, "queries": len(names)}
         print(f"\n== {items} designs ==", flush=True)
@@ -285,7 +235,9 @@ def main() -> None:
         if "memory" not in skip:
             report["memory"] = bench_memory(items, cache.vectors, query_matrix)
         if "server" not in skip:
-            report["server"] = bench_server(items, names)
+            report["server"] = bench_server(items, names, trees, args.workers)
+        if "columns" not in skip:
+            report["columns"] = scale_columns.run(items)
         if "milvus" not in skip and items <= 100_000:
             from bench_milvus import run
 

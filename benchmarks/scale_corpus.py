@@ -82,6 +82,31 @@ def vectors(items: int, *, threads: int = 1, log: bool = True, reverse: bool = F
     return np.ascontiguousarray(matrix[:items])
 
 
+def write_proxy_chunks(items: int, source: Path, noise: float = 0.01) -> int:
+    """Stand-in vectors for the first ``items`` designs under :data:`WORKDIR`, made from
+    the real chunks already encoded under ``source`` (a 1M corpus takes hours to encode
+    on a busy 2-core machine): a real chunk is linked as it is, a missing one is a real
+    one (cycled) with Gaussian noise of ``noise`` per dimension, re-normalised (cosine
+    ≈ 0.97 to its original). Start-up and memory do not depend on what the vectors say;
+    search latencies over them are indicative only. Returns the real chunks used."""
+    real = sorted(source.glob("chunk-*.npy"))
+    if not real:
+        raise SystemExit(f"no real chunks under {source}: run scale_corpus.py first")
+    for number in range(-(-items // CHUNK)):
+        path = _chunk_path(number)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            continue
+        if number < len(real):
+            path.symlink_to(real[number])
+            continue
+        base = np.load(real[number % len(real)])
+        rng = np.random.default_rng(number)
+        part = base + rng.normal(0.0, noise, base.shape).astype(np.float32)
+        np.save(path, (part / np.linalg.norm(part, axis=1, keepdims=True)).astype(np.float32))
+    return len(real)
+
+
 def catalogue(items: int) -> tuple[list[Product], EmbeddingCache]:
     """The first ``items`` designs as products, and their vectors as a ``text-use`` cache
     (item digests: of the embedded text)."""

@@ -9,6 +9,8 @@ Memory comes from ``/proc/self/smaps_rollup``: RSS counts every resident page,
 PSS divides shared pages among the processes mapping them (a memory-mapped index
 read by two workers counts half in each), and anonymous memory is what the process
 adds on its own (heap: Python objects and copied arrays; mapped files are page cache).
+USS (private pages) is anonymous memory plus file pages no other process maps; "file"
+is the resident part of mapped files (page cache, shared with every process mapping it).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def app_config(workdir: Path, index_type: str) -> dict[str, Any]:
         "INDEX_TYPE": index_type,
         "RATELIMIT_ENABLED": False,
         "RELOAD_POLL_SECONDS": 0,
+        "LOG_LEVEL": "WARNING",  # not a request line per query on stderr
     }
 
 
@@ -55,17 +58,25 @@ def memory() -> dict[str, float]:
         "rss_mib": round(fields["Rss"]),
         "pss_mib": round(fields["Pss"]),
         "anon_mib": round(fields["Anonymous"]),
+        "uss_mib": round(fields["Private_Clean"] + fields["Private_Dirty"]),
+        "file_mib": round(fields["Rss"] - fields["Anonymous"]),
     }
 
 
-def measure(workdir: Path, index_type: str, queries: list[str]) -> dict[str, Any]:
-    """Start a server over ``workdir`` and time ``queries`` through ``/api/search``."""
+def measure(workdir: Path, index_type: str, queries: list[str], hold: float) -> dict[str, Any]:
+    """Start a server over ``workdir`` and time ``queries`` through ``/api/search`` (then
+    wait ``hold`` seconds, so that a sibling started at the same time shares the pages)."""
     os.environ.setdefault("INSTANCE_PATH", str(workdir / "instance"))
+    before_imports = memory()
+    started = time.perf_counter()
     from webapp import create_app
     from webapp.lifecycle import warm_up
 
-    started = time.perf_counter()
+    imported = time.perf_counter()
+    after_imports = memory()
     app = create_app(app_config(workdir, index_type))
+    created = time.perf_counter()
+    after_app = memory()
     engine = warm_up(app)
     startup = time.perf_counter() - started
     at_start = memory()
@@ -75,10 +86,17 @@ def measure(workdir: Path, index_type: str, queries: list[str]) -> dict[str, Any
         engine.clear_caches()
         uncached.append(_get(client, query))
         cached.append(_get(client, query))
+    time.sleep(hold)
+    steps = {"imports": imported - started, "create_app": created - imported}
+    steps |= {k: v / 1000 for k, v in engine.load_ms.items()}
+    steps["first query"] = startup - sum(steps.values())  # warm_up primes the models
     return {
         "index": engine.describe()["spaces"]["text-use"]["index"],
         "startup_s": round(startup, 2),
-        "startup_steps_s": {k: round(v / 1000, 2) for k, v in engine.load_ms.items()},
+        "startup_steps_s": {k: round(v, 3) for k, v in steps.items()},
+        "memory_before_imports": before_imports,
+        "memory_after_imports": after_imports,
+        "memory_after_create_app": after_app,
         "memory_at_start": at_start,
         "memory_after": memory(),
         "api_uncached_ms": _summary(uncached),
@@ -137,7 +155,7 @@ def main() -> None:
         result = measure_index(args.index_dir, args.index_type, np.load(args.queries), args.hold)
     else:
         queries = json.loads(args.queries.read_text(encoding="utf-8"))
-        result = measure(args.workdir, args.index_type, queries)
+        result = measure(args.workdir, args.index_type, queries, args.hold)
     print(json.dumps(result), flush=True)
 
 

@@ -6,15 +6,10 @@ import random
 
 import pytest
 
+from webapp.language.emoji import emoji_table, replace_emoji
 from webapp.language.morphology import diminutive_bases, lemmatise
 from webapp.language.text import normalise
-from webapp.search.query import (
-    QueryUnderstanding,
-    clean,
-    emoji_table,
-    fix_layout,
-    replace_emoji,
-)
+from webapp.search.query import QueryUnderstanding, clean, fix_layout
 
 TABLE = emoji_table(
     [

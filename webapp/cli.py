@@ -25,7 +25,9 @@ from .encoders.base import EncoderError
 from .encoders.spaces import configured_spaces
 from .index.command import index_command, needs_index_build
 from .observability import terminal_logging
+from .search.lexical import text_analysis
 from .search.results import SearchRequest
+from .search.settings import from_config as ranking_settings
 from .training.command import train_heads_command
 
 
@@ -208,6 +210,14 @@ def with_terminal_logs(app: Flask, command: click.Command) -> click.Command:
 
 
 def init_app(app: Flask) -> None:
+    """Register the build commands and the terminal search, and what they share: how the
+    catalogue's words are analysed for its mapped artifacts (under the app's ranking
+    settings: the index command lives below the search core and is handed it here)."""
+    app.extensions["text_analysis"] = text_analysis(ranking_settings(app.config).words)
+    _register(app)
+
+
+def _register(app: Flask) -> None:
     """Register the commands on ``app``, each logging for a terminal (the services'
     ``init_app`` ran first: ``reload`` is registered by ``lifecycle``)."""
     from .encoders.efficientnet_lite import export_image_model_command

@@ -64,6 +64,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # (a file path: Milvus Lite; http://host:19530: a Milvus server or cluster)
         "VECTOR_BACKEND": "faiss",
         "VECTOR_BACKEND_URI": "",
+        # where BM25 over the designs' lemmas runs (docs/scaling.md): "local" (the lexicon
+        # `flask --app webapp index` built, mapped by each worker) or "milvus" (full-text
+        # BM25 in Milvus ≥ 2.5 at VECTOR_BACKEND_URI, written by `index`)
+        "LEXICAL_BACKEND": "local",
         "MILVUS_TIMEOUT": 10.0,  # seconds per Milvus call before the index counts as down
         # cross-modal heads (docs/training.md): a heads-<id>.pt in EMBEDDINGS_DIR, "auto" (the
         # newest there, if any) or "" (off); the image features and text encoder they train on

@@ -89,6 +89,13 @@ class CatalogStore:
         finally:  # another process may have rewritten the table: count again
             self._categories = None
 
+    def current_digest(self) -> str | None:
+        """The content digest of the catalogue the table holds (None: never imported): a
+        worker whose mapped catalogue records the same digest need not read the CSV."""
+        with Session(self.engine) as session:
+            meta = session.get(Meta, "content_digest")
+            return None if meta is None else meta.value
+
     def get(self, product_id: str) -> Product | None:
         """The product with ``product_id``, or None."""
         if "\x00" in product_id:  # no id holds NUL, and PostgreSQL refuses it in a query

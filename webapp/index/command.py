@@ -1,4 +1,5 @@
-"""``flask --app webapp index``: build each searchable space's vector index from its cache."""
+"""``flask --app webapp index``: build each searchable space's vector index from its cache,
+and the catalogue's mapped artifacts (product table, lexicon, category tree) beside them."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..catalog import artifacts
 from ..catalog.embedding_cache import CacheError, cache_path, load_cache
-from ..catalog.products import CatalogError, read_catalog
+from ..catalog.products import Catalog, CatalogError, read_catalog
 from ..encoders.base import EncoderError
 from ..encoders.spaces import configured_spaces
 from .backends import open_milvus_space
 from .base import IndexUnavailable
 from .choice import IndexChoiceError, choose_index
+from .moments import write_moments
 from .prebuilt import write_index
 
 
@@ -27,14 +30,20 @@ from .prebuilt import write_index
 def index_command(kind: str | None, params: str | None) -> None:
     """Build the vector index of every searchable space and record the choice beside its cache
     (servers memory-map it), or with VECTOR_BACKEND=milvus sync its Milvus collection
-    (incrementally). Run after `embed`, then `reload`."""
+    (incrementally); build the catalogue's product table, lexicon and category tree
+    (servers map them; with LEXICAL_BACKEND=milvus the text collection is synced too).
+    Run after `embed`, then `reload`."""
     cfg = current_app.config
     directory = Path(cfg["EMBEDDINGS_DIR"])
     try:
-        catalog = read_catalog(Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"])
+        csv = Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"]
+        catalog = read_catalog(csv)
+        write_catalog_artifacts(cfg, directory, csv, catalog)
         for space in [s for s in configured_spaces(cfg) if s.searchable]:
             if cfg["VECTOR_BACKEND"] == "milvus":
-                click.echo(str(open_milvus_space(cfg, space, catalog, sync=True).last_sync))
+                milvus = open_milvus_space(cfg, space, catalog, sync=True)
+                write_moments(directory, space.name, milvus.vectors)
+                click.echo(str(milvus.last_sync))
                 continue
             cache = load_cache(
                 cache_path(directory, space.name),
@@ -48,6 +57,7 @@ def index_command(kind: str | None, params: str | None) -> None:
                 cfg["INDEX_PARAMS"] if params is None else params,
             )
             manifest = write_index(directory, cache, choice)
+            write_moments(directory, space.name, cache.vectors)
             size = sum(manifest["bytes"].values()) / 2**20
             click.echo(
                 f"{space.name}: {manifest['index']} over {manifest['items']} items "
@@ -57,8 +67,31 @@ def index_command(kind: str | None, params: str | None) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+def write_catalog_artifacts(
+    cfg: Mapping[str, Any], directory: Path, csv: Path, catalog: Catalog
+) -> artifacts.CatalogArtifacts:
+    """Build and write the catalogue's mapped artifacts (and, with LEXICAL_BACKEND=milvus,
+    bring the text collection in step); say what was written."""
+    built = artifacts.build(catalog, current_app.extensions["text_analysis"])
+    manifest = artifacts.write(directory, csv, built)
+    size = sum(manifest["bytes"].values()) / 2**20
+    click.echo(
+        f"catalogue: {manifest['items']} designs, {manifest['vocabulary']} terms, "
+        f"{manifest['postings']} postings in {manifest['build_seconds']:.1f}s, {size:.1f} MiB "
+        f"→ {manifest['folder']}"
+    )
+    if cfg["LEXICAL_BACKEND"] == "milvus":
+        from .lexical_backends import open_lexical  # pymilvus loads only when Milvus is used
+
+        click.echo(str(open_lexical(cfg, built, sync=True).last_sync))
+    return built
+
+
 def needs_index_build(cfg: Mapping[str, Any], items: int) -> bool:
-    """True when serving ``items`` designs needs the ``index`` step (not an exact index)."""
+    """True when serving ``items`` designs needs the ``index`` step (not an exact index,
+    or a catalogue too large for its artifacts to be built in memory at start)."""
+    if items > artifacts.IN_MEMORY_MAX_ITEMS or cfg["LEXICAL_BACKEND"] == "milvus":
+        return True
     try:
         exact = choose_index(cfg["INDEX_TYPE"], items, 1, cfg["INDEX_PARAMS"]).exact
     except IndexChoiceError:

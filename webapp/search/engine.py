@@ -26,11 +26,12 @@ from ..encoders.spaces import (
     default_text_space,
 )
 from ..index.base import VectorBackend, Where
+from ..language.emoji import emoji_table
 from ..language.morphology import clear_word_caches
 from . import filters as flt
 from .cache import LRUCache
 from .explanation import Ranking
-from .query import ParsedQuery, QueryUnderstanding, emoji_table
+from .query import ParsedQuery, QueryUnderstanding
 from .ranking import Ranker
 from .results import Hit, SearchRequest, SearchResult
 from .settings import RankingSettings

@@ -14,9 +14,12 @@ from collections.abc import Sequence
 import bm25s
 import numpy as np
 
+from ..catalog.artifacts import TextAnalysis
 from ..catalog.lemmas import DesignLemmas, design_lemmas
 from ..catalog.products import Product
+from ..language.emoji import emoji_table
 from ..language.morphology import is_dictionary_word
+from ..language.text import analyse
 from .cache import LRUCache
 from .settings import WordSettings
 from .spelling import SpellingPool, edits
@@ -28,6 +31,14 @@ def document_terms(lemmas: DesignLemmas, settings: WordSettings) -> list[str]:
         list(lemmas.title) * settings.title_weight
         + list(lemmas.tags) * settings.tag_weight
         + list(lemmas.rest)
+    )
+
+
+def text_analysis(settings: WordSettings) -> TextAnalysis:
+    """What building the catalogue's mapped artifacts needs of text: lemma terms, each
+    design's weighted document (under ``settings``) and the emoji lookup."""
+    return TextAnalysis(
+        analyse, lambda product: document_terms(design_lemmas(product), settings), emoji_table
     )
 
 
