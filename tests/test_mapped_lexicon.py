@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from webapp.search.hierarchy import CategoryTree
+from webapp.search.signals.category import CategoryTree
 
 from webapp.catalog import artifacts
 from webapp.catalog.products import read_catalog
 from webapp.search.lexical import LexicalIndex, text_analysis
-from webapp.search.query import emoji_table
+from webapp.language.emoji import emoji_table
 from webapp.search.settings import WordSettings
 
 #: how the catalogue's words are analysed for its artifacts (the shipped settings)
@@ -37,7 +37,7 @@ def demo():
 @pytest.fixture(scope="module")
 def reference(demo) -> LexicalIndex:
     """The search core's own lexical index of the demo."""
-    return LexicalIndex(demo.products)
+    return LexicalIndex(demo.products, WordSettings())
 
 
 @pytest.fixture(scope="module", params=["memory", "mapped"])

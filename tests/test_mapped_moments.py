@@ -11,7 +11,7 @@ import numpy as np
 
 from webapp.catalog.embedding_cache import read_cache
 from webapp.index.moments import load_moments, moments, write_moments
-from webapp.search.fusion import SpaceStats
+from webapp.search.signals.vectors import SpaceStats
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_moments_are_the_search_cores_bit_for_bit() -> None:
     vectors = read_cache(ROOT / "embeddings" / "text-use.pkl").vectors
     for matrix in (vectors, np.tile(vectors, (25, 1))):  # all rows, and a strided sample
-        stats, (mean, covariance) = SpaceStats.of(matrix), moments(matrix)
+        stats, (mean, covariance) = SpaceStats.of(matrix, 32_768), moments(matrix)
         assert np.array_equal(stats.mean, mean) and np.array_equal(stats.covariance, covariance)
 
 

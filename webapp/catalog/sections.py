@@ -1,6 +1,6 @@
 """The category tree's nodes: every category and subcategory, its name's lemmas and rows.
 
-What ``webapp/search/hierarchy.py``'s ``CategoryTree`` builds from the products in
+What ``webapp/search/signals/category.py``'s ``CategoryTree`` builds from the products in
 every worker (``nodes``: a list of ``(frozenset of lemmas, rows)``, categories and
 ``category/subcategory`` keys in order of first appearance), computed once from the
 table's code columns and saved as one JSON file of names and lemmas plus the member
