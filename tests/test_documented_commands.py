@@ -129,6 +129,8 @@ COVERED: dict[str, str] = {
         "test_milvus_lite_index_then_serve"
     ),
     "flask --app webapp build-thesaurus": "test_build_thesaurus_rebuilds_the_committed_one",
+    "flask --app webapp build-definitions": "test_build_definitions_rebuilds_the_committed_one",
+    "python benchmarks/eval_knowledge.py": "test_eval_knowledge",
     "make bench": "test_make_bench_quick",
     "make bench BENCH_ARGS=--quick": "test_make_bench_quick",
     ".venv/bin/python benchmarks/bench_search.py": "test_make_bench_quick",
@@ -371,6 +373,27 @@ def test_build_thesaurus_rebuilds_the_committed_one(ws: Workspace) -> None:
     )
     assert f"{len(committed['entries'])} thesaurus entries → build/thesaurus.json" in output
     assert built["entries"] == committed["entries"]
+
+
+@pytest.mark.faults
+def test_build_definitions_rebuilds_the_committed_one(ws: Workspace) -> None:
+    """As typed, written beside the committed artifact (``DEFINITIONS_PATH``): the same
+    senses and decoded words."""
+    ws.run(
+        "flask --app webapp build-definitions",
+        env={"DEFINITIONS_PATH": "build/definitions.json"},
+    )
+    built = json.loads((ws.root / "build" / "definitions.json").read_text(encoding="utf-8"))
+    committed = json.loads(
+        (ws.root / "data" / "rules" / "definitions.json").read_text(encoding="utf-8")
+    )
+    assert built["designs"] == committed["designs"] and built["words"] == committed["words"]
+
+
+def test_eval_knowledge(ws: Workspace) -> None:
+    """The knowledge artifacts measured standalone, as docs/knowledge.md runs it."""
+    output = ws.run("python benchmarks/eval_knowledge.py")
+    assert "definitions.json" in output and "reverse dictionary" in output
 
 
 # -- serving in production ------------------------------------------------------------------

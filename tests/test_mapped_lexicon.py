@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from webapp.search.signals.category import CategoryTree
 
 from webapp.catalog import artifacts
 from webapp.catalog.products import read_catalog
-from webapp.search.lexical import LexicalIndex, text_analysis
 from webapp.language.emoji import emoji_table
+from webapp.search.lexical import LexicalIndex, text_analysis
 from webapp.search.settings import WordSettings
+from webapp.search.signals.category import CategoryTree
 
 #: how the catalogue's words are analysed for its artifacts (the shipped settings)
 TEXT = text_analysis(WordSettings())
