@@ -6,6 +6,7 @@ taken here, at 1280 and 390 px."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,14 +27,28 @@ INTERNALS = re.compile(
 
 #: true once every picture in the viewport has loaded (cards' images load lazily)
 PICTURES_SHOWN = (
-    "Array.from(document.images).filter(i => i.getBoundingClientRect().top < innerHeight)"
+    "() => Array.from(document.images)"
+    ".filter(i => i.getBoundingClientRect().top < innerHeight)"
     ".every(i => i.complete && i.naturalWidth > 0)"
 )
 
 
-def page_at(browser: Browser, width: int) -> Page:  # noqa: F811
+@pytest.fixture()
+def pages(browser: Browser) -> Iterator[list[Page]]:  # noqa: F811
+    """The test's pages, closed once their pictures have all arrived (a connection cut
+    while the server still sends a picture leaves its file to the garbage collector)."""
+    made: list[Page] = []
+    yield made
+    for page in made:
+        page.wait_for_load_state("networkidle")
+        page.close()
+
+
+def page_at(pages: list[Page], browser: Browser, width: int) -> Page:  # noqa: F811
     """A new page of ``width`` CSS pixels (a phone at 390, a laptop at 1280)."""
-    return browser.new_page(viewport={"width": width, "height": 844 if width < 600 else 900})
+    page = browser.new_page(viewport={"width": width, "height": 844 if width < 600 else 900})
+    pages.append(page)
+    return page
 
 
 def first_page(page: Page, live_url: str, query: str) -> list[str]:  # noqa: F811
@@ -52,13 +67,14 @@ def first_page(page: Page, live_url: str, query: str) -> list[str]:  # noqa: F81
     ],
 )
 def test_a_first_page_a_shop_owner_would_accept(
+    pages: list[Page],
     browser: Browser,  # noqa: F811
     live_url: str,  # noqa: F811
     query: str,
     wanted: set[str],
     junk: set[str],
 ) -> None:
-    page = page_at(browser, 1280)
+    page = page_at(pages, browser, 1280)
     titles = first_page(page, live_url, query)
     assert wanted <= set(titles) and not junk & set(titles), titles
     whole = page.locator("main").inner_text()
@@ -66,10 +82,11 @@ def test_a_first_page_a_shop_owner_would_accept(
 
 
 def test_the_answer_ends_where_relevance_ends_and_weaker_ones_stand_apart(
+    pages: list[Page],
     browser: Browser,  # noqa: F811
     live_url: str,  # noqa: F811
 ) -> None:
-    page = page_at(browser, 1280)
+    page = page_at(pages, browser, 1280)
     titles = first_page(page, live_url, "петух")
     assert titles[:2] == ["Петух", "Курица"] and "Свиной пятачок" not in titles
     expect(page.locator(".summary")).to_contain_text(f"Найдено: {len(titles)}")
@@ -83,11 +100,12 @@ def test_the_answer_ends_where_relevance_ends_and_weaker_ones_stand_apart(
 
 
 def test_no_page_a_shopper_sees_shows_internals(
+    pages: list[Page],
     browser: Browser,  # noqa: F811
     live_url: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    page = page_at(browser, 1280)
+    page = page_at(pages, browser, 1280)
     pages = []
     for pid in ("1f431", "1f408", "1f413"):  # opened designs: the home page recommends
         page.goto(f"{live_url}/product/{pid}")
@@ -115,11 +133,12 @@ def test_no_page_a_shopper_sees_shows_internals(
 
 
 def test_clearing_recent_searches_does_not_search_again(
+    pages: list[Page],
     browser: Browser,  # noqa: F811
     live_url: str,  # noqa: F811
     demo_app,
 ) -> None:
-    page = page_at(browser, 1280)
+    page = page_at(pages, browser, 1280)
     page.goto(live_url + "/search?q=сова")
     stats = demo_app.extensions["analytics"]
     stats.flush()
@@ -134,18 +153,19 @@ def test_clearing_recent_searches_does_not_search_again(
     expect(page.locator(".recent")).to_contain_text("сова")
 
 
-def test_a_bad_price_names_the_field(browser: Browser, live_url: str) -> None:  # noqa: F811
-    page = page_at(browser, 1280)
+def test_a_bad_price_names_the_field(pages: list[Page], browser: Browser, live_url: str) -> None:  # noqa: F811
+    page = page_at(pages, browser, 1280)
     page.goto(live_url + "/search?q=кот&price_min=дёшево")
     expect(page.get_by_role("alert")).to_contain_text("Цена «от»")
     assert "price_min" not in page.get_by_role("alert").inner_text()
 
 
 def test_on_a_phone_the_header_is_short_and_the_file_control_speaks_russian(
+    pages: list[Page],
     browser: Browser,  # noqa: F811
     live_url: str,  # noqa: F811
 ) -> None:
-    page = page_at(browser, 390)
+    page = page_at(pages, browser, 390)
     page.goto(live_url + "/search?q=кот")
     header = page.locator(".site-header").bounding_box()
     first = page.locator("main .gallery .card").first.bounding_box()
@@ -159,16 +179,17 @@ def test_on_a_phone_the_header_is_short_and_the_file_control_speaks_russian(
 
 
 def test_staff_tables_cover_every_column_and_scroll_on_a_phone(
+    pages: list[Page],
     browser: Browser,  # noqa: F811
     live_url: str,  # noqa: F811
 ) -> None:
-    page = page_at(browser, 1280)
+    page = page_at(pages, browser, 1280)
     page.goto(live_url + "/search?q=zzqxj")  # a query that finds nothing, for the table
     page.goto(live_url + "/staff/")
     zero = page.locator("section", has=page.get_by_role("heading", name="Ничего не нашли"))
     row = zero.locator("tbody tr").first
     assert zero.locator("thead th").count() == row.locator("td").count()
-    phone = page_at(browser, 390)
+    phone = page_at(pages, browser, 390)
     phone.goto(live_url + "/staff/")
     wrap = phone.locator(".table-wrap").first
     assert wrap.evaluate("w => w.scrollWidth > w.clientWidth")  # it scrolls, nothing is cut
@@ -179,12 +200,13 @@ def test_staff_tables_cover_every_column_and_scroll_on_a_phone(
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_screenshots_of_the_pages_a_shopper_sees(
+    pages: list[Page],
     browser: Browser,  # noqa: F811
     live_url: str,  # noqa: F811
     width: int,
 ) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page = page_at(browser, width)
+    page = page_at(pages, browser, width)
     for pid in ("1f431", "1f408", "1f413"):
         page.goto(f"{live_url}/product/{pid}")
     shots = {
