@@ -15,7 +15,14 @@ from werkzeug.serving import make_server
 
 from .conftest import ROOT
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    # Werkzeug's development server, which serves the browser here, leaves a picture's file
+    # to the garbage collector when Chromium drops the connection mid-picture (a page moving
+    # on): a ResourceWarning about the test server, not the app (gunicorn serves production)
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -90,9 +97,12 @@ def test_shopper_uploads_a_picture_and_gets_look_alikes(
     expect(gallery.first).to_be_visible()
     titles = gallery.locator(".card-title").all_inner_texts()[:5]
     assert "Петух" in titles, titles
-    page.locator("a[rel=next]").click()  # page 2 is a plain link: nothing was stored
+    # re-sorting is a plain GET carrying the picture's vector: nothing was stored
+    page.get_by_label("Порядок").select_option("price_asc")
+    page.get_by_role("button", name="Применить").click()
+    expect(page).to_have_url(re.compile(r"/search\?.*pv=.*sort=price_asc"))
     expect(page.locator(".gallery .card").first).to_be_visible()
-    expect(page.locator(".pager")).to_contain_text("страница 2")
+    assert "Петух" in page.locator(".gallery .card-title").all_inner_texts()
 
 
 CAT_LIKE = re.compile(r"кот|кош|тигр|леопард|лев|рыс", re.IGNORECASE)
@@ -110,7 +120,7 @@ def test_three_cats_opened_bring_cat_like_recommendations(browser: Browser, live
     assert len(exploit) == 5 and sum(bool(CAT_LIKE.search(t)) for t in exploit) >= 3, exploit
     card = liked.locator('.card[data-source="rec"]').first
     card.locator("summary").click()
-    expect(card.locator(".why .like")).to_contain_text("похоже на «")
+    expect(card.locator(".why li").first).to_contain_text("похоже на «")
     assert liked.locator('.card[data-source="explore"]').count() == 1
 
 

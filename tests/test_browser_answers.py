@@ -15,7 +15,14 @@ from playwright.sync_api import Browser, Page, expect
 from .conftest import ROOT
 from .test_browser import browser, live_url  # noqa: F401  (the shared fixtures)
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    # Werkzeug's development server, which serves the browser here, leaves a picture's file
+    # to the garbage collector when Chromium drops the connection mid-picture (a page moving
+    # on): a ResourceWarning about the test server, not the app (gunicorn serves production)
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 SHOTS = ROOT / "docs" / "screenshots"
 PHOTO = ROOT / "data" / "eval" / "photos" / "cat_chelsea.jpg"
 #: what a shopper must never read: signal names, calibrated scores, English labels
