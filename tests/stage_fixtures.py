@@ -53,4 +53,4 @@ def reader(index: LexicalIndex | None = None) -> TermReader:
 
 def understanding() -> QueryUnderstanding:
     """Query understanding with :data:`RULES` (no emoji)."""
-    return QueryUnderstanding({}, 200, RULES)
+    return QueryUnderstanding({}, 200, RULES, SETTINGS.words.layout_share)

@@ -10,7 +10,10 @@ from webapp.language.emoji import emoji_table, replace_emoji
 from webapp.language.morphology import diminutive_bases, lemmatise
 from webapp.language.text import normalise
 from webapp.search.query import QueryUnderstanding, clean, fix_layout
+from webapp.search.settings import WordSettings
 
+#: the shipped layout-repair majority (RankingSettings.words.layout_share)
+SHARE = WordSettings().layout_share
 TABLE = emoji_table(
     [
         ("1f413", "Петух"),
@@ -86,12 +89,12 @@ def test_digits_and_letters_are_never_taken_for_emoji() -> None:
     ],
 )
 def test_wrong_keyboard_layout_is_repaired(typed: str, meant: str) -> None:
-    assert fix_layout(typed) == (meant, True)
+    assert fix_layout(typed, SHARE) == (meant, True)
 
 
 @pytest.mark.parametrize("text", ["dinosaur", "cute bunny", "qwzx", "кот", "rooster 🐓"])
 def test_real_english_nonsense_and_russian_are_left_alone(text: str) -> None:
-    assert fix_layout(text) == (text, False)
+    assert fix_layout(text, SHARE) == (text, False)
 
 
 def test_lemmatisation_unifies_russian_forms() -> None:
@@ -105,7 +108,7 @@ def test_lemmatisation_unifies_russian_forms() -> None:
 
 
 def test_parse_runs_every_step_and_keeps_content_terms() -> None:
-    parsed = QueryUnderstanding(TABLE, max_length=50).parse("Что-нибудь с 🐓 для МАЛЫША!!!")
+    parsed = QueryUnderstanding(TABLE, 50, None, SHARE).parse("Что-нибудь с 🐓 для МАЛЫША!!!")
     assert parsed.emoji_ids == ("1f413",)
     assert "петух" in parsed.text and "малыша" in parsed.text
     assert parsed.terms == ("малыш", "петух")
@@ -113,7 +116,7 @@ def test_parse_runs_every_step_and_keeps_content_terms() -> None:
 
 
 def test_parse_of_punctuation_only_is_empty() -> None:
-    assert QueryUnderstanding(TABLE).parse("?!… —").empty
+    assert QueryUnderstanding(TABLE, 200, None, SHARE).parse("?!… —").empty
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,8 @@ def collect(engine: SearchEngine, queries: Sequence[EvalQuery]) -> Samples:
         spaces = found.evidence.words.spaces
         judged = engine.rows(q.relevant)
         topics = set(subcategory[judged].tolist())
-        xs.append(features(found.fused, found.evidence.words))
+        absent = engine.settings.confidence.absent_z
+        xs.append(features(found.fused, found.evidence.words, absent))
         rows.append(found.fused.rows)
         rel.append(np.isin(found.fused.rows, judged))
         topic.append(np.isin(subcategory[found.fused.rows], list(topics)) | rel[-1])

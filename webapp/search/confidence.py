@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fusion import Fused
+from .settings import ConfidenceSettings
 from .signals import SignalKind
 
 #: the first stage's features, in order (``bias`` is the intercept)
@@ -50,8 +51,6 @@ FEATURES = (
 )
 #: the second stage's: the first's, closeness to the answer's head, the first confidence
 SECOND = (*FEATURES, "head_text", "head_cross", "first", "first_best")
-#: a missing vector score counts as this z (far below any kept candidate)
-ABSENT_Z = -5.0
 
 
 @dataclass(frozen=True)
@@ -78,15 +77,16 @@ class WordEvidence:
         return self.phrase
 
 
-def features(fused: Fused, evidence: WordEvidence) -> np.ndarray:
-    """The first stage's (candidates × :data:`FEATURES`) matrix."""
+def features(fused: Fused, evidence: WordEvidence, absent_z: float) -> np.ndarray:
+    """The first stage's (candidates × :data:`FEATURES`) matrix; a candidate missing from
+    the text space counts as ``absent_z`` there."""
     n = len(fused)
     if not n:
         return np.zeros((0, len(FEATURES)))
     top = max(float(fused.scores[0]), 1e-6)
     text = fused.best(SignalKind.TEXT)
     has_text = np.isfinite(text)
-    text_or_absent = np.where(has_text, text, ABSENT_Z)
+    text_or_absent = np.where(has_text, text, absent_z)
     columns = [
         np.ones(n),
         fused.scores / top,
@@ -137,27 +137,22 @@ def logistic(matrix: np.ndarray, names: Sequence[str], weights: Mapping[str, flo
 
 
 def second_features(
-    fused: Fused, evidence: WordEvidence, first_weights: Mapping[str, float], head: int
+    fused: Fused, evidence: WordEvidence, settings: ConfidenceSettings
 ) -> np.ndarray:
     """The second stage's (candidates × :data:`SECOND`) matrix."""
-    x = features(fused, evidence)
+    x = features(fused, evidence, settings.absent_z)
+    first_weights, head = settings.first, settings.head
     first = logistic(x, FEATURES, first_weights)
     near = head_closeness(fused.rows, first, evidence.spaces, head)
     best = np.full(len(first), first.max() if len(first) else 0.0)
     return np.column_stack([x, near, first, best])
 
 
-def confidence(
-    fused: Fused,
-    evidence: WordEvidence,
-    first_weights: Mapping[str, float],
-    second_weights: Mapping[str, float],
-    head: int,
-) -> np.ndarray:
+def confidence(fused: Fused, evidence: WordEvidence, settings: ConfidenceSettings) -> np.ndarray:
     """Per candidate, the probability (0–1) that it is what the query means; an exact
     emoji, and a design of the category the query's words name, are certain."""
-    x = second_features(fused, evidence, first_weights, head)
-    return with_certainty(logistic(x, SECOND, second_weights), x)
+    x = second_features(fused, evidence, settings)
+    return with_certainty(logistic(x, SECOND, settings.second), x)
 
 
 def with_certainty(p: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -102,7 +102,7 @@ class RelevanceFloor:
             order = np.flatnonzero(kept)[:limit]
             return Answer(fused.take(order), len(order))
         c = self.confidence
-        p = confidence(fused, query.words, c.first, c.second, c.head)
+        p = confidence(fused, query.words, c)
         best = float(p[kept].max()) if kept.any() else 0.0
         first = query.words.explained
         sure = kept & (p >= c.keep) & (p >= c.relative * best)

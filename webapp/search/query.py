@@ -75,9 +75,9 @@ class QueryUnderstanding:
     def __init__(
         self,
         emoji_names: dict[str, tuple[str, str]],
-        max_length: int = 200,
-        concepts: Concepts | None = None,
-        layout_share: float = 0.5,
+        max_length: int,
+        concepts: Concepts | None,
+        layout_share: float,
     ) -> None:
         """``emoji_names`` maps an emoji sequence (modifiers stripped) to (id, Russian name);
         ``concepts`` are the rules that add related words (none by default); Latin words
@@ -118,7 +118,7 @@ def clean(raw: str, max_length: int) -> tuple[str, bool]:
     return (text[:max_length].rstrip(), True) if len(text) > max_length else (text, False)
 
 
-def fix_layout(text: str, share: float = 0.5) -> tuple[str, bool]:
+def fix_layout(text: str, share: float) -> tuple[str, bool]:
     """Re-type QWERTY-typed Russian (``rjn`` → ``кот``) when that yields real words.
 
     Only Latin tokens are candidates; they are converted together, and only when more

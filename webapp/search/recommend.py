@@ -95,11 +95,13 @@ def also_viewed(engine: SearchEngine, db: Engine, product_id: str, k: int) -> li
     nobody co-visited gets its pure content neighbours)."""
     settings: RecommendSettings = engine.settings.recommend
     space = settings.space or engine.similar_space
-    co = [(pid, w) for pid, w in covisit.related(db, product_id, 3 * k) if pid != product_id]
+    co = covisit.related(db, product_id, settings.covisit_candidates * k)
+    co = [(pid, w) for pid, w in co if pid != product_id]
     anchor = engine.item_vectors([product_id], space)
     if not len(anchor):
         return []
-    content = engine.nearest(anchor[0], 2 * k, space=space, exclude=[product_id])[0]
+    wide = settings.content_candidates * k
+    content = engine.nearest(anchor[0], wide, space=space, exclude=[product_id])[0]
     decay = covisit.decay_now(settings.half_life_days)
     ranking = blend_covisits(
         engine, anchor[0], space, co, content, decay=decay, kind=SignalKind.CONTENT, k=k

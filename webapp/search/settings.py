@@ -260,6 +260,9 @@ class ConfidenceSettings:
     relative: float = 0.2
     """…and this share of the best candidate's confidence (an answer ends where its
     confidence falls far below its best design's, however confident that one is)."""
+    absent_z: float = -5.0
+    """The z-score a candidate missing from a vector signal counts as in the model's
+    features (far below any kept candidate); part of the fitted model's definition."""
     maybe: float = 0.01
     """Candidates the z thresholds keep that are not confident are shown under «Может
     подойти» down to this confidence (after the confident results, never sorted into
@@ -290,8 +293,9 @@ class PictureSettings:
     as more and more photographic."""
     photo_ramp: float = 0.2
     """…fully photographic this much lower (share 0.65 and under)."""
-    shown_labels: int = 3
-    """How many of a photo's class names its results' explanation shows."""
+    shown_labels: int = 2
+    """How many of a photo's class names its results' explanation shows («на фото, похоже,
+    кошка или рысь»): the third is rarely right when the first two are not."""
 
 
 @dataclass(frozen=True)
@@ -315,6 +319,11 @@ class RecommendSettings:
     """Co-visits that weigh as much as content similarity in «с этим дизайном смотрят»."""
     half_life_days: float = 14.0
     """Days in which a co-visit's weight halves."""
+    covisit_candidates: int = 3
+    """«С этим дизайном смотрят» weighs this many times as many co-visited designs as it
+    shows…"""
+    content_candidates: int = 2
+    """…and this many times as many content neighbours, so the blend has some to choose."""
 
 
 @dataclass(frozen=True)

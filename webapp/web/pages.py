@@ -191,7 +191,8 @@ def picture_search() -> dict[str, bool]:
 @bp.app_template_global("why_lines")
 def why_lines(explanation: Explanation | None, product: Product) -> list[str]:
     """A result's «почему» in plain Russian (``web/wording.py``)."""
-    return wording.reasons(explanation, product, in_russian)
+    strong = get_engine().settings.floor.keep_z.get(SignalKind.TEXT, float("inf"))
+    return wording.reasons(explanation, product, in_russian, strong)
 
 
 @bp.app_template_filter("plural")

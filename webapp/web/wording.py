@@ -14,9 +14,6 @@ from ..catalog.products import Product
 from ..search.explanation import Explanation
 from ..search.signals import SignalKind
 
-#: a vector's evidence is worth a line of its own from this calibrated z (the floor keeps
-#: text-only designs from 3.5σ: RankingSettings.floor.keep_z)
-STRONG_Z = 3.5
 #: a dictionary sense is quoted up to this many characters
 QUOTE = 90
 
@@ -30,11 +27,13 @@ def reasons(
     explanation: Explanation | None,
     product: Product,
     label: Callable[[str], str | None] = lambda _: None,
+    strong_z: float = float("inf"),
 ) -> list[str]:
     """The lines of a result's «почему», in plain Russian (none for a plain listing).
 
     ``label`` names a classifier class in Russian (None: it has no Russian name, and is
-    not shown)."""
+    not shown); a text vector's evidence is worth a line of its own from ``strong_z`` (the
+    z at which the floor keeps a design on that evidence alone)."""
     if explanation is None:
         return []
     e = explanation
@@ -65,24 +64,26 @@ def reasons(
         lines.append("цвет на картинке: " + ", ".join(e.colours))
     if e.has(SignalKind.CATEGORY):
         lines.append(f"из раздела «{product.subcategory or product.category}»")
-    lines += _likeness(e, bool(lines), label)
+    lines += _likeness(e, bool(lines), label, strong_z)
     return lines
 
 
-def _likeness(e: Explanation, explained: bool, label: Callable[[str], str | None]) -> list[str]:
+def _likeness(
+    e: Explanation, explained: bool, label: Callable[[str], str | None], strong_z: float
+) -> list[str]:
     """The lines a design's likeness gives: to a picture, to the query's meaning."""
     lines = []
     if e.has(SignalKind.LOOK):
         lines.append("похоже по картинке")
     shown = [name for name in (label(x) for x in e.labels) if name]
     if e.has(SignalKind.PHOTO_WORDS) and shown:
-        lines.append("на фото, похоже, " + " или ".join(shown[:2]))
+        lines.append("на фото, похоже, " + " или ".join(shown))
     if e.has(SignalKind.CONTENT) and not e.source:
         lines.append("похоже по описанию")
     if not explained and not lines:
         text = e.of(SignalKind.TEXT)
         cross = e.of(SignalKind.CROSS_MODAL)
-        if text is not None and text.calibrated >= STRONG_Z:
+        if text is not None and text.calibrated >= strong_z:
             lines.append("похоже по смыслу описания")
         if cross is not None:
             lines.append("по картинке подходит к словам запроса")
