@@ -159,6 +159,11 @@ EXCLUDED: dict[str, str] = {
     "make load": (
         "it is `pytest tests/test_load.py`, which `make test` runs in full (marker load)"
     ),
+    "python benchmarks/knowledge_ablation.py": (
+        "runs every judged query of six sets four times, once per variant (≈ 5 min on 2 "
+        "cores); each variant is a RANKING override, which test_settings shows changes the "
+        "ranking, and the metric is flask evaluate's"
+    ),
     "make postgres": (
         "installs and starts a Debian service as root; .ci/run runs it before every CI run"
     ),
