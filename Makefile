@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 IMAGE_ONNX := models/efficientnet-lite0.onnx
 
-.PHONY: install install-dev browser run serve reload postgres services load lint test test-fast test-isa bench bench-floor bench-scale catalog embeddings train clean
+.PHONY: install install-dev browser run serve reload postgres services load lint test test-fast test-isa test-isa-qemu bench bench-floor bench-scale catalog embeddings train clean
 
 # --- installation -----------------------------------------------------------
 # ruclip 0.0.2 pins old deps, so the order matters (README "Install notes").
@@ -84,6 +84,11 @@ ISA_PLAIN := ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_ENABLE_INS
 test-isa: install-dev
 	$(ISA_AVX2) $(BIN)/python -m pytest -q -m "not load and not browser and not faults" $(ISA_TESTS)
 	$(ISA_PLAIN) $(BIN)/python -m pytest -q -m "not load and not browser and not faults" $(ISA_TESTS)
+
+# The same tests in one process that sees an AVX2-only CPU (every library, ONNX Runtime and
+# fbgemm included, picks its AVX2 kernels): about 50 min on 2 cores, 13x native; not in CI.
+test-isa-qemu: install-dev services
+	qemu-x86_64 -cpu Haswell $(BIN)/python -m pytest -q -m "not load and not browser and not faults" $(ISA_TESTS)
 
 # Lint and formatting check (ruff, settings in pyproject.toml); CI runs it before the tests.
 LINT_PATHS := webapp tests benchmarks wsgi.py gunicorn.conf.py

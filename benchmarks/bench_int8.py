@@ -83,7 +83,7 @@ def build_graphs(plain: RuCLIPEncoder, folder: Path, calibration: list[list[int]
     if not shipped.is_file():
         export_text_tower(plain.model, plain.model_id, shipped, precision="int8")
     graphs = {"fp32": fp32, "shipped int8": shipped}
-    for name, (_, build) in variants(calibration).items():
+    for name, build in variants(calibration).items():
         path = folder / (name.replace(" ", "_") + ".onnx")
         try:
             if not path.is_file():

@@ -7,12 +7,13 @@ quantised ``Linear`` on this CPU, and its fp32 graph beats eager torch as well
 (docs/performance.md has the table). The exported graph is
 :class:`~.ruclip_text.TrimmedTextTower` itself: token ids of any length and each row's
 EOS index in, unnormalised features out, so it answers exactly what the torch tower
-answers (fp32 ≤ 1e-5; int8 at cosine ≥ 0.999 to the exact vector).
+answers (fp32 ≤ 1e-5; int8 at cosine ≥ 0.998 to the exact vector on the full-size
+model, bit for bit the same on AVX2-only and AVX-512 VNNI CPUs: :data:`QUANTISATION`).
 
 ``flask --app webapp export-text-model`` writes ``ruclip-text-<precision>.onnx`` into
-``RUCLIP_ONNX_DIR``; the model's identity and the graph's layout are stored in its
-metadata, and an export of other weights is never used (the encoder falls back to
-torch and says which command fixes it). Catalogue texts always take the exact torch
+``RUCLIP_ONNX_DIR``; the model's identity, the graph's layout and the quantisation are
+stored in its metadata, and an export of other weights or of another quantisation is
+never used (the encoder falls back to torch and says which command fixes it). Catalogue texts always take the exact torch
 tower: only the query path changes, and the cache identity stays the model's.
 """
 
