@@ -90,8 +90,8 @@ def replay(
     """Run each one-query graph (``ids`` → ``features``) on every token list in a child process.
 
     ``cpu`` None runs it natively, else under :func:`emulator` (RuntimeError without
-    qemu-user). Each round runs every query through every graph in turn, so timings
-    share the machine's noise; features come from the first round.
+    qemu-user). Each round runs every query through every graph, in a new order per
+    query, so timings share the machine's noise; features come from the first round.
     """
     prefix: list[str] = []
     if cpu is not None:
@@ -141,9 +141,12 @@ def _run(args: argparse.Namespace) -> None:
         rows = [saved["ids"][r : r + 1, :length] for r, length in enumerate(saved["lengths"])]
     features = {name: [] for name in sessions}
     ms: dict[str, list[float]] = {name: [] for name in sessions}
+    order = np.random.default_rng(0)
     for round_ in range(args.rounds):
         for ids in rows:
-            for name, session in sessions.items():
+            # a new order per query: the graph run after a big one finds its weights out of cache
+            for name in order.permutation(list(sessions)):
+                session = sessions[name]
                 start = time.perf_counter()
                 answer = session.run(["features"], {"ids": ids})[0]
                 ms[name].append((time.perf_counter() - start) * 1e3)

@@ -7,7 +7,7 @@ quantised ``Linear`` on this CPU, and its fp32 graph beats eager torch as well
 (docs/performance.md has the table). The exported graph is
 :class:`~.ruclip_text.TrimmedTextTower` itself: token ids of any length and each row's
 EOS index in, unnormalised features out, so it answers exactly what the torch tower
-answers (fp32 ≤ 1e-5; int8 at cosine ≥ 0.998 to the exact vector on the full-size
+answers (fp32 ≤ 1e-5; int8 at cosine ≥ 0.997 to the exact vector on the full-size
 model, bit for bit the same on AVX2-only and AVX-512 VNNI CPUs: :data:`QUANTISATION`).
 
 ``flask --app webapp export-text-model`` writes ``ruclip-text-<precision>.onnx`` into
