@@ -40,6 +40,7 @@ def dynamic(*, weights: str, per_channel: bool, reduce_range: bool) -> Builder:
     """ONNX Runtime's dynamic quantisation with these options."""
 
     def build(fp32: Path, out: Path) -> None:
+        """Quantise ``fp32`` into ``out``."""
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         kind = QuantType.QInt8 if weights == "s8" else QuantType.QUInt8
@@ -55,6 +56,7 @@ def static_qdq(calibration: Sequence[Sequence[int]]) -> Builder:
     """Static QDQ, s8 × s8 per channel, calibrated on ``calibration`` token lists."""
 
     def build(fp32: Path, out: Path) -> None:
+        """Calibrate on ``calibration`` and quantise ``fp32`` into ``out``."""
         from onnxruntime.quantization import (
             CalibrationDataReader,
             QuantFormat,
@@ -66,9 +68,11 @@ def static_qdq(calibration: Sequence[Sequence[int]]) -> Builder:
             """One calibration query at a time, as the graph takes it."""
 
             def __init__(self) -> None:
+                """Start at the first calibration row."""
                 self.rows = iter(calibration)
 
             def get_next(self) -> dict[str, np.ndarray] | None:
+                """The next row as the graph's input, None when done."""
                 row = next(self.rows, None)
                 return None if row is None else {"ids": np.array([row], np.int64)}
 
@@ -92,6 +96,7 @@ def weight_only(*, bits: int, accuracy_level: int) -> Builder:
     """``MatMulNBits``: block-wise (32) symmetric ``bits``-bit weights, one accuracy level."""
 
     def build(fp32: Path, out: Path) -> None:
+        """Replace every constant MatMul of ``fp32`` by MatMulNBits, into ``out``."""
         import onnx
         from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 

@@ -13,8 +13,9 @@ model, bit for bit the same on AVX2-only and AVX-512 VNNI CPUs: :data:`QUANTISAT
 ``flask --app webapp export-text-model`` writes ``ruclip-text-<precision>.onnx`` into
 ``RUCLIP_ONNX_DIR``; the model's identity, the graph's layout and the quantisation are
 stored in its metadata, and an export of other weights or of another quantisation is
-never used (the encoder falls back to torch and says which command fixes it). Catalogue texts always take the exact torch
-tower: only the query path changes, and the cache identity stays the model's.
+never used (the encoder falls back to torch and says which command fixes it).
+Catalogue texts always take the exact torch tower: only the query path changes, and
+the cache identity stays the model's.
 """
 
 from __future__ import annotations
