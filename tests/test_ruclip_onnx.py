@@ -228,7 +228,7 @@ def test_export_text_model_command_writes_what_the_server_then_uses(
         "ruclip-text-int8.onnx",
         "ruclip-text-fp32.onnx",
     }
-    assert "ruclip/" in result.output
+    assert "ruclip/" in result.output and QUANTISATION in result.output
     for quantize, runtime in ((True, "onnxruntime int8"), (False, "onnxruntime fp32")):
         encoder = RuCLIPEncoder.load(
             model_dir, device="cpu", quantize=quantize, runtime="onnxruntime", onnx_dir=target

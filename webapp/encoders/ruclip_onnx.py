@@ -228,4 +228,5 @@ def export_text_model_command(precision: str | None) -> None:
     for name in PRECISIONS if precision == "all" else (precision,):
         target = onnx_file(Path(config["RUCLIP_ONNX_DIR"]), name)
         export_text_tower(clip.model, clip.model_id, target, precision=name)
-        click.echo(f"{target}: {target.stat().st_size / 2**20:.1f} MiB, {clip.model_id}")
+        how = f", {QUANTISATION}" if name == "int8" else ""
+        click.echo(f"{target}: {target.stat().st_size / 2**20:.1f} MiB, {clip.model_id}{how}")
