@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 IMAGE_ONNX := models/efficientnet-lite0.onnx
 
-.PHONY: install install-dev browser run serve reload postgres services load lint test test-fast bench bench-floor bench-scale catalog embeddings train clean
+.PHONY: install install-dev browser run serve reload postgres services load lint test test-fast test-isa test-isa-qemu bench bench-floor bench-scale catalog embeddings train clean
 
 # --- installation -----------------------------------------------------------
 # ruclip 0.0.2 pins old deps, so the order matters (README "Install notes").
@@ -70,6 +70,26 @@ test: install-dev browser $(IMAGE_ONNX)
 test-fast: install-dev
 	$(BIN)/python -m pytest -m "not load and not browser and not faults" $(PYTEST_ARGS)
 
+# The tests whose tolerances compare numbers across kernels, again with every library that
+# can be told to take its AVX2 kernels (torch, oneDNN, MKL, FAISS, OpenBLAS), then its
+# plainest ones (docs/performance.md, "int8 on every x86 kernel"). ONNX Runtime cannot be
+# told: its int8 test replays the graph under qemu-x86_64 -cpu Haswell in every run.
+ISA_TESTS := tests/test_ruclip.py tests/test_ruclip_onnx.py tests/test_image_encoder.py \
+	tests/test_index.py tests/test_fusion.py tests/test_picture_search.py tests/test_training.py \
+	tests/test_ranking.py tests/test_recommend.py
+ISA_AVX2 := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
+	FAISS_SIMD_LEVEL=AVX2 OPENBLAS_CORETYPE=Haswell
+ISA_PLAIN := ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_ENABLE_INSTRUCTIONS=SSE4_2 \
+	FAISS_SIMD_LEVEL=NONE OPENBLAS_CORETYPE=Prescott
+test-isa: install-dev
+	$(ISA_AVX2) $(BIN)/python -m pytest -q -m "not load and not browser and not faults" $(ISA_TESTS)
+	$(ISA_PLAIN) $(BIN)/python -m pytest -q -m "not load and not browser and not faults" $(ISA_TESTS)
+
+# The same tests in one process that sees an AVX2-only CPU (every library, ONNX Runtime and
+# fbgemm included, picks its AVX2 kernels): about 50 min on 2 cores, 13x native; not in CI.
+test-isa-qemu: install-dev services
+	qemu-x86_64 -cpu Haswell $(BIN)/python -m pytest -q -m "not load and not browser and not faults" $(ISA_TESTS)
+
 # Lint and formatting check (ruff, settings in pyproject.toml); CI runs it before the tests.
 LINT_PATHS := webapp tests benchmarks wsgi.py gunicorn.conf.py
 lint: install-dev
@@ -90,7 +110,8 @@ reload: install
 	$(FLASK) reload
 
 # Debian services the tests use: PostgreSQL 15 on loopback (role and database below),
-# redis-server (rate-limit storage) and wrk (load tests). Idempotent.
+# redis-server (rate-limit storage), wrk (load tests) and qemu-user (the int8 query tower
+# replayed on an emulated AVX2-only CPU: tests/test_ruclip_onnx.py). Idempotent.
 PG_USER ?= stezhok
 PG_DB ?= stezhok_test
 PG_URL ?= postgresql+psycopg://$(PG_USER):$(PG_USER)@127.0.0.1:5432/$(PG_DB)
@@ -110,8 +131,8 @@ postgres:
 
 services:
 	@$(AS_ROOT); \
-	command -v redis-server >/dev/null && command -v wrk >/dev/null || { \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server wrk; }
+	command -v redis-server >/dev/null && command -v wrk >/dev/null && command -v qemu-x86_64 >/dev/null || { \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server wrk qemu-user; }
 
 # The load test on its own, with its report (p50/p95/req/s) printed: about 90 s.
 load: install-dev services

@@ -16,12 +16,16 @@ import pytest
 
 from tests.conftest import database_url
 from tests.ruclip_fixtures import make_model
+from tests.serving import require_tool
 from webapp import create_app
 from webapp.encoders.base import EncoderError
+from webapp.encoders.isa import AVX2_ONLY, cpu_flags, describe, kernel_kind, replay
 from webapp.encoders.ruclip_encoder import RuCLIPEncoder
-from webapp.encoders.ruclip_onnx import export_text_tower, onnx_file
+from webapp.encoders.ruclip_onnx import QUANTISATION, export_text_tower, onnx_file
 from webapp.encoders.spaces import ruclip_spaces
 
+#: the int8 query vector's least cosine to exact (measured ≥ 0.9986 on both kernels)
+INT8_COSINE = 0.995
 QUERIES = [
     "милый котёнок в шляпе акварелью",
     "пасхальный кролик",
@@ -70,14 +74,87 @@ def test_fp32_export_answers_what_the_torch_tower_answers(
 def test_int8_export_stays_close_and_leaves_the_catalogue_path_exact(
     model_dir: Path, exact: RuCLIPEncoder, onnx_dir: Path
 ) -> None:
-    """The int8 graph is an approximation (cosine > 0.99); catalogue texts stay in torch fp32."""
+    """The int8 graph is an approximation (cosine > 0.995); catalogue texts stay in torch fp32.
+
+    Measured on this model, both kernels alike (docs/performance.md): the 7-bit export
+    0.9986-0.9993 on AVX-512 VNNI and on AVX2 (bitwise the same); the 8-bit one it
+    replaced 0.9993 on VNNI but 0.974-0.989 on AVX2, which this bound fails.
+    """
     ort = RuCLIPEncoder.load(model_dir, device="cpu", quantize=True, onnx_dir=onnx_dir)
     assert ort.query_runtime == "onnxruntime int8" and ort.quantized
     for text in QUERIES:
-        assert float(ort.encode_query(text) @ exact.encode_query(text)) > 0.99
+        cosine = float(ort.encode_query(text) @ exact.encode_query(text))
+        assert cosine > INT8_COSINE, f"{text[:30]!r}: {cosine:.5f} on {describe(cpu_flags())}"
     assert np.abs(ort.encode_texts(QUERIES[:2]) - exact.encode_texts(QUERIES[:2])).max() <= 1e-6
     int8, fp32 = (onnx_file(onnx_dir, p).stat().st_size for p in ("int8", "fp32"))
     assert int8 < fp32 / 2  # the weights are stored as int8
+
+
+def test_int8_weights_fit_in_7_bits_so_no_x86_kernel_saturates(onnx_dir: Path) -> None:
+    """The int8 export's arithmetic cannot depend on the kernel: every quantised weight
+    matrix holds |w| ≤ 64 against u8 activations, so a pair of products stays within
+    int16 (2 · 255 · 64 = 32,640 ≤ 32,767), where AVX2's vpmaddubsw would saturate."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(onnx_file(onnx_dir, "int8"))).graph
+    weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    matmuls = [n for n in graph.node if n.op_type == "MatMulInteger"]
+    assert len(matmuls) == 2 * 4 + 1  # qkv, out, fc, proj per block, and the projection
+    for node in matmuls:
+        activations, weight = node.input[0], weights[node.input[1]]
+        assert weight.dtype == np.int8 and int(np.abs(weight.astype(int)).max()) <= 64
+        producer = next(n for n in graph.node if activations in n.output)
+        assert producer.op_type == "DynamicQuantizeLinear"  # u8 activations, 0..255
+    assert 2 * 255 * 64 <= np.iinfo(np.int16).max
+
+
+def test_int8_export_answers_the_same_on_an_avx2_only_cpu(
+    exact: RuCLIPEncoder, onnx_dir: Path
+) -> None:
+    """The shipped int8 graph under ``qemu-x86_64 -cpu Haswell`` (AVX2, no AVX-512, no
+    VNNI) answers what it answers here, and stays as close to exact; the 8-bit export
+    it replaced fell to cosine 0.974 there (docs/performance.md)."""
+    require_tool("qemu-x86_64")
+    tokens = [exact.tokenize(text) for text in QUERIES]
+    graphs = {"int8": onnx_file(onnx_dir, "int8")}
+    here = replay(graphs, tokens, timeout=120)
+    there = replay(graphs, tokens, cpu=AVX2_ONLY, timeout=300)
+    kinds = f"native {describe(here.flags)}; emulated {describe(there.flags)}"
+    print(kinds)
+    assert kernel_kind(there.flags) == "avx2", kinds
+    want = np.stack([exact.encode_query(text) for text in QUERIES])
+    for answer in (here.features["int8"], there.features["int8"]):
+        unit = answer / np.linalg.norm(answer, axis=1, keepdims=True)
+        assert ((unit * want).sum(axis=1) > INT8_COSINE).all(), kinds
+    native, emulated = here.features["int8"], there.features["int8"]
+    cosine = (native * emulated).sum(axis=1) / np.linalg.norm(native, axis=1)
+    cosine /= np.linalg.norm(emulated, axis=1)
+    assert (cosine > 0.9999).all(), f"{cosine} ({kinds})"  # measured: bitwise equal
+
+
+def test_an_int8_export_of_the_saturating_kind_is_refused(
+    model_dir: Path, onnx_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An int8 export without today's quantisation record (8-bit weights, made before) is
+    never used: "auto" falls back to torch and names the command, "onnxruntime" refuses."""
+    import onnx
+
+    old = tmp_path / "old"
+    old.mkdir()
+    model = onnx.load(str(onnx_file(onnx_dir, "int8")))
+    kept = {p.key: p.value for p in model.metadata_props if p.key != "quantisation"}
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, kept)
+    onnx.save(model, str(onnx_file(old, "int8")))
+    with caplog.at_level(logging.WARNING):
+        encoder = RuCLIPEncoder.load(model_dir, device="cpu", quantize=True, onnx_dir=old)
+    assert encoder.query_runtime == "torch int8"
+    assert "export-text-model" in caplog.text and QUANTISATION in caplog.text
+    with pytest.raises(EncoderError, match="saturate on AVX2-only CPUs.*export-text-model"):
+        RuCLIPEncoder.load(
+            model_dir, device="cpu", quantize=True, runtime="onnxruntime", onnx_dir=old
+        )
 
 
 def test_auto_without_an_export_runs_torch_and_says_which_command_fixes_it(
@@ -151,7 +228,7 @@ def test_export_text_model_command_writes_what_the_server_then_uses(
         "ruclip-text-int8.onnx",
         "ruclip-text-fp32.onnx",
     }
-    assert "ruclip/" in result.output
+    assert "ruclip/" in result.output and QUANTISATION in result.output
     for quantize, runtime in ((True, "onnxruntime int8"), (False, "onnxruntime fp32")):
         encoder = RuCLIPEncoder.load(
             model_dir, device="cpu", quantize=quantize, runtime="onnxruntime", onnx_dir=target

@@ -7,13 +7,15 @@ quantised ``Linear`` on this CPU, and its fp32 graph beats eager torch as well
 (docs/performance.md has the table). The exported graph is
 :class:`~.ruclip_text.TrimmedTextTower` itself: token ids of any length and each row's
 EOS index in, unnormalised features out, so it answers exactly what the torch tower
-answers (fp32 ≤ 1e-5; int8 at cosine ≥ 0.999 to the exact vector).
+answers (fp32 ≤ 1e-5; int8 at cosine ≥ 0.997 to the exact vector on the full-size
+model, bit for bit the same on AVX2-only and AVX-512 VNNI CPUs: :data:`QUANTISATION`).
 
 ``flask --app webapp export-text-model`` writes ``ruclip-text-<precision>.onnx`` into
-``RUCLIP_ONNX_DIR``; the model's identity and the graph's layout are stored in its
-metadata, and an export of other weights is never used (the encoder falls back to
-torch and says which command fixes it). Catalogue texts always take the exact torch
-tower: only the query path changes, and the cache identity stays the model's.
+``RUCLIP_ONNX_DIR``; the model's identity, the graph's layout and the quantisation are
+stored in its metadata, and an export of other weights or of another quantisation is
+never used (the encoder falls back to torch and says which command fixes it).
+Catalogue texts always take the exact torch tower: only the query path changes, and
+the cache identity stays the model's.
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ RUNTIMES = ("auto", "onnxruntime", "torch")
 #: what the exported graph takes and returns; an export of another layout is not used
 LAYOUT = "one-query:ids->features"
 EXPORT_HINT = "`flask --app webapp export-text-model`"
+#: How the int8 export is quantised, stored in its metadata. Weights are 7-bit
+#: (``reduce_range``: |w| ≤ 64), so no pair of u8 activations times weights can pass
+#: int16 (2 · 255 · 64 = 32,640 < 32,767): AVX2's ``vpmaddubsw``, which saturates there,
+#: and VNNI's ``vpdpbusd``, which does not, compute the same integers. An export without
+#: this record (8-bit weights, before issue 20) saturated on AVX2-only CPUs: refused.
+QUANTISATION = "dynamic u8xs8 per-channel 7-bit weights"
 
 
 def onnx_file(folder: Path, precision: str) -> Path:
@@ -57,7 +65,8 @@ def export_text_tower(model: CLIP, model_id: str, target: Path, *, precision: st
     """Export ``model``'s (fp32, CPU) trimmed text tower to ``target`` atomically, int8 or fp32.
 
     int8 is ONNX Runtime's dynamic quantisation of every MatMul and the token
-    table, per output channel (weights int8, activations quantised per call).
+    table, per output channel (weights int8 in 7 bits, activations u8 quantised per
+    call: :data:`QUANTISATION`).
     """
     import onnx
 
@@ -78,6 +87,8 @@ def export_text_tower(model: CLIP, model_id: str, target: Path, *, precision: st
             _quantize(tmp)
         graph = onnx.load(str(tmp))
         props = {"model_id": model_id, "layout": LAYOUT, "precision": precision}
+        if precision == "int8":
+            props["quantisation"] = QUANTISATION
         onnx.helper.set_model_props(graph, props)
         onnx.save(graph, str(tmp))
     return target
@@ -127,7 +138,9 @@ def _quantize(path: Path) -> None:
     level, quiet.level = quiet.level, logging.ERROR
     try:
         quantized = path.with_name(path.name + ".int8")
-        quantize_dynamic(path, quantized, weight_type=QuantType.QInt8, per_channel=True)
+        quantize_dynamic(
+            path, quantized, weight_type=QuantType.QInt8, per_channel=True, reduce_range=True
+        )
         quantized.replace(path)
     finally:
         quiet.setLevel(level)
@@ -147,6 +160,12 @@ class OrtTextTower:
             raise EncoderError(
                 f"{path} was exported from {found[0]} ({found[2]}, {found[1]}), not from "
                 f"{model_id} ({precision}); re-export it with {EXPORT_HINT}"
+            )
+        quantisation = meta.get("quantisation", "8-bit weights, unrecorded")
+        if precision == "int8" and quantisation != QUANTISATION:
+            raise EncoderError(
+                f"{path} is quantised as {quantisation!r}, not {QUANTISATION!r} (8-bit "
+                f"weights saturate on AVX2-only CPUs); re-export it with {EXPORT_HINT}"
             )
         self.path, self.precision = Path(path), precision
 
@@ -209,4 +228,5 @@ def export_text_model_command(precision: str | None) -> None:
     for name in PRECISIONS if precision == "all" else (precision,):
         target = onnx_file(Path(config["RUCLIP_ONNX_DIR"]), name)
         export_text_tower(clip.model, clip.model_id, target, precision=name)
-        click.echo(f"{target}: {target.stat().st_size / 2**20:.1f} MiB, {clip.model_id}")
+        how = f", {QUANTISATION}" if name == "int8" else ""
+        click.echo(f"{target}: {target.stat().st_size / 2**20:.1f} MiB, {clip.model_id}{how}")
