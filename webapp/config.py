@@ -39,7 +39,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # its ONNX export (`flask --app webapp export-image-model`); torch runs it without
         "IMAGE_MODEL_DIR": str(ROOT / "models"),
         "RUCLIP_MODEL_DIR": "",  # folder with config.json, bpe.model, pytorch_model.bin
-        # int8 ruCLIP query tower on CPU: ≈3× faster, cosine ≥ 0.998 to the exact one
+        # int8 ruCLIP query tower on CPU: ≈3× faster, cosine ≥ 0.997 to the exact one on every
+        # x86 kernel (7-bit weights: docs/performance.md «int8 on every x86 kernel»)
         # (docs/performance.md); ignored on CUDA, where fp16 is used
         "RUCLIP_QUANTIZE": True,
         # who runs CPU queries: "auto" (ONNX Runtime when RUCLIP_ONNX_DIR holds an export of
