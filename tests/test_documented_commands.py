@@ -167,6 +167,20 @@ EXCLUDED: dict[str, str] = {
     "make postgres": (
         "installs and starts a Debian service as root; .ci/run runs it before every CI run"
     ),
+    "make services": (
+        "installs Debian packages as root (redis-server, wrk, qemu-user); .ci/run runs it "
+        "before every CI run, and REQUIRE_SERVICES=1 fails the tests that need them"
+    ),
+    "PYTHONPATH=. python benchmarks/bench_int8.py": (
+        "needs the full-size ruCLIP shape embedded over the catalogue (≈ 40 min) and replays "
+        "408 queries under qemu (≈ 45 min); the property it measures is tested by "
+        "test_ruclip_onnx (7-bit weights, emulated AVX2 replay)"
+    ),
+    "make test-isa": (
+        "reruns the nine numeric test files twice with forced kernels (≈ 9 min on 2 cores); "
+        "make test runs the same tests natively and replays the int8 graph under emulated AVX2"
+    ),
+    "make test-isa-qemu": "the same tests in one process under qemu (≈ 49 min on 2 cores)",
 }
 
 
