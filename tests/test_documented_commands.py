@@ -278,7 +278,11 @@ def test_search_prints_its_table_and_nothing_else(ws: Workspace) -> None:
     output = ws.run('.venv/bin/flask --app webapp search "петух" -k 5')
     lines = output.splitlines()
     assert re.match(r"\s+1\s+1f413\s+[\d.]+\s+\d+ ₽\s+Петух$", lines[0]), output
-    assert len(lines) == 6 and re.match(r"total \d+, [\d.]+ ms$", lines[-1]), output
+    rows = [line for line in lines if re.match(r"\s+\d+\s+\S+\s+[\d.]+\s+\d+ ₽ ", line)]
+    headings = [line for line in lines if line.strip() == "может подойти:"]
+    assert len(rows) == 5 and len(headings) <= 1, output  # -k counts both sections
+    assert re.match(r"total \d+( \(\+\d+ может подойти\))?, [\d.]+ ms$", lines[-1]), output
+    assert len(lines) == len(rows) + len(headings) + 1, output  # nothing else: no log line
 
 
 @pytest.mark.faults

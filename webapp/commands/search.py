@@ -15,7 +15,9 @@ from ..search.results import SearchRequest
 
 @click.command("search")
 @click.argument("query")
-@click.option("-k", "--top", default=10, show_default=True, help="How many results.")
+@click.option(
+    "-k", "--top", default=10, show_default=True, help="How many results at most (both sections)."
+)
 @click.option("--category", default="", help="Only this category.")
 @with_appcontext
 def search_command(query: str, top: int, category: str) -> None:
@@ -30,14 +32,16 @@ def search_command(query: str, top: int, category: str) -> None:
             "ничего не найдено"
             + (f"; может быть: {', '.join(result.suggestions)}" if result.suggestions else "")
         )
-    for rank, hit in enumerate(result.shown, start=1):
+    shown = result.shown[:top]  # the confident results, then «может подойти» up to TOP
+    for rank, hit in enumerate(shown, start=1):
         if rank == len(result.hits) + 1:
             click.echo("     может подойти:")
         click.echo(
             f"{rank:>3}  {hit.product.id:<24} {hit.score:>8.3f}  "
             f"{hit.product.price:>6} ₽  {hit.product.title}"
         )
-    click.echo(f"total {result.total}, {result.took_ms:.1f} ms")
+    apart = f" (+{len(result.maybe)} может подойти)" if result.maybe else ""
+    click.echo(f"total {result.total}{apart}, {result.took_ms:.1f} ms")
 
 
 COMMANDS = (search_command,)
