@@ -140,6 +140,7 @@ COVERED: dict[str, str] = {
     "docs/images_neighbours.png": "test_bench_image",
     "PYTHONPATH=. .venv/bin/python benchmarks/floor_tradeoff.py": "test_floor_tradeoff",
     "python benchmarks/eval_xmodal.py": "test_eval_xmodal",
+    "PYTHONPATH=. .venv/bin/python benchmarks/bench_rules_reload.py": "test_bench_rules_reload",
 }
 #: documented command → why no test runs it
 EXCLUDED: dict[str, str] = {
@@ -530,6 +531,15 @@ def test_bench_image(ws: Workspace) -> None:
     )
     output = ws.run(command.replace("--sample 0", "--sample 5"))
     assert grid.stat().st_size > 10_000 and "ms" in output, output
+
+
+@pytest.mark.faults
+def test_bench_rules_reload(ws: Workspace) -> None:
+    """One full reload instead of three (``--repeats 1`` appended)."""
+    output = ws.run(
+        "PYTHONPATH=. .venv/bin/python benchmarks/bench_rules_reload.py" + " --repeats 1"
+    )
+    assert "rules only" in output and "less than a full reload" in output, output
 
 
 @pytest.mark.faults
