@@ -3,7 +3,8 @@ options and calls the core: :mod:`.catalogue` (demo catalogue, embeddings, thesa
 definitions), :mod:`.models` (ONNX exports, ruCLIP folders), :mod:`.index` (vector indexes
 and the catalogue's mapped artifacts), :mod:`.training` (the cross-modal heads),
 :mod:`.evaluation` (quality and recommendation reports) and :mod:`.search` (a terminal
-search). ``reload`` belongs to the service and is registered by :mod:`webapp.lifecycle`.
+search). The `reload` command belongs to the service and is registered by
+:mod:`webapp.lifecycle`.
 """
 
 from __future__ import annotations
