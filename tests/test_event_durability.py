@@ -20,7 +20,7 @@ from webapp.analytics import SearchEvent
 from webapp.analytics.counters import QueryTotal
 
 from .conftest import database_url
-from .serving import Server, gunicorn, server_env
+from .serving import Server, get, gunicorn, server_env
 
 pytestmark = pytest.mark.faults
 
@@ -91,10 +91,12 @@ def test_a_worker_killed_under_load_loses_no_acknowledged_search(tmp_path: Path)
             while time.monotonic() < deadline and "replayed spool" not in server.output():
                 time.sleep(0.5)
             time.sleep(2)
+        metrics = get(server, "/metrics")[1].decode()
     log = server.output()  # gunicorn stopped gracefully: each worker flushed what it had
     assert len(shoppers.acknowledged) > 100 and shoppers.failed <= 4
     replayed = [int(n) for n in re.findall(r"replayed spool \S+: (\d+) new events", log)]
     assert replayed and sum(replayed) > 0, log[-3000:]  # the kill left answered searches
+    assert f'analytics_events_written_total{{how="replay"}} {float(sum(replayed))}' in metrics
     engine = create_engine(url)
     with Session(engine) as session:
         stored = dict(

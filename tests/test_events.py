@@ -29,6 +29,7 @@ from sqlalchemy import (
     case,
     func,
     insert,
+    inspect,
     select,
 )
 from sqlalchemy.orm import Session
@@ -269,6 +270,8 @@ def test_rows_older_than_the_counters_are_counted_once_on_upgrade(tmp_path: Path
         )
     for _ in range(2):  # two workers starting one after the other: counted once
         recorder = Analytics(CatalogStore(url).engine, flush_seconds=60)
+    indexes = {i["name"] for i in inspect(recorder.engine).get_indexes("search_events")}
+    assert "ix_search_events_uid" in indexes and "ix_search_events_query" not in indexes
     recorder.record_search("сова", 2, 1.0)
     recorder.flush()
     [stat] = recorder.query_stats()
@@ -321,3 +324,27 @@ def test_prune_events_command(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "deleted 1 from search_events" in result.output
     assert _stored(recorder.engine) == [] and recorder.query_stats()[0].searches == 1
+
+
+def test_a_database_that_refuses_a_batch_gets_it_on_the_next_flush(tmp_path: Path) -> None:
+    from prometheus_client import REGISTRY
+    from sqlalchemy import text
+
+    from webapp import observability  # noqa: F401  (its counters listen to every recorder)
+
+    def failures() -> float:
+        return REGISTRY.get_sample_value("analytics_write_failures_total") or 0.0
+
+    engine = _engine(tmp_path)
+    recorder = Analytics(engine, flush_seconds=3600, spool_dir=tmp_path / "spool")
+    recorder.record_search("сова", 2, 1.0)
+    before = failures()
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE query_totals"))  # the batch's transaction fails
+    assert recorder.flush() == 0 and failures() == before + 1
+    assert _stored(engine) == [] and list((tmp_path / "spool").rglob("*.jsonl"))
+    recorder.record_search("сова", 0, 1.0)
+    writer.prepare(engine)  # the database is back
+    assert recorder.flush() == 2
+    assert _stored(engine) == [("сова", 0), ("сова", 2)]
+    assert not list((tmp_path / "spool").rglob("*.jsonl"))

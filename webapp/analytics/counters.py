@@ -67,11 +67,14 @@ class RecTotal(Base):
 
 
 def _ranked(name: str, where: Any) -> Index:
-    """An index in the order the pages read (most searched first), over ``where`` only."""
+    """An index in the order the pages read (most searched first), over ``where`` only,
+    holding every column they show (a read never leaves the index)."""
     return Index(
         name,
         QueryTotal.searches.desc(),
         QueryTotal.query,
+        QueryTotal.zero_results,
+        QueryTotal.clicks,
         sqlite_where=where,
         postgresql_where=where,
     )

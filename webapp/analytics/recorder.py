@@ -16,17 +16,17 @@ import logging
 import os
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from blinker import Namespace
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from . import reports, retention, writer
-from .events import QUERY_COLUMN, TABLES, now
+from .events import QUERY_COLUMN, TABLES, new_uid, now
 from .spool import Orphan, Spool, Ticket, encode, spool_folder
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,12 @@ Row = dict[str, object]
 #: events replayed per transaction
 REPLAY_BATCH = 5000
 DAY_S = 86400.0
+_signals = Namespace()
+#: sent with ``count=`` and ``how=`` ("flush", or "replay" of a dead process's spool)
+#: after new events were committed
+events_written = _signals.signal("analytics-events-written")
+#: sent with ``error=`` when the database refused a batch (kept for the next try)
+write_failed = _signals.signal("analytics-write-failed")
 
 
 class Analytics:
@@ -124,7 +130,7 @@ class Analytics:
 
     def _record(self, kind: str, fields: Row) -> None:
         """Give the event its key and time, spool it, buffer it, wake the writer."""
-        row = {"uid": uuid.uuid4().hex, "at": now(), **fields}
+        row = {"uid": new_uid(), "at": now(), **fields}
         line = encode(kind, row) if self.spool else b""
         ticket = None
         with self._lock:
@@ -186,12 +192,14 @@ class Analytics:
                 written = self._write(batch)
             except SQLAlchemyError as exc:
                 log.warning("analytics batch not written, kept for the next try: %s", exc)
+                write_failed.send(self, error=exc)
                 with self._lock:
                     for kind in TABLES:
                         self._retry[kind] = batch[kind] + self._retry[kind]
                 return 0
             if self.spool:
                 self.spool.committed(sealed)
+            events_written.send(self, count=written, how="flush")
             return written
 
     def _write(self, batch: dict[str, list[Row]]) -> int:
@@ -217,9 +225,11 @@ class Analytics:
                     new = sum(self._write(batch) for batch in _batches(orphan))
                 except (SQLAlchemyError, OSError) as exc:
                     log.warning("spool %s not replayed yet: %s", orphan.lock_path.name, exc)
+                    write_failed.send(self, error=exc)
                     orphan.release()
                     continue
                 orphan.done()
+                events_written.send(self, count=new, how="replay")
                 replayed += new
                 log.info("replayed spool %s: %d new events", orphan.lock_path.name, new)
         return replayed
