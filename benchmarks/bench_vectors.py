@@ -98,8 +98,8 @@ def write_indexes(app: Any, spaces: list[Any]) -> list[str]:
     ``index`` command when one is stale or not the type ``INDEX_TYPE`` picks; return
     what the command printed."""
     from webapp.catalog.products import read_catalog
+    from webapp.commands.index import index_command
     from webapp.index.choice import choose_index
-    from webapp.index.command import index_command
     from webapp.index.prebuilt import read_manifest, staleness
 
     cfg = app.config

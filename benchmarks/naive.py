@@ -20,12 +20,15 @@ def naive_blueprint(engine: Any, clip: Any) -> Any:
     import torch
     from flask import Blueprint, current_app, render_template, request
 
+    from webapp.search.explanation import Explanation, SignalEvidence
     from webapp.search.results import Hit, SearchRequest, SearchResult
+    from webapp.search.signals import SignalKind
     from webapp.search.timing import Timer
 
     image_vectors = engine.item_vectors(engine.catalog.ids(), "ruclip-image")
     index = faiss.IndexFlatL2(image_vectors.shape[1])
     index.add(image_vectors)
+    VECTOR = SignalKind.IMAGE  # noqa: N806 - the one signal the naive pipeline has
     bp = Blueprint("naive", __name__)
 
     @bp.get("/naive-search")
@@ -43,8 +46,12 @@ def naive_blueprint(engine: Any, clip: Any) -> Any:
         with timer.stage("lookup"):
             products = store.get_many([engine.products[r].id for r in rows[0].tolist()])
         hits = [
-            Hit(p, round(float(d), 4), {"signals": {"ruclip-image": {"score": float(d)}}})
-            for p, d in zip(products, distances[0].tolist(), strict=True)
+            Hit(
+                p,
+                round(float(d), 4),
+                Explanation((SignalEvidence(VECTOR, "ruclip-image", d, d, i),)),
+            )
+            for i, (p, d) in enumerate(zip(products, distances[0].tolist(), strict=True), 1)
         ]
         result = SearchResult(req, None, len(hits), hits, timer.stages)
         return render_template(

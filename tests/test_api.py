@@ -11,7 +11,7 @@ def test_search_follows_the_contract(client) -> None:
     response = client.get("/api/search", query_string={"q": "бабочка"})
     assert response.status_code == 200
     body = response.json
-    assert set(body) == {"query", "total", "page", "results", "maybe", "took_ms"}
+    assert set(body) == {"query", "truncated", "total", "page", "results", "maybe", "took_ms"}
     assert body["query"] == "бабочка" and body["page"] == 1 and body["total"] >= 1
     first = body["results"][0]
     assert set(first) == RESULT_KEYS

@@ -9,7 +9,7 @@ import click
 
 from webapp import create_app
 from webapp.catalog.products import read_catalog
-from webapp.cli import with_terminal_logs
+from webapp.commands import with_terminal_logs
 
 from .conftest import database_url
 
@@ -80,14 +80,14 @@ def test_a_command_logs_in_plain_words_from_cli_log_level(tmp_path: Path) -> Non
 
         @click.command("speak")
         def speak() -> None:
-            logging.getLogger("webapp.cli").info("engine ready")
-            logging.getLogger("webapp.cli").warning("cache is stale")
+            logging.getLogger("webapp.commands").info("engine ready")
+            logging.getLogger("webapp.commands").warning("cache is stale")
             click.echo("  1  1f413  Петух")
 
         app.cli.add_command(with_terminal_logs(app, speak))
         result = app.test_cli_runner().invoke(args=["speak"])
         assert result.exit_code == 0 and result.stdout == "  1  1f413  Петух\n"
-        assert result.stderr == "WARNING webapp.cli: cache is stale\n"
+        assert result.stderr == "WARNING webapp.commands: cache is stale\n"
     finally:
         logger.handlers[:] = saved[0]
         logger.setLevel(saved[1])

@@ -3,7 +3,7 @@
 Every ``import`` in ``webapp/`` (at module level or inside a function) is read from the
 source; a module may import its own layer or a lower one. The layers, low to high:
 files/config < language < encoders, index, catalog < search < training, evaluation,
-analytics, demo < lifecycle, security, observability < cli, web (the factory in
+analytics, demo < lifecycle, security, observability < commands, web (the factory in
 ``webapp/__init__.py`` sits on top).
 """
 
@@ -33,7 +33,7 @@ LAYERS = {
     "lifecycle": 5,
     "security": 5,
     "observability": 5,
-    "cli": 6,
+    "commands": 6,
     "web": 6,
 }
 

@@ -84,7 +84,7 @@ def test_a_photo_of_the_rooster_finds_the_rooster_through_the_api(client) -> Non
     response = upload(client, rooster_photo())
     assert response.status_code == 200, response.text
     body = response.json
-    assert set(body) == {"query", "total", "page", "results", "maybe", "took_ms"}
+    assert set(body) == {"query", "truncated", "total", "page", "results", "maybe", "took_ms"}
     assert body["query"] == "" and body["page"] == 1 and 1 <= body["total"] <= 96
     ids = [hit["id"] for hit in body["results"]]
     assert ROOSTER in ids[:5]

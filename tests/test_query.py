@@ -53,7 +53,7 @@ def test_normalise_keeps_exactly_letters_digits_spaces_and_hyphens() -> None:
 
 
 def test_clean_drops_control_characters_and_truncates() -> None:
-    assert clean("пет\x00ух\x1b кот", 200) == ("пет ух кот", False)
+    assert clean("пет\x00ух\x1b кот", 200) == ("петух кот", False)
     text, truncated = clean("петух " * 100, 20)
     assert truncated and len(text) <= 20 and text == text.strip()
 

@@ -24,11 +24,11 @@ from tests.ruclip_fixtures import draw_motif, make_catalog, make_model
 from webapp.catalog.embed import embed_catalog
 from webapp.catalog.embedding_cache import REBUILD_HINT, CacheError, cache_path, load_cache
 from webapp.catalog.products import read_catalog
+from webapp.commands.models import make_ruclip_model
 from webapp.encoders.base import EncoderError, ImageEncoder, TextEncoder
 from webapp.encoders.ruclip_encoder import RuCLIPEncoder
 from webapp.encoders.ruclip_folder import MODEL_FILES
 from webapp.encoders.ruclip_image import to_rgb
-from webapp.encoders.ruclip_models import make_ruclip_model
 from webapp.encoders.spaces import ruclip_spaces
 from webapp.search.cache import QueryVectorCache, prefetch
 

@@ -15,7 +15,7 @@ from flask import Flask
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create and configure the Flask application."""
     # Imported here so that ``import webapp.search`` and friends stay free of the web layer.
-    from . import analytics, cli, config, lifecycle, observability, security
+    from . import analytics, commands, concept_rules, config, lifecycle, observability, security
     from .catalog import store
     from .web import api, errors, health, links, openapi, pages, shopper, staff
 
@@ -38,7 +38,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     store.init_app(app)
     analytics.init_app(app)
     lifecycle.init_app(app)
-    cli.init_app(app)
+    concept_rules.init_app(app)
+    commands.init_app(app)
     links.init_app(app)
     for blueprint in (pages.bp, shopper.bp, api.bp, openapi.bp, health.bp, staff.bp):
         app.register_blueprint(blueprint)

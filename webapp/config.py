@@ -53,6 +53,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "PAGE_SIZE": 24,
         "MAX_PAGE_SIZE": 100,
         "MAX_PAGE": 500,
+        # characters of a query searched, echoed and recorded; a longer one is cut at a word
+        # boundary and the page and the API say so (control and invisible characters are
+        # dropped first: webapp/search/query.py `clean`)
         "MAX_QUERY_LENGTH": 200,
         # vector index per space (docs/scaling.md): "auto" (exact up to 10,000 designs, HNSW
         # to 250,000, IVF+SQ8 above: index/choice.py), flat, hnsw, hnsw-sq8, hnsw-fp16,
@@ -125,6 +128,14 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "ANALYTICS_REPLAY_SECONDS": 30.0,
         "ANALYTICS_RETENTION_DAYS": 90.0,
         "STAFF_PASSWORD": "",  # HTTP Basic password for /staff; empty = loopback only
+        # a rule staff save at /staff/synonyms: characters in its phrase and in each word it
+        # adds, and how many words it adds (letters, digits, space, hyphen, apostrophe only)
+        "RULE_MAX_CHARS": 60,
+        "RULE_MAX_WORDS": 15,
+        # saving a rule touches RULES_STAMP; each worker looks at it before a request, at
+        # most every RULES_POLL_SECONDS (0 = every request), and swaps in the rules alone
+        "RULES_STAMP": str(Path(instance_path) / "rules.stamp"),
+        "RULES_POLL_SECONDS": 1.0,
         # --- serving, security and observability (docs/production.md) ---
         "APP_ENV": "development",  # "production": start-up refuses a missing or default SECRET_KEY
         "MAX_CONTENT_LENGTH": 1024 * 1024,  # bytes of request body accepted

@@ -25,6 +25,7 @@ from flask import (
     before_render_template,
     current_app,
     g,
+    has_request_context,
     request,
     template_rendered,
 )
@@ -167,14 +168,16 @@ def _after_render(*_: Any, **__: Any) -> None:
 
 def _finish(response: Response) -> Response:
     """Count the request, observe its stages and write its log line."""
-    elapsed = time.perf_counter() - g.get("obs_start", time.perf_counter())
+    if "obs_start" not in g:  # only when a hook put before ours answered (see init_app)
+        _start()
+    elapsed = time.perf_counter() - g.obs_start
     endpoint = request.endpoint or "unmatched"  # bounded: never the raw path
     REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
     LATENCY.labels(endpoint).observe(elapsed)
     stages = g.get("obs_stages", {})
     for stage, ms in stages.items():
         STAGES.labels(stage).observe(ms / 1000)
-    response.headers["X-Request-ID"] = g.get("request_id", "")
+    response.headers["X-Request-ID"] = g.request_id
     log.info(
         "request",
         extra={
@@ -213,6 +216,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class RequestContext(logging.Filter):
+    """Adds the request's id to every record logged while a request is being answered
+    (an error, a warning, a search's own lines), not only to the request's line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Put ``request_id`` first in the record's ``fields``; always let it through."""
+        if has_request_context() and "request_id" in g:
+            fields = getattr(record, "fields", {})
+            if "request_id" not in fields:
+                record.fields = {"request_id": g.request_id, **fields}
+        return True
+
+
 class _StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
 
@@ -243,6 +259,7 @@ def configure_logging(fmt: str, level: str) -> None:
         from flask.logging import default_handler
 
         handler = _StderrHandler()
+        handler.addFilter(RequestContext())
         logger.removeHandler(default_handler)
         logger.addHandler(handler)
     handler.setFormatter(_FORMATS.get(fmt, _FORMATS["text"]))
@@ -261,7 +278,9 @@ def init_app(app: Flask) -> None:
     if not app.testing:
         configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
     app.register_blueprint(bp)
-    app.before_request(_start)
+    # First of all before-request hooks, so that a request another hook refuses (CSRF,
+    # the rate limiter, a body over the size limit) is still timed and carries its id.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start)
     app.after_request(_finish)
     before_render_template.connect(_before_render, app)
     template_rendered.connect(_after_render, app)

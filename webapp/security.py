@@ -8,8 +8,10 @@ through an SSH tunnel: no forced HTTPS redirect and no HSTS.
 
 from __future__ import annotations
 
+import html
 import io
-from typing import IO, Any
+import json
+from typing import IO, TYPE_CHECKING, Any
 
 from flask import Flask, Request, current_app, request
 from flask.blueprints import BlueprintSetupState
@@ -19,12 +21,14 @@ from flask_limiter.util import get_remote_address
 from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
-from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import ratelimit_store
 from .config import DEV_SECRET_KEY
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 MIN_SECRET_LENGTH = 16
 
@@ -140,12 +144,48 @@ def _mount(app: Flask) -> None:
     """Serve under ``URL_PREFIX`` and trust ``PROXY_FIX`` proxies' X-Forwarded-* headers."""
     prefix = app.config["URL_PREFIX"].rstrip("/")
     if prefix:
-        app.wsgi_app = DispatcherMiddleware(NotFound(), {prefix: app.wsgi_app})
+        app.wsgi_app = DispatcherMiddleware(OutsidePrefix(prefix), {prefix: app.wsgi_app})
     hops = int(app.config["PROXY_FIX"])
     if hops:
         app.wsgi_app = ProxyFix(
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
+
+
+class OutsidePrefix:
+    """The answer to a path outside ``URL_PREFIX``: a 404 in Russian that names the site's
+    address (the app itself never sees the request, so its error pages cannot answer)."""
+
+    def __init__(self, prefix: str) -> None:
+        """Answer for a site served under ``prefix``."""
+        self.prefix = prefix
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        """A 404: JSON for ``/api/`` paths, a small HTML page otherwise."""
+        message = f"Такой страницы нет: магазин открывается по адресу {self.prefix}/."
+        if environ.get("PATH_INFO", "").startswith("/api/"):
+            error = {"code": 404, "name": "Not Found", "message": message}
+            body, kind = json.dumps({"error": error}, ensure_ascii=False), "application/json"
+        else:
+            body = OUTSIDE_PAGE.format(message=html.escape(message), prefix=self.prefix)
+            kind = "text/html; charset=utf-8"
+        data = body.encode()
+        start_response(
+            "404 NOT FOUND",
+            [
+                ("Content-Type", kind),
+                ("Content-Length", str(len(data))),
+                ("X-Content-Type-Options", "nosniff"),
+            ],
+        )
+        return [data]
+
+
+OUTSIDE_PAGE = (
+    '<!doctype html><html lang="ru"><head><meta charset="utf-8">'
+    "<title>404 — страница не найдена</title></head><body><h1>Страница не найдена</h1>"
+    '<p>{message}</p><p><a href="{prefix}/">На главную</a></p></body></html>'
+)
 
 
 def upload_limit() -> str:

@@ -18,12 +18,14 @@ them, so the artifact's keys and terms are the catalogue's terms.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable, Container, Iterable, Sequence
 from pathlib import Path
 
+from ..files import write_atomic
 from ..language.text import analyse, is_cyrillic
 from .conceptnet import CREDIT as CONCEPTNET_CREDIT
 from .conceptnet import conceptnet_words
@@ -190,3 +192,23 @@ def _resolve(
         if kept:
             entries[key] = kept
     return dict(sorted(entries.items()))
+
+
+def write_definitions(artifact: dict[str, object], target: Path) -> int:
+    """Write ``artifact`` as compact JSON, one word per line (diffable); return its size."""
+    head = {k: v for k, v in artifact.items() if k not in ("designs", "words")}
+    lines = [json.dumps(head, ensure_ascii=False, sort_keys=True)[:-1] + ","]
+    for table in ("designs", "words"):
+        entries = artifact[table]
+        assert isinstance(entries, dict)
+        rows = [f"{json.dumps(k, ensure_ascii=False)}:{_compact(v)}" for k, v in entries.items()]
+        closing = "," if table == "designs" else "}"
+        lines.append(f'"{table}":{{\n' + ",\n".join(rows) + "\n}" + closing)
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    write_atomic(target, data)
+    return len(data)
+
+
+def _compact(value: object) -> str:
+    """``value`` as JSON without spaces."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

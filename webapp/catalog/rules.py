@@ -26,7 +26,68 @@ SOURCES = {"thesaurus": "тезаурус", "occasion": "праздники и �
 
 
 class RuleError(ValueError):
-    """A concept rule that cannot be used; the message says why, in Russian."""
+    """A concept rule that cannot be used; the message says why, in Russian, and ``field``
+    names the part at fault: ``"phrase"`` or ``"words"`` (None: neither)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class RuleLimits:
+    """What a rule typed by staff may hold (the settings ``RULE_MAX_CHARS`` and
+    ``RULE_MAX_WORDS``); the shipped rule files are checked by :func:`make_rule` alone."""
+
+    #: characters in the phrase and in each word (or phrase) the rule adds
+    max_chars: int = 60
+    #: words (comma-separated entries) one rule adds; the largest shipped occasion rule
+    #: has 13, and staff may open any shipped rule in the form to replace it
+    max_words: int = 15
+
+
+#: what a staff phrase and each added word may be made of, besides letters and digits
+ALLOWED_MARKS = frozenset(" -'’")
+
+
+def check_staff_rule(phrase: str, words: str, limits: RuleLimits) -> dict[str, str]:
+    """What is wrong with a rule as staff typed it, per field (``phrase``, ``words``), in
+    Russian; empty when its length and characters are fine (its meaning is
+    :func:`make_rule`'s to check). Only letters, digits, spaces, hyphens and apostrophes
+    are allowed (commas separate the words), so no markup or control character is stored."""
+    errors: dict[str, str] = {}
+    problem = _entry_problem(phrase, limits.max_chars, "Фраза")
+    if problem:
+        errors["phrase"] = problem
+    entries = [w for w in words.split(",") if w.strip()]
+    if len(entries) > limits.max_words:
+        errors["words"] = (
+            f"Не больше {limits.max_words} слов в одном правиле (сейчас {len(entries)})."
+        )
+    for entry in entries:
+        problem = _entry_problem(entry, limits.max_chars, f"«{_quote(entry)}»")
+        if problem:
+            errors.setdefault("words", problem)
+            break
+    return errors
+
+
+def _entry_problem(text: str, max_chars: int, name: str) -> str | None:
+    """Why ``text`` (a phrase or one added word) cannot be stored, if it cannot."""
+    text = text.strip()
+    if len(text) > max_chars:
+        return f"{name}: длиннее {max_chars} символов ({len(text)})."
+    bad = next((ch for ch in text if not (ch.isalnum() or ch in ALLOWED_MARKS)), None)
+    if bad is not None:
+        shown = f"«{bad}»" if bad.isprintable() and not bad.isspace() else f"U+{ord(bad):04X}"
+        return f"{name}: символ {shown} нельзя — только буквы, цифры, пробел, дефис и апостроф."
+    return None
+
+
+def _quote(text: str, length: int = 20) -> str:
+    """``text`` shortened for a message, with only its printable characters."""
+    text = "".join(ch for ch in text.strip() if ch.isprintable())
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -61,20 +122,22 @@ def make_rule(phrase: str, words: str | Iterable[str], source: str = "staff") ->
     phrase = " ".join(phrase.split())
     key = phrase_key(phrase)
     if not key:
-        raise RuleError("Фраза пуста: нужно хотя бы одно значимое слово.")
+        raise RuleError("Фраза пуста: нужно хотя бы одно значимое слово.", "phrase")
     if len(key) > MAX_PHRASE_WORDS:
-        raise RuleError(f"Фраза длиннее {MAX_PHRASE_WORDS} слов.")
+        raise RuleError(f"Фраза длиннее {MAX_PHRASE_WORDS} слов.", "phrase")
     items = words.split(",") if isinstance(words, str) else list(words)
     cleaned = [" ".join(w.split()).lower() for w in items]
     cleaned = [w for w in dict.fromkeys(cleaned) if w]
     if not cleaned:
-        raise RuleError("Нужно хотя бы одно слово, которое правило добавляет.")
+        raise RuleError("Нужно хотя бы одно слово, которое правило добавляет.", "words")
     if len(cleaned) > MAX_RULE_WORDS:
-        raise RuleError(f"Не больше {MAX_RULE_WORDS} слов в одном правиле.")
+        raise RuleError(f"Не больше {MAX_RULE_WORDS} слов в одном правиле.", "words")
     if any(not phrase_key(w) for w in cleaned):
-        raise RuleError("Каждое добавляемое слово должно содержать буквы (не только предлоги).")
+        raise RuleError(
+            "Каждое добавляемое слово должно содержать буквы (не только предлоги).", "words"
+        )
     if all(phrase_key(w) == key for w in cleaned):
-        raise RuleError("Правило ничего не добавляет: слова совпадают с фразой.")
+        raise RuleError("Правило ничего не добавляет: слова совпадают с фразой.", "words")
     if source not in SOURCES:
         raise RuleError(f"Неизвестный источник правила: {source!r}.")
     return Rule(phrase, key, tuple(cleaned), source)

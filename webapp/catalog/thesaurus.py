@@ -20,11 +20,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import click
-from flask import current_app
 
 from ..files import write_atomic
 from .lemmas import design_lemmas
-from .products import Product, read_catalog
+from .products import Product
 from .rules import phrase_key
 
 MAX_WORDS = 15
@@ -112,14 +111,7 @@ def build_thesaurus(products: Sequence[Product], database: Path) -> dict[str, ob
     return {"source": CREDIT, "products": len(products), "entries": entries}
 
 
-@click.command("build-thesaurus")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="artifact path")
-def build_thesaurus_command(out: Path | None) -> None:
-    """Write the thesaurus artifact (THESAURUS_PATH) from wiki-ru-wordnet and the catalogue."""
-    cfg = current_app.config
-    catalog = read_catalog(Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"])
-    artifact = build_thesaurus(catalog.products, wordnet_path())
-    target = out or Path(cfg["THESAURUS_PATH"])
+def write_thesaurus(artifact: dict[str, object], target: Path) -> None:
+    """Write ``artifact`` atomically as sorted JSON, one entry per line (diffable)."""
     text = json.dumps(artifact, ensure_ascii=False, indent=0, sort_keys=True)
     write_atomic(target, (text + "\n").encode("utf-8"))
-    click.echo(f"{len(artifact['entries'])} thesaurus entries → {target}")

@@ -26,10 +26,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import click
 import numpy as np
-from flask import current_app
-from flask.cli import with_appcontext
 from PIL import Image
 
 from ..files import replacing
@@ -218,19 +215,3 @@ def class_names() -> tuple[str, ...]:
 def onnx_path(config: Mapping[str, Any]) -> Path:
     """Where the configured ONNX export of the tower lives (``IMAGE_MODEL_DIR``)."""
     return Path(config["IMAGE_MODEL_DIR"]) / ONNX_FILE
-
-
-@click.command("export-image-model")
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Target file [default: IMAGE_MODEL_DIR/efficientnet-lite0.onnx].",
-)
-@with_appcontext
-def export_image_model_command(out: Path | None) -> None:
-    """Export the EfficientNet-Lite0 image tower to ONNX (≈4× faster than torch on CPU)."""
-    target = export_onnx(out or onnx_path(current_app.config))
-    click.echo(
-        f"{target}: {target.stat().st_size / 2**20:.1f} MiB, {weights_identity(weights_path())}"
-    )

@@ -27,8 +27,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import click
-
 from ..files import replacing
 from .ruclip_folder import MODEL_FILES
 
@@ -191,27 +189,3 @@ def _write_config(path: Path, config: dict[str, Any]) -> None:
 def folder_sizes(folder: Path) -> dict[str, int]:
     """Byte size of each of the three model files in ``folder``."""
     return {name: (folder / name).stat().st_size for name in MODEL_FILES}
-
-
-@click.command("make-ruclip-model")
-@click.option(
-    "--preset",
-    type=click.Choice(list(PRESETS)),
-    default="tiny",
-    show_default=True,
-    help="tiny: for tests; base-384: the published ViT-B/32-384 shape, for benchmarks.",
-)
-@click.option(
-    "--out",
-    "out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Target folder [default: build/models/<preset>].",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Weight initialisation seed.")
-def make_ruclip_model(preset: str, out: Path | None, seed: int) -> None:
-    """Generate a ruCLIP model folder with RANDOM weights (no real weights exist here)."""
-    folder = generate_model(out or ROOT / "build" / "models" / preset, preset, seed=seed)
-    for name, size in folder_sizes(folder).items():
-        click.echo(f"{folder / name}: {size / 2**20:.1f} MiB")
-    click.echo(f"random weights; use it with RUCLIP_MODEL_DIR={folder}")

@@ -5,6 +5,6 @@ pushed down into the search); ``faiss_index`` is the default back-end (exact for
 small catalogues, a prebuilt memory-mapped approximate index with exact re-scoring
 for large ones); ``choice`` picks the index type from the catalogue's size and the
 ``INDEX_TYPE`` setting; ``prebuilt`` writes and reads prebuilt indexes and their
-manifests, which ``command`` (``flask --app webapp index``) builds; ``milvus_index`` and
+manifests, which `flask --app webapp index` builds (``build`` says when it is due); ``milvus_index`` and
 ``milvus_sync`` are the Milvus back-end; ``backends`` opens each space's as configured.
 """

@@ -99,6 +99,18 @@ class SearchEngine:
             self.settings.words.layout_share,
         )
 
+    def use_concepts(self, concepts: Concepts | None) -> None:
+        """Search with ``concepts`` from now on (staff saved a rule): only query
+        understanding changes, in one assignment, so a search in flight keeps the rules it
+        started with; cached rankings are keyed by the rules a query triggered."""
+        self._understanding = QueryUnderstanding(
+            self._understanding.emoji_names,
+            self._max_query_length,
+            concepts,
+            self.settings.words.layout_share,
+        )
+        self._concepts = concepts
+
     def with_ranking(self, ranking: RankingSettings) -> SearchEngine:
         """An engine over the same catalogue, spaces and indexes, ranking under ``ranking``
         (how benchmarks and tests compare settings; the running app's settings are frozen)."""

@@ -108,14 +108,61 @@ class QueryUnderstanding:
         )
 
 
+#: line breaks and tabs that separate words like a space does (Python's ``str.isspace``
+#: would also count the C0 "information separators" \x1c-\x1f, which are controls)
+_BREAKS = frozenset("\t\n\r\x0b\x0c\x85\u2028\u2029")
+#: categories dropped outright: controls (NUL and the rest of C0 and C1), format characters
+#: (zero-width spaces and joiners, BOM, soft hyphen, bidi marks, overrides and isolates),
+#: surrogates and private use; unassigned code points stay (emoji newer than Python's tables)
+_DROPPED = frozenset({"Cc", "Cf", "Cs", "Co"})
+_ZWJ = "\u200d"
+#: a raw query is read up to this many times ``max_length`` characters (a longer one is
+#: cut first), so the cost of cleaning is bounded whatever a client sends
+RAW_FACTOR = 16
+
+
 def clean(raw: str, max_length: int) -> tuple[str, bool]:
-    """NFC-normalise, drop control characters, collapse spaces and truncate."""
-    text = unicodedata.normalize("NFC", raw)
-    text = "".join(
-        ch if unicodedata.category(ch)[0] != "C" or ch in "\u200d" else " " for ch in text
-    )
-    text = " ".join(text.split())
-    return (text[:max_length].rstrip(), True) if len(text) > max_length else (text, False)
+    """The query as it is searched, echoed and recorded, and whether it was shortened.
+
+    Ordinary whitespace (tabs, line breaks, any space) becomes one space; control and
+    invisible characters are dropped, so NUL or a bidi override never reaches a page,
+    a log or the database (a zero-width joiner stays only inside an emoji sequence such
+    as 👨‍🍳); the rest is NFC-normalised. A text longer than ``max_length`` is cut at the
+    last word boundary within it (mid-word only when its first word alone is longer).
+    Cleaning a cleaned query changes nothing.
+    """
+    if len(raw) > RAW_FACTOR * max_length:  # bounded work for whatever is sent
+        raw, cut_raw = raw[: RAW_FACTOR * max_length], True
+    else:
+        cut_raw = False
+    if raw.isprintable():  # the usual query: no control, format or separator but " "
+        return _shorten(" ".join(unicodedata.normalize("NFC", raw).split()), max_length, cut_raw)
+    kept: list[str] = []
+    for i, ch in enumerate(raw):
+        if ch in _BREAKS or unicodedata.category(ch) == "Zs":
+            kept.append(" ")
+        elif ch == _ZWJ:
+            if _symbol(kept[-1] if kept else "") and _symbol(raw[i + 1 : i + 2]):
+                kept.append(ch)
+        elif unicodedata.category(ch) not in _DROPPED:
+            kept.append(ch)
+    text = " ".join(unicodedata.normalize("NFC", "".join(kept)).split())
+    return _shorten(text, max_length, cut_raw)
+
+
+def _shorten(text: str, max_length: int, cut_raw: bool) -> tuple[str, bool]:
+    """``text`` cut at its last word boundary within ``max_length``, and whether anything
+    was cut (``cut_raw``: the raw text already was)."""
+    if len(text) <= max_length:
+        return text, cut_raw
+    cut = text[: max_length + 1]
+    head = cut.rsplit(" ", 1)[0] if " " in cut else cut[:max_length]
+    return head.rstrip(_ZWJ + " "), True
+
+
+def _symbol(ch: str) -> bool:
+    """Whether ``ch`` is a symbol (an emoji, a skin tone, a variation selector)."""
+    return bool(ch) and unicodedata.category(ch)[0] in "SM"
 
 
 def fix_layout(text: str, share: float) -> tuple[str, bool]:

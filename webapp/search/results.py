@@ -20,6 +20,9 @@ class SearchRequest:
     sort: str = "relevance"
     page: int = 1
     per_page: int = 24
+    #: the shopper typed more than ``MAX_QUERY_LENGTH`` characters and ``query`` is the
+    #: part kept (cut at a word boundary); the page and the API say so
+    truncated: bool = False
 
 
 @dataclass(frozen=True)

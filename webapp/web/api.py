@@ -12,6 +12,7 @@ from ..lifecycle import get_engine
 from ..search.results import Hit, SearchResult
 from ..security import csrf, limit_uploads
 from . import links, searching
+from .params import shown
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)  # the API reads no session cookie, so a forged cross-site POST gains nothing
@@ -65,7 +66,7 @@ def image_url(product: Product) -> str:
 def search() -> ResponseReturnValue:
     """Ranked results for ``q`` with filters and paging, best first."""
     req = searching.parse(request.args, require_query=True)
-    return answer_json(req.query, req.page, searching.run(req))
+    return answer_json(req.query, req.page, searching.run(req), truncated=req.truncated)
 
 
 @bp.post("/search/image")
@@ -77,11 +78,15 @@ def search_image() -> ResponseReturnValue:
     return answer_json("", req.page, searching.run_picture(picture, req))
 
 
-def answer_json(query: str, page: int, result: SearchResult) -> ResponseReturnValue:
-    """A search's answer as the API contract describes it: ``results`` are the confident
-    designs of the page; ``maybe`` (on the last page) the ones that may fit, apart."""
+def answer_json(
+    query: str, page: int, result: SearchResult, *, truncated: bool = False
+) -> ResponseReturnValue:
+    """A search's answer as the API contract describes it: ``query`` is the query as it was
+    searched (cleaned, and cut to ``MAX_QUERY_LENGTH`` when ``truncated``); ``results`` are
+    the confident designs of the page; ``maybe`` (on the last page) the ones that may fit."""
     return jsonify(
         query=query,
+        truncated=truncated,
         total=result.total,
         page=page,
         results=hits_json(result.hits),
@@ -95,7 +100,7 @@ def product(product_id: str) -> ResponseReturnValue:
     """All fields of one product, or 404."""
     found = get_engine().product(product_id.lower())
     if found is None:
-        abort(404, description=f"Нет дизайна с id «{product_id[:64]}».")
+        abort(404, description=f"Нет дизайна с id «{shown(product_id, 64)}».")
     return jsonify(product_json(found))
 
 

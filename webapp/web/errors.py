@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..catalog.embedding_cache import CacheError
@@ -22,20 +25,79 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-#: Shopper-facing wording for errors raised by libraries (their own text is English).
+#: What a shopper reads for each refusal. A library's own description (Werkzeug's,
+#: Flask-WTF's, Flask-Limiter's) is English and never shown; one this app wrote for the
+#: shopper (``abort(404, description="Такого дизайна нет…")``) is Russian and shown instead.
 MESSAGES = {
+    400: "Неверный запрос: проверьте адрес и параметры.",
+    401: "Нужен пароль.",
+    403: "Доступ закрыт.",
+    404: "Такой страницы нет: возможно, ссылка устарела или в адресе опечатка.",
+    405: "Этот адрес не принимает такой запрос ({method}).",
+    406: "Нет ответа в формате, который просит запрос.",
+    408: "Запрос шёл слишком долго. Попробуйте ещё раз.",
+    409: "Запрос противоречит текущему состоянию. Обновите страницу и попробуйте снова.",
+    410: "Этой страницы больше нет.",
+    411: "В запросе не указана его длина.",
+    412: "Условие запроса не выполнено.",
     413: "Слишком большой запрос.",
+    414: "Слишком длинный адрес.",
+    415: "Такой формат данных здесь не принимается.",
+    416: "Запрошенная часть файла вне его размера.",
+    417: "Ожидание из заголовка Expect не может быть выполнено.",
+    422: "Данные запроса не удалось обработать.",
+    428: "Запросу не хватает условия.",
     429: "Слишком много запросов подряд. Подождите несколько секунд и попробуйте снова.",
+    431: "Слишком большие заголовки запроса.",
+    500: "Внутренняя ошибка сервера. Мы уже разбираемся.",
+    501: "Сервер этого не умеет.",
+    502: "Сервер получил неверный ответ. Попробуйте чуть позже.",
+    503: "Поиск временно недоступен. Попробуйте чуть позже.",
+    504: "Сервер не дождался ответа. Попробуйте чуть позже.",
 }
+#: Flask-WTF refuses a form post without a valid token (an old page, or a forged post).
+CSRF_MESSAGE = (
+    "Форма устарела или отправлена не со страницы магазина. "
+    "Обновите страницу и отправьте её ещё раз."
+)
+#: The heading of an error page.
+TITLES = {
+    404: "Страница не найдена",
+    405: "Такой запрос не принимается",
+    413: "Слишком большой запрос",
+    429: "Слишком много запросов",
+    503: "Поиск временно недоступен",
+}
+_RUSSIAN = re.compile("[а-яё]", re.IGNORECASE)
+
+
+def message_for(exc: HTTPException) -> str:
+    """The Russian text a shopper reads for ``exc`` (see :data:`MESSAGES`)."""
+    code = exc.code or 500
+    if isinstance(exc, CSRFError):
+        return CSRF_MESSAGE
+    if exc.description and _RUSSIAN.search(exc.description):
+        return exc.description
+    fallback = MESSAGES[400] if code < 500 else MESSAGES[500]
+    return MESSAGES.get(code, fallback).format(method=request.method)
+
+
+def title_for(code: int) -> str:
+    """The heading of the error page for ``code``."""
+    return TITLES.get(code) or ("Неверный запрос" if code < 500 else "Что-то пошло не так")
 
 
 def handle_http(exc: HTTPException) -> ResponseReturnValue:
-    """Render an HTTP error as JSON for the API and as a friendly page otherwise."""
+    """Render an HTTP error as JSON for the API and as a friendly page otherwise, in
+    Russian; the exception's own headers (``Allow`` of a 405) are kept."""
     code = exc.code or 500
-    message = MESSAGES.get(code, exc.description)
+    message = message_for(exc)
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
     if _wants_json():
-        return jsonify(error={"code": code, "name": exc.name, "message": message}), code
-    return render_template("error.html", code=code, message=message), code
+        body = jsonify(error={"code": code, "name": exc.name, "message": message})
+        return body, code, headers
+    page = render_template("error.html", code=code, title=title_for(code), message=message)
+    return page, code, headers
 
 
 def handle_param(exc: ParamError) -> ResponseReturnValue:
@@ -44,7 +106,8 @@ def handle_param(exc: ParamError) -> ResponseReturnValue:
         return jsonify(
             error={"code": 400, "name": "Bad Request", "message": exc.message, "field": exc.field}
         ), 400
-    return render_template("error.html", code=400, message=exc.message), 400
+    page = render_template("error.html", code=400, title=title_for(400), message=exc.message)
+    return page, 400
 
 
 def handle_unavailable(exc: Exception) -> ResponseReturnValue:

@@ -85,8 +85,17 @@ SCHEMAS = {
         why={"type": "object", "description": "matched signals and terms"},
     ),
     "SearchResponse": _object(
-        ["query", "total", "page", "results", "maybe", "took_ms"],
-        query=STRING,
+        ["query", "truncated", "total", "page", "results", "maybe", "took_ms"],
+        query={
+            "type": "string",
+            "description": "the query as it was searched: control and invisible characters "
+            "dropped, spaces collapsed, cut at a word boundary when too long",
+        },
+        truncated={
+            "type": "boolean",
+            "description": "true when the query was longer than the limit and `query` is "
+            "the part that was searched",
+        },
         total={"type": "integer", "minimum": 0, "description": "confident results"},
         page={"type": "integer", "minimum": 1},
         results={"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
@@ -138,8 +147,10 @@ def build_spec(
                 "name": "q",
                 "in": "query",
                 "required": True,
-                "description": f"what the shopper wants, in any words or emoji; longer than "
-                f"{config['MAX_QUERY_LENGTH']} characters is truncated",
+                "description": "what the shopper wants, in any words or emoji; control "
+                "and invisible characters are dropped, and a query longer than "
+                f"{config['MAX_QUERY_LENGTH']} characters is cut at a word boundary "
+                "(the answer says `truncated`); nothing left to search is a 400",
                 "schema": {"type": "string", "minLength": 1, "pattern": r"\S"},
             },
             {

@@ -25,7 +25,7 @@ from ..search.results import SearchRequest
 from ..search.signals import SignalKind
 from ..security import limit_uploads
 from . import searching, shopper, wording
-from .params import ParamError
+from .params import ParamError, clean_query
 
 bp = Blueprint("pages", __name__)
 #: the filter parameters a picture search carries from its upload form into its links
@@ -63,15 +63,16 @@ def search() -> ResponseReturnValue:
         req = searching.parse(request.args, require_query=False)
         picture = searching.picture_from_args(request.args)
     except ParamError as exc:
+        query, truncated = _query_arg()
         return render_template(
             "search.html",
-            req=SearchRequest(_query_arg()),
+            req=SearchRequest(query, truncated=truncated),
             result=None,
             error=exc.message,
             categories=engine.categories(),
         ), 400
     if picture is not None:
-        return _picture_page(picture, req, request.args.to_dict())
+        return _picture_page(picture, req, _link_args(req))
     if not req.query.strip() and not req.filters.active:
         return render_template("index.html", **_home_context())
     quiet = shopper.back_from_clearing()  # the page «очистить» returns to: no new record
@@ -86,7 +87,7 @@ def search() -> ResponseReturnValue:
         error=None,
         categories=engine.categories(),
         popular=popular,
-        link_args=request.args.to_dict(),
+        link_args=_link_args(req),
     )
 
 
@@ -122,7 +123,7 @@ def product(product_id: str) -> ResponseReturnValue:
     found = engine.product(product_id.lower())
     if found is None:
         abort(404, description="Такого дизайна нет в каталоге.")
-    came_from = _query_arg()
+    came_from, _ = _query_arg()
     understood = engine.understand(came_from).text if came_from.strip() else ""
     shopper.note_view(found.id, understood, request.args.get("from"))
     count = current_app.config["SIMILAR_COUNT"]
@@ -160,9 +161,18 @@ def media(filename: str) -> ResponseReturnValue:
     return send_from_directory(Path(current_app.config["DATA_DIR"]), filename, max_age=86400)
 
 
-def _query_arg() -> str:
-    """The ``q`` parameter cut to ``MAX_QUERY_LENGTH`` (for echoing and analytics)."""
-    return request.args.get("q", "")[: current_app.config["MAX_QUERY_LENGTH"]]
+def _query_arg() -> tuple[str, bool]:
+    """The ``q`` parameter as searched (cleaned, cut to ``MAX_QUERY_LENGTH``) and whether
+    it was cut."""
+    return clean_query(request.args.get("q", ""), current_app.config)
+
+
+def _link_args(req: SearchRequest) -> dict[str, str]:
+    """This page's parameters for its paging and filter links, with the query as it was
+    searched (cleaned and cut), never as it was sent."""
+    args = request.args.to_dict()
+    args.pop("q", None)
+    return {"q": req.query, **args} if req.query else args
 
 
 def _home_context() -> dict[str, object]:

@@ -13,6 +13,7 @@ from typing import Any
 from ..catalog.facets import Filters
 from ..catalog.products import MAX_PRICE
 from ..search.filters import SORTS
+from ..search.query import clean
 from ..search.results import SearchRequest
 
 
@@ -33,12 +34,12 @@ def parse_search(
     require_query: bool,
 ) -> SearchRequest:
     """Validate search parameters; raise ParamError for the first bad one."""
-    query = args.get("q", "")
-    if require_query and not query.strip():
+    query, truncated = clean_query(args.get("q", ""), config)
+    if require_query and not query:
         raise ParamError("q", "Пустой запрос: укажите, что искать (параметр q).")
     category = args.get("category", "").strip()
     if category and category not in categories:
-        raise ParamError("category", f"Нет такой категории: «{category[:60]}».")
+        raise ParamError("category", f"Нет такой категории: «{shown(category, 60)}».")
     price_min = _int(args, "price_min", 0, MAX_PRICE)
     price_max = _int(args, "price_max", 0, MAX_PRICE)
     if price_min is not None and price_max is not None and price_min > price_max:
@@ -56,7 +57,20 @@ def parse_search(
         sort=sort,
         page=page,
         per_page=per_page,
+        truncated=truncated,
     )
+
+
+def shown(value: str, length: int) -> str:
+    """A parameter's value as an error message may quote it: cleaned, at most ``length``
+    characters (so no control character reaches a page)."""
+    return clean(value, length)[0]
+
+
+def clean_query(raw: str, config: Mapping[str, Any]) -> tuple[str, bool]:
+    """The query as searched and echoed: control and invisible characters dropped, spaces
+    collapsed, cut at a word boundary within ``MAX_QUERY_LENGTH``; and whether it was cut."""
+    return clean(raw, int(config["MAX_QUERY_LENGTH"]))
 
 
 #: what a shopper calls each numeric parameter (the form's labels)
@@ -77,7 +91,7 @@ def _int(args: Mapping[str, str], name: str, low: int, high: int) -> int | None:
         return None
     label = LABELS.get(name, f"Параметр {name}")
     if not re.fullmatch(r"-?[0-9]{1,12}", raw):
-        raise ParamError(name, f"{label}: нужно целое число, а не «{raw[:20]}».")
+        raise ParamError(name, f"{label}: нужно целое число, а не «{shown(raw, 20)}».")
     value = int(raw)
     if not low <= value <= high:
         raise ParamError(name, f"{label}: нужно число от {low} до {high}.")

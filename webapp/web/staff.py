@@ -15,10 +15,10 @@ from flask.typing import ResponseReturnValue
 
 from ..analytics import Analytics, get_analytics, reports
 from ..catalog.products import Product
-from ..catalog.rules import RuleError
-from ..concept_rules import default_rules, get_rule_store, request_reload
+from ..concept_rules import default_rules, get_rule_store, request_rules_reload
 from ..lifecycle import get_engine
 from ..search import covisit
+from ..search.query import clean
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
@@ -75,20 +75,35 @@ def _named_pairs(recorder: Analytics) -> list[tuple[Product, Product, float, int
 @bp.get("/synonyms")
 def synonyms() -> ResponseReturnValue:
     """The shop's concept rules (editable) and the shipped occasion rules they override."""
+    return _rules_page(request.args.get("phrase", ""), request.args.get("words", ""))
+
+
+def _rules_page(
+    phrase: str, words: str, errors: dict[str, str] | None = None
+) -> ResponseReturnValue:
+    """The rules page with the form holding ``phrase`` and ``words``; ``errors`` (per
+    field) are shown beside their fields, and the page then answers 400."""
     app = current_app
+    store = get_rule_store(app)
     _, calendar = default_rules(app)
-    return render_template(
+    shown = store.limits.max_chars * (store.limits.max_words + 1)  # bounds what is echoed
+    page = render_template(
         "staff_synonyms.html",
-        rules=get_rule_store(app).all(),
+        rules=store.all(),
         defaults=calendar,
-        phrase=request.args.get("phrase", ""),
-        words=request.args.get("words", ""),
+        phrase=clean(phrase, shown)[0],  # as typed, less control characters
+        words=clean(words, shown)[0],
+        errors=errors or {},
+        limits=store.limits,
     )
+    return (page, 400) if errors else page
 
 
 @bp.post("/synonyms")
 def save_synonym() -> ResponseReturnValue:
-    """Save (or with ``delete``, remove) one rule, then ask every worker to reload."""
+    """Save (or with ``delete``, remove) one rule, then have every worker apply the rules
+    again (the rule table only: nothing else is reloaded). A bad rule is not stored: the
+    form comes back with a message beside the field at fault."""
     app = current_app
     phrase, words = request.form.get("phrase", ""), request.form.get("words", "")
     store = get_rule_store(app)
@@ -96,11 +111,10 @@ def save_synonym() -> ResponseReturnValue:
         removed = store.delete(phrase)
         flash("Правило удалено." if removed else "Такого правила нет.")
     else:
-        try:
-            rule = store.save(phrase, words)
-        except RuleError as exc:
-            flash(f"Правило не сохранено: {exc}")
-            return redirect(url_for("staff.synonyms", phrase=phrase, words=words)), 303
+        errors = store.problems(phrase, words)
+        if errors:
+            return _rules_page(phrase, words, errors)
+        rule = store.save(phrase, words)
         flash(f"Сохранено: «{rule.phrase}» → {', '.join(rule.words)}.")
-    request_reload(app)
+    request_rules_reload(app)
     return redirect(url_for("staff.synonyms")), 303

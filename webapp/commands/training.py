@@ -17,7 +17,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 if TYPE_CHECKING:
-    from .train import TrainConfig
+    from ..training.train import TrainConfig
 
 from ..catalog.embedding_cache import CacheError, cache_path, read_cache
 from ..catalog.products import Catalog, read_catalog
@@ -73,7 +73,7 @@ def train_heads_command(
     out: Path | None,
 ) -> None:
     """Train projection heads with symmetric InfoNCE on the catalogue's picture–words pairs."""
-    from .train import TrainConfig
+    from ..training.train import TrainConfig
 
     cfg = current_app.config
     config = replace(
@@ -81,7 +81,7 @@ def train_heads_command(
     )
     catalog = read_catalog(Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"])
     if target == "ruclip" or (target == "auto" and cfg.get("RUCLIP_MODEL_DIR")):
-        from .ruclip_finetune import finetune_ruclip
+        from ..training.ruclip_finetune import finetune_ruclip
 
         folder = finetune_ruclip(
             Path(cfg["RUCLIP_MODEL_DIR"]),
@@ -105,9 +105,9 @@ def _train_offline_heads(
     """Heads over the offline image and text encoders; then re-embed ``xmodal``."""
     from ..catalog.embed import embed_catalog
     from ..encoders.projected import XMODAL, projected_spaces
-    from .data import build_pairs, split_products, subset
-    from .heads import save_heads
-    from .train import plot_curve, train_heads
+    from ..training.data import build_pairs, split_products, subset
+    from ..training.heads import save_heads
+    from ..training.train import plot_curve, train_heads
 
     cfg = current_app.config
     embeddings = Path(cfg["EMBEDDINGS_DIR"])
@@ -163,3 +163,6 @@ def _train_offline_heads(
         progress=False,
     ):
         click.echo(f"{XMODAL}: {stats.total} items → {stats.path}")
+
+
+COMMANDS = (train_heads_command,)

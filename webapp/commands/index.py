@@ -16,11 +16,13 @@ from ..catalog.embedding_cache import CacheError, cache_path, load_cache
 from ..catalog.products import Catalog, CatalogError, read_catalog
 from ..encoders.base import EncoderError
 from ..encoders.spaces import configured_spaces
-from .backends import open_milvus_space
-from .base import IndexUnavailable
-from .choice import IndexChoiceError, choose_index
-from .moments import write_moments
-from .prebuilt import write_index
+from ..index.backends import open_milvus_space
+from ..index.base import IndexUnavailable
+from ..index.choice import IndexChoiceError, choose_index
+from ..index.moments import write_moments
+from ..index.prebuilt import write_index
+from ..search.lexical import text_analysis
+from ..search.settings import from_config as ranking_settings
 
 
 @click.command("index")
@@ -72,7 +74,7 @@ def write_catalog_artifacts(
 ) -> artifacts.CatalogArtifacts:
     """Build and write the catalogue's mapped artifacts (and, with LEXICAL_BACKEND=milvus,
     bring the text collection in step); say what was written."""
-    built = artifacts.build(catalog, current_app.extensions["text_analysis"])
+    built = artifacts.build(catalog, text_analysis(ranking_settings(cfg).words))
     manifest = artifacts.write(directory, csv, built)
     size = sum(manifest["bytes"].values()) / 2**20
     click.echo(
@@ -81,19 +83,10 @@ def write_catalog_artifacts(
         f"→ {manifest['folder']}"
     )
     if cfg["LEXICAL_BACKEND"] == "milvus":
-        from .lexical_backends import open_lexical  # pymilvus loads only when Milvus is used
+        from ..index.lexical_backends import open_lexical  # pymilvus loads only when Milvus is used
 
         click.echo(str(open_lexical(cfg, built, sync=True).last_sync))
     return built
 
 
-def needs_index_build(cfg: Mapping[str, Any], items: int) -> bool:
-    """True when serving ``items`` designs needs the ``index`` step (not an exact index,
-    or a catalogue too large for its artifacts to be built in memory at start)."""
-    if items > artifacts.IN_MEMORY_MAX_ITEMS or cfg["LEXICAL_BACKEND"] == "milvus":
-        return True
-    try:
-        exact = choose_index(cfg["INDEX_TYPE"], items, 1, cfg["INDEX_PARAMS"]).exact
-    except IndexChoiceError:
-        return True  # the step will say what is wrong with the setting
-    return cfg["VECTOR_BACKEND"] == "milvus" or not exact
+COMMANDS = (index_command,)
