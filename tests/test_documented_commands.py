@@ -140,6 +140,8 @@ COVERED: dict[str, str] = {
     "docs/images_neighbours.png": "test_bench_image",
     "PYTHONPATH=. .venv/bin/python benchmarks/floor_tradeoff.py": "test_floor_tradeoff",
     "python benchmarks/eval_xmodal.py": "test_eval_xmodal",
+    "flask --app webapp prune-events": "test_prune_events",
+    ".venv/bin/python benchmarks/bench_analytics.py": "test_bench_analytics",
     "PYTHONPATH=. .venv/bin/python benchmarks/bench_rules_reload.py": "test_bench_rules_reload",
 }
 #: documented command → why no test runs it
@@ -487,6 +489,13 @@ def test_the_old_milvus_uri_name_still_works_as_typed(ws: Workspace) -> None:
     assert re.search(r"^\s+1\s+1f413 .*Петух$", output, re.M), output
 
 
+@pytest.mark.faults
+def test_prune_events(ws: Workspace) -> None:
+    """Raw analytics events past their retention deleted, as cron would run it."""
+    output = ws.run("flask --app webapp prune-events")
+    assert "kept 90 days of raw events; deleted 0 from search_events" in output, output
+
+
 # -- benchmarks -----------------------------------------------------------------------------
 @pytest.mark.faults
 def test_make_bench_quick(ws: Workspace, tiny_ruclip: tuple[Path, str]) -> None:
@@ -560,3 +569,12 @@ def test_eval_xmodal(ws: Workspace) -> None:
     few_dev_queries(ws)
     output = ws.run("python benchmarks/eval_xmodal.py" + " --queries build/few_queries.jsonl")
     assert "nP@5" in output, output
+
+
+@pytest.mark.faults
+def test_bench_analytics(ws: Workspace) -> None:
+    """20,000 logged searches instead of 1,000,000 and 20 requests a size
+    (``--events 20000 --rounds 20`` appended)."""
+    command = ".venv/bin/python benchmarks/bench_analytics.py"
+    output = ws.run(command + " --events 20000 --rounds 20")
+    assert "spool, write()" in output and "the page (counters)" in output, output

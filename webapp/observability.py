@@ -40,6 +40,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import choose_encoder
 
+from .analytics.recorder import events_written, write_failed
 from .lifecycle import engine_loaded, reload_failed
 
 log = logging.getLogger("webapp.requests")
@@ -89,6 +90,15 @@ LOADED_AT = Gauge(
 RELOADS = Counter(
     "search_engine_reloads_total", "Hot reloads of the engine by outcome", ["outcome"]
 )
+EVENTS = Counter(
+    "analytics_events_written_total",
+    "Analytics events stored, by how: flush (live) or replay (a dead process's spool)",
+    ["how"],
+)
+EVENT_FAILURES = Counter(
+    "analytics_write_failures_total",
+    "Batches of analytics events the database refused (kept on disk and retried)",
+)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -127,6 +137,16 @@ def on_engine_loaded(app: Flask, engine: Any, reloaded: bool = False) -> None:
 def on_reload_failed(app: Flask, error: Exception) -> None:
     """Count a hot reload that kept the previous engine."""
     RELOADS.labels("failed").inc()
+
+
+def on_events_written(recorder: Any, count: int, how: str) -> None:
+    """Count analytics events stored."""
+    EVENTS.labels(how).inc(count)
+
+
+def on_event_write_failed(recorder: Any, error: Exception) -> None:
+    """Count a batch of analytics events the database refused."""
+    EVENT_FAILURES.inc()
 
 
 def _start() -> None:
@@ -266,3 +286,5 @@ def init_app(app: Flask) -> None:
     template_rendered.connect(_after_render, app)
     engine_loaded.connect(on_engine_loaded, app)
     reload_failed.connect(on_reload_failed, app)
+    events_written.connect(on_events_written)  # every recorder of this process
+    write_failed.connect(on_event_write_failed)

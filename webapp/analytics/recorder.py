@@ -1,27 +1,49 @@
-"""Recording analytics: events buffered in memory, written in batches by a thread.
+"""Recording analytics: each event spooled to disk, then written in batches by a thread.
 
-Recording costs a request microseconds and never a database round-trip; product views
-are paired into co-visits (``search/covisit.py``) as they are written.
+Recording costs a request one ``write`` to the process's spool (``spool.py``) and
+never a database round-trip. Every ``flush_seconds`` a background thread writes the
+batch in one transaction (``writer.py``: new events, their counters, co-visits),
+then deletes the spooled copy. The same thread replays, every ``replay_seconds``,
+the spools of processes that died, and prunes raw events past their retention once
+a day (``retention.py``). At exit the rest is flushed; what a killed process leaves
+is replayed by the next process that starts or sweeps.
 """
 
 from __future__ import annotations
 
 import atexit
+import logging
+import os
 import threading
-from collections import Counter
-from datetime import datetime, timedelta
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
-from sqlalchemy import Engine, insert, select
+from blinker import Namespace
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from ..catalog.store import Base
-from ..search import covisit
-from . import reports
-from .events import QUERY_COLUMN, ProductView, RecImpression, SearchEvent, add_missing_columns, now
+from . import reports, retention, writer
+from .events import QUERY_COLUMN, TABLES, new_uid, now
+from .spool import Orphan, Spool, Ticket, encode, spool_folder
+
+log = logging.getLogger(__name__)
+Row = dict[str, object]
+#: events replayed per transaction
+REPLAY_BATCH = 5000
+DAY_S = 86400.0
+_signals = Namespace()
+#: sent with ``count=`` and ``how=`` ("flush", or "replay" of a dead process's spool)
+#: after new events were committed
+events_written = _signals.signal("analytics-events-written")
+#: sent with ``error=`` when the database refused a batch (kept for the next try)
+write_failed = _signals.signal("analytics-write-failed")
 
 
 class Analytics:
-    """Buffers events and flushes them to the database in batches."""
+    """Spools events, flushes them to the database in batches, reads the counters."""
 
     def __init__(
         self,
@@ -30,27 +52,54 @@ class Analytics:
         flush_seconds: float = 2.0,
         covisit_window_s: float = 1800.0,
         half_life_days: float = 14.0,
+        spool_dir: Path | None = None,
+        spool_fsync: bool = False,
+        replay_seconds: float = 30.0,
+        retention_days: float = 0.0,
     ) -> None:
-        """Record into ``engine``'s database (tables are created if needed); views of one
-        session within ``covisit_window_s`` count as co-visits (``search/covisit.py``)."""
+        """Record into ``engine``'s database (tables are created or upgraded if needed).
+
+        ``spool_dir``: where events wait on disk for their batch (None: in memory only,
+        lost if the process is killed); ``spool_fsync``: also flush each to the disk;
+        ``replay_seconds``: how often dead processes' spools are looked for;
+        ``retention_days``: raw events older than this are pruned daily (0: kept).
+        Views of one session within ``covisit_window_s`` count as co-visits.
+        """
         self.engine = engine
-        tables = [SearchEvent, ProductView, RecImpression, covisit.CoVisit]
-        Base.metadata.create_all(engine, tables=[t.__table__ for t in tables])
-        add_missing_columns(engine, ProductView)
+        writer.prepare(engine)
         self.flush_seconds = flush_seconds
         self.covisit_window_s, self.half_life_days = covisit_window_s, half_life_days
-        self._searches: list[dict[str, object]] = []
-        self._views: list[dict[str, object]] = []
-        self._shown: list[dict[str, object]] = []
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        atexit.register(self.flush)
+        self.replay_seconds, self.retention_days = replay_seconds, retention_days
+        base = spool_dir and spool_folder(spool_dir, engine.url.render_as_string())
+        self.spool = Spool(base, fsync=spool_fsync) if base else None
+        self._reset()
+        self._next_prune = 0.0  # the flusher's first round prunes, then once a day
+        self._spool_failed = False
+        _LIVE.add(self)
+        atexit.register(self.close)
+        self._safely(self.replay)  # what processes that died before this one left behind
 
-    def record_search(self, query: str, total: int, took_ms: float) -> None:
-        """Remember one answered search."""
-        self._buffer(
-            self._searches,
-            {"at": now(), "query": query[:QUERY_COLUMN], "total": total, "took_ms": took_ms},
+    def _reset(self) -> None:
+        """Fresh buffers, locks and no thread (at start, and in a forked child)."""
+        self._pending: dict[str, list[Row]] = {kind: [] for kind in TABLES}
+        self._retry: dict[str, list[Row]] = {kind: [] for kind in TABLES}
+        self._lock = threading.Lock()  # the buffers and the spool's current segment
+        self._flush_lock = threading.Lock()  # one flush (or replay) at a time
+        self._thread: threading.Thread | None = None
+        self._next_replay = time.monotonic() + self.replay_seconds
+
+    def record_search(
+        self, query: str, total: int, took_ms: float, *, request_id: str | None = None
+    ) -> None:
+        """Remember one answered search (``request_id``: its answer's X-Request-ID)."""
+        self._record(
+            "search",
+            {
+                "query": query[:QUERY_COLUMN],
+                "total": total,
+                "took_ms": took_ms,
+                "request_id": request_id and request_id[:64],
+            },
         )
 
     def record_view(
@@ -63,10 +112,9 @@ class Analytics:
     ) -> None:
         """Remember one product card opened (``query``: the search it came from,
         ``source``: the recommendation row it was clicked in)."""
-        self._buffer(
-            self._views,
+        self._record(
+            "view",
             {
-                "at": now(),
                 "product_id": product_id[:64],
                 "query": (query or None) and query[:QUERY_COLUMN],
                 "session_key": session_key and session_key[:32],
@@ -78,66 +126,133 @@ class Analytics:
         """Remember how many recommended cards of each source a page showed."""
         for source, shown in counts.items():
             if shown:
-                self._buffer(self._shown, {"at": now(), "source": source, "shown": shown})
+                self._record("shown", {"source": source[:16], "shown": shown})
 
-    def _buffer(self, target: list[dict[str, object]], row: dict[str, object]) -> None:
-        """Append ``row`` and make sure the background writer runs."""
+    def _record(self, kind: str, fields: Row) -> None:
+        """Give the event its key and time, spool it, buffer it, wake the writer."""
+        row = {"uid": new_uid(), "at": now(), **fields}
+        line = encode(kind, row) if self.spool else b""
+        ticket = None
         with self._lock:
-            target.append(row)
+            if self.spool:
+                ticket = self._spool_append(line)
+            self._pending[kind].append(row)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="analytics", daemon=True)
                 self._thread.start()
+        if ticket is not None and self.spool:
+            self.spool.sync(ticket)
+
+    def _spool_append(self, line: bytes) -> Ticket | None:
+        """Append to the spool; a disk that refuses is logged (once until it recovers)
+        and the event stays in memory only: the shopper's answer never fails for it."""
+        assert self.spool is not None
+        try:
+            ticket = self.spool.append(line)
+        except OSError as exc:
+            if not self._spool_failed:
+                log.error("analytics spool %s refuses writes: %s", self.spool.folder, exc)
+            self._spool_failed = True
+            return None
+        self._spool_failed = False
+        return ticket
 
     def _run(self) -> None:
-        """Background loop: flush every ``flush_seconds`` while there is work."""
+        """Background loop: flush every ``flush_seconds`` while there is work; replay
+        dead processes' spools and prune old events on their own schedules."""
         stop = threading.Event()
         while not stop.wait(self.flush_seconds):
-            if not self.flush():
+            written = self.flush()
+            clock = time.monotonic()
+            if self.spool and clock >= self._next_replay:
+                self._next_replay = clock + self.replay_seconds
+                self.replay()
+            if self.retention_days > 0 and clock >= self._next_prune:
+                self._next_prune = clock + DAY_S
+                self._safely(lambda: retention.prune(self.engine, self.retention_days))
+            with self._lock:
+                idle = not any(self._pending.values()) and not any(self._retry.values())
+            if not written and idle:
                 return
 
     def flush(self) -> int:
-        """Write buffered events now; return how many were written."""
-        with self._lock:
-            searches, self._searches = self._searches, []
-            views, self._views = self._views, []
-            shown, self._shown = self._shown, []
-        if searches or views or shown:
-            with Session(self.engine) as session, session.begin():
-                if searches:
-                    session.execute(insert(SearchEvent), searches)
-                if views:
-                    self._count_covisits(session, views)
-                    session.execute(insert(ProductView), views)
-                if shown:
-                    session.execute(insert(RecImpression), shown)
-        return len(searches) + len(views) + len(shown)
+        """Write buffered events now; return how many new events were stored. A database
+        error is logged and the batch kept (in memory and in the spool) for the next try."""
+        with self._flush_lock:
+            with self._lock:
+                batch = {kind: self._retry[kind] + self._pending[kind] for kind in TABLES}
+                self._pending = {kind: [] for kind in TABLES}
+                self._retry = {kind: [] for kind in TABLES}
+                sealed = self.spool.seal() if self.spool else []
+            if not any(batch.values()):
+                if sealed and self.spool:  # nothing left in them (a retry already wrote)
+                    self.spool.committed(sealed)
+                return 0
+            try:
+                written = self._write(batch)
+            except SQLAlchemyError as exc:
+                log.warning("analytics batch not written, kept for the next try: %s", exc)
+                write_failed.send(self, error=exc)
+                with self._lock:
+                    for kind in TABLES:
+                        self._retry[kind] = batch[kind] + self._retry[kind]
+                return 0
+            if self.spool:
+                self.spool.committed(sealed)
+            events_written.send(self, count=written, how="flush")
+            return written
 
-    def _count_covisits(self, session: Session, views: list[dict[str, object]]) -> None:
-        """Pair the new views with their sessions' recent stored views; upsert the counts."""
-        keys = sorted({str(v["session_key"]) for v in views if v.get("session_key")})
-        if not keys:
-            return
-        first: datetime = min(v["at"] for v in views)  # every buffered view has its time
-        since = first - timedelta(seconds=self.covisit_window_s)
-        earlier = [
-            row
-            for start in range(0, len(keys), 500)
-            for row in session.execute(
-                select(ProductView.session_key, ProductView.product_id, ProductView.at).where(
-                    ProductView.session_key.in_(keys[start : start + 500]),
-                    ProductView.at >= since,
-                )
+    def _write(self, batch: dict[str, list[Row]]) -> int:
+        """One transaction: ``batch``'s new events, counters and co-visits."""
+        with Session(self.engine) as session, session.begin():
+            return writer.write(
+                session,
+                batch,
+                covisit_window_s=self.covisit_window_s,
+                half_life_days=self.half_life_days,
             )
-        ]
-        counts: Counter[tuple[str, str]] = Counter()
-        weights = covisit.pair_weights(
-            earlier,
-            views,
-            window_s=self.covisit_window_s,
-            half_life_days=self.half_life_days,
-            counts=counts,
-        )
-        covisit.add(session, weights, counts)
+
+    def replay(self) -> int:
+        """Write the spools of processes that are gone into the database, then delete
+        them; return how many of their events were new. Errors are logged: the spool
+        stays for the next sweep."""
+        if self.spool is None:
+            return 0
+        replayed = 0
+        with self._flush_lock:
+            for orphan in self.spool.orphans():
+                try:
+                    new = sum(self._write(batch) for batch in _batches(orphan))
+                except (SQLAlchemyError, OSError) as exc:
+                    log.warning("spool %s not replayed yet: %s", orphan.lock_path.name, exc)
+                    write_failed.send(self, error=exc)
+                    orphan.release()
+                    continue
+                orphan.done()
+                events_written.send(self, count=new, how="replay")
+                replayed += new
+                log.info("replayed spool %s: %d new events", orphan.lock_path.name, new)
+        return replayed
+
+    def close(self) -> None:
+        """Flush what is left and let go of the spool (at exit)."""
+        self._safely(self.flush)
+        if self.spool:
+            self.spool.close()
+
+    def _safely(self, job: Callable[[], object]) -> None:
+        """Run a background job; log instead of raising."""
+        try:
+            job()
+        except Exception as exc:  # a background thread or atexit: nobody to raise to
+            log.warning("analytics %s failed: %s", getattr(job, "__name__", "job"), exc)
+
+    def _forked(self) -> None:
+        """In a child process (gunicorn with ``preload_app``): the parent keeps its
+        buffers and spool; the child records into its own."""
+        self._reset()
+        if self.spool:
+            self.spool.forget()
 
     def rec_stats(self) -> list[tuple[str, int, int]]:
         """Recommended cards shown and clicked, per source: (source, shown, clicks)."""
@@ -146,3 +261,37 @@ class Analytics:
     def query_stats(self, *, limit: int = 20, zero_only: bool = False) -> list[reports.QueryStat]:
         """The most frequent queries (or only those that found nothing), with click counts."""
         return reports.query_stats(self.engine, limit=limit, zero_only=zero_only)
+
+    def popular(self, limit: int = 5) -> list[str]:
+        """«Часто ищут»: the most asked queries that found something."""
+        return reports.popular(self.engine, limit=limit)
+
+
+def _batches(orphan: Orphan) -> Iterator[dict[str, list[Row]]]:
+    """A dead process's spooled events, by kind, ``REPLAY_BATCH`` at a time."""
+    batch: dict[str, list[Row]] = {kind: [] for kind in TABLES}
+    size = 0
+    for path in orphan.segments:
+        for kind, row in orphan.events(path):
+            if kind not in batch:
+                continue
+            batch[kind].append(row)
+            size += 1
+            if size >= REPLAY_BATCH:
+                yield batch
+                batch, size = {k: [] for k in TABLES}, 0
+    if size:
+        yield batch
+
+
+#: recorders of this process, reset in a forked child
+_LIVE: weakref.WeakSet[Analytics] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    """Give every recorder a fresh start in a forked child."""
+    for recorder in list(_LIVE):
+        recorder._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork)

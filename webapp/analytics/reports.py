@@ -1,13 +1,18 @@
-"""What staff read from analytics: frequent and failed queries, recommendation CTR."""
+"""What staff and shoppers read from analytics: frequent and failed queries, «часто ищут»,
+recommendation CTR. Every read is a short range of a counter index (``counters.py``):
+its cost follows the page's LIMIT, never the number of events logged."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from .events import ProductView, RecImpression, SearchEvent
+from .counters import FOUND, NOTHING, SEARCHED, QueryDay, QueryTotal, RecTotal
+from .events import now
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,8 @@ class QueryStat:
     searches: int
     zero_results: int
     clicks: int
+    #: searches in the last ``RECENT_DAYS`` days (filled in by :func:`with_recent`)
+    recent: int = 0
 
     @property
     def click_through(self) -> float:
@@ -25,43 +32,58 @@ class QueryStat:
         return self.clicks / self.searches if self.searches else 0.0
 
 
+#: the staff page's «за 7 дней» column
+RECENT_DAYS = 7
+
+
 def rec_stats(engine: Engine) -> list[tuple[str, int, int]]:
     """Recommended cards shown and clicked, per source: (source, shown, clicks)."""
     with Session(engine) as session:
-        shown = dict(
-            session.execute(
-                select(RecImpression.source, func.sum(RecImpression.shown)).group_by(
-                    RecImpression.source
-                )
-            ).all()
+        rows = session.execute(
+            select(RecTotal.source, RecTotal.shown, RecTotal.clicks).order_by(RecTotal.source)
         )
-        clicks = dict(
-            session.execute(
-                select(ProductView.source, func.count())
-                .where(ProductView.source.is_not(None))
-                .group_by(ProductView.source)
-            ).all()
-        )
-    return [(s, int(shown.get(s, 0)), int(clicks.get(s, 0))) for s in sorted({*shown, *clicks})]
+        return [(s, int(shown), int(clicks)) for s, shown, clicks in rows]
 
 
 def query_stats(engine: Engine, *, limit: int = 20, zero_only: bool = False) -> list[QueryStat]:
-    """The most frequent queries (or only those that found nothing), with click counts."""
-    clicks = (
-        select(ProductView.query, func.count().label("clicks"))
-        .where(ProductView.query.is_not(None))
-        .group_by(ProductView.query)
-        .subquery()
-    )
-    zero = func.sum(case((SearchEvent.total == 0, 1), else_=0))
+    """The most frequent queries (or only those that found nothing at least once), with
+    click counts, most searched first."""
+    return _ranked(engine, NOTHING if zero_only else SEARCHED, limit)
+
+
+def popular(engine: Engine, *, limit: int = 5) -> list[str]:
+    """«Часто ищут»: the most asked queries that found something at least once."""
+    return [s.query for s in _ranked(engine, FOUND, limit)]
+
+
+def _ranked(engine: Engine, where: object, limit: int) -> list[QueryStat]:
+    """The first ``limit`` rows of ``query_totals`` matching one partial index's condition,
+    in that index's order."""
     stmt = (
-        select(SearchEvent.query, func.count(), zero, func.coalesce(clicks.c.clicks, 0))
-        .outerjoin(clicks, clicks.c.query == SearchEvent.query)
-        .group_by(SearchEvent.query, clicks.c.clicks)
-        .order_by(func.count().desc(), SearchEvent.query)
+        select(QueryTotal.query, QueryTotal.searches, QueryTotal.zero_results, QueryTotal.clicks)
+        .where(where)
+        .order_by(QueryTotal.searches.desc(), QueryTotal.query)
         .limit(limit)
     )
-    if zero_only:
-        stmt = stmt.having(zero > 0)
     with Session(engine) as session:
         return [QueryStat(q, int(n), int(z), int(c)) for q, n, z, c in session.execute(stmt)]
+
+
+def with_recent(
+    engine: Engine, stats: Sequence[QueryStat], days: int = RECENT_DAYS, today: date | None = None
+) -> list[QueryStat]:
+    """``stats`` with their searches of the last ``days`` days (one key range per query)."""
+    if not stats:
+        return []
+    since = (today or now().date()) - timedelta(days=days - 1)
+    stmt = (
+        select(QueryDay.query, func.sum(QueryDay.searches))
+        .where(QueryDay.query.in_({s.query for s in stats}), QueryDay.day >= since)
+        .group_by(QueryDay.query)
+    )
+    with Session(engine) as session:
+        recent = {q: int(n) for q, n in session.execute(stmt)}
+    return [
+        QueryStat(s.query, s.searches, s.zero_results, s.clicks, recent.get(s.query, 0))
+        for s in stats
+    ]

@@ -78,7 +78,7 @@ class CatalogStore:
         digest = content_digest(catalog.products)
         try:
             with Session(self.engine) as session, session.begin():
-                _one_at_a_time(session.connection())
+                one_at_a_time(session.connection())
                 meta = session.get(Meta, "content_digest")
                 if meta is not None and meta.value == digest:
                     return False
@@ -138,7 +138,7 @@ class CatalogStore:
             return session.scalar(select(func.count()).select_from(ProductRow)) or 0
 
 
-def _one_at_a_time(conn: Connection) -> None:
+def one_at_a_time(conn: Connection) -> None:
     """Serialise schema changes and imports across processes until the transaction ends.
 
     gunicorn boots its workers at the same moment and each one syncs the catalogue:
@@ -155,7 +155,7 @@ def _create_tables(engine: Engine, attempts: int = 3) -> None:
     for attempt in range(attempts):
         try:
             with engine.begin() as conn:
-                _one_at_a_time(conn)
+                one_at_a_time(conn)
                 Base.metadata.create_all(conn)
             return
         except OperationalError:  # SQLite: "table … already exists" / "database is locked"

@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, Float, Integer, String, func, select, update
+from sqlalchemy import Engine, Float, Index, Integer, String, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -37,6 +37,10 @@ class CoVisit(Base):
     b: Mapped[str] = mapped_column(String(64), primary_key=True)
     weight: Mapped[float] = mapped_column(Float)
     count: Mapped[int] = mapped_column(Integer)
+
+
+#: the staff page's most co-visited pairs: read in this order, so the page never sorts the table
+Index("ix_covisits_top", CoVisit.weight.desc(), CoVisit.a, CoVisit.b)
 
 
 def growth(at: datetime, half_life_days: float) -> float:

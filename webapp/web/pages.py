@@ -79,18 +79,14 @@ def search() -> ResponseReturnValue:
     result = searching.run(req, record=not quiet)
     if not quiet:
         shopper.note_search(req.query)
-    popular = (
-        [s.query for s in get_analytics().query_stats(limit=8) if s.zero_results < s.searches]
-        if result.total == 0
-        else []
-    )
+    popular = get_analytics().popular(5) if result.total == 0 else []  # «часто ищут»
     return render_template(
         "search.html",
         req=req,
         result=result,
         error=None,
         categories=engine.categories(),
-        popular=popular[:5],
+        popular=popular,
         link_args=_link_args(req),
     )
 

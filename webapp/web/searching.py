@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from ..analytics import get_analytics
 from ..catalog.products import Product
@@ -37,7 +37,9 @@ def run(req: SearchRequest, *, record: bool = True) -> SearchResult:
     if req.query.strip():
         result = engine.search(req)
         if record and result.parsed and not result.parsed.empty:
-            get_analytics().record_search(result.parsed.text, result.total, result.took_ms)
+            get_analytics().record_search(
+                result.parsed.text, result.total, result.took_ms, request_id=g.get("request_id")
+            )
     else:
         result = engine.browse(req)
     annotate_request(result.timings, query=req.query, total=result.total)

@@ -13,7 +13,7 @@ import hmac
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ..analytics import Analytics, get_analytics
+from ..analytics import Analytics, get_analytics, reports
 from ..catalog.products import Product
 from ..concept_rules import default_rules, get_rule_store, request_rules_reload
 from ..lifecycle import get_engine
@@ -46,11 +46,12 @@ def require_staff() -> ResponseReturnValue | None:
 def analytics() -> ResponseReturnValue:
     """Popular queries and queries that found nothing, with click-through."""
     recorder = get_analytics()
-    recorder.flush()
+    recorder.flush()  # this worker's latest events too
     return render_template(
         "staff.html",
-        popular=recorder.query_stats(limit=30),
-        zero=recorder.query_stats(limit=30, zero_only=True),
+        popular=reports.with_recent(recorder.engine, recorder.query_stats(limit=30)),
+        zero=reports.with_recent(recorder.engine, recorder.query_stats(limit=30, zero_only=True)),
+        recent_days=reports.RECENT_DAYS,
         recs=recorder.rec_stats(),
         pairs=_named_pairs(recorder),
     )
