@@ -191,7 +191,7 @@ def exact_agreement(engine: Any, clip: Any, queries: Sequence[str]) -> dict[str,
 
     ours = top10()
     clip.query_tower = clip.text_tower
-    indexes = engine.ranker.indexes
+    indexes = engine.ranker.spaces.indexes
     for name, index in list(indexes.items()):
         indexes[name] = FaissIndex.exact_over(np.asarray(index.vectors), use_gpu=False)
     exact = top10()

@@ -125,6 +125,7 @@ class SearchEngine:
             concepts=self._concepts,
             knowledge=self._knowledge,
         )
+        engine.ranker.spaces.share(self.ranker.spaces)
         engine.load_ms = self.load_ms
         return engine
 

@@ -158,3 +158,11 @@ class Spaces:
     def clear(self) -> None:
         """Forget the cached query vectors."""
         self.query_vectors.clear()
+
+    def share(self, other: Spaces) -> None:
+        """Use ``other``'s query vectors (they depend on the encoder and the text, not on
+        the ranking) and, when both sample alike, its moments: an engine re-ranking under
+        other settings encodes and measures nothing twice."""
+        self.query_vectors = other.query_vectors
+        if self.sample == other.sample:
+            self._stats = other._stats
