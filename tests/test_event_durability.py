@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from webapp.analytics import SearchEvent
-from webapp.analytics.counters import QueryTotal
+from webapp.tables import QueryTotal
 
 from .conftest import database_url
 from .serving import Server, get, gunicorn, server_env

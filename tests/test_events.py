@@ -36,8 +36,8 @@ from sqlalchemy.orm import Session
 
 from webapp import create_app
 from webapp.analytics import Analytics, SearchEvent, reports, retention, writer
-from webapp.analytics.counters import QueryDay, QueryTotal
 from webapp.catalog.store import CatalogStore
+from webapp.tables import QueryDay, QueryTotal
 
 from .conftest import ROOT, database_url
 

@@ -2,7 +2,7 @@
 
 Every ``import`` in ``webapp/`` (at module level or inside a function) is read from the
 source; a module may import its own layer or a lower one. The layers, low to high:
-files/config < language < encoders, index, catalog < search < training, evaluation,
+files/config/tables < language < encoders, index, catalog < search < training, evaluation,
 analytics, demo < lifecycle, security, observability < commands, web (the factory in
 ``webapp/__init__.py`` sits on top).
 """
@@ -19,6 +19,7 @@ PACKAGE = ROOT / "webapp"
 LAYERS = {
     "files": 0,
     "config": 0,
+    "tables": 0,
     "ratelimit_store": 0,
     "language": 1,
     "encoders": 2,

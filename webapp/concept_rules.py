@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import cast
 
 from flask import Flask, current_app
-from sqlalchemy import DateTime, Engine, String, Text, delete, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import Session
 from werkzeug.local import LocalProxy
 
 from .catalog.rules import (
@@ -34,22 +34,9 @@ from .catalog.rules import (
     read_rules_tsv,
     read_thesaurus,
 )
-from .catalog.store import Base
+from .tables import Base, ConceptRule
 
 log = logging.getLogger(__name__)
-
-
-class ConceptRule(Base):
-    """One staff rule: a query phrase and the catalogue words it adds (comma-separated)."""
-
-    __tablename__ = "concept_rules"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    phrase: Mapped[str] = mapped_column(String(200), unique=True)
-    words: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=lambda: datetime.now(UTC)
-    )
 
 
 class RuleStore:

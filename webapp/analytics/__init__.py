@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from .events import ProductView, RecImpression, SearchEvent
+from ..tables import ProductView, RecImpression, SearchEvent
 from .recorder import Analytics
 from .reports import QueryStat
 from .retention import prune_events_command

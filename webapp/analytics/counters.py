@@ -22,73 +22,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, Index, Integer, String, case, cast, func, insert, select, update
+from sqlalchemy import Date, case, cast, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from ..catalog.store import Base, Meta
-from .events import QUERY_COLUMN, ProductView, RecImpression, SearchEvent
+from ..tables import (
+    Base,
+    Meta,
+    ProductView,
+    QueryDay,
+    QueryTotal,
+    RecImpression,
+    RecTotal,
+    SearchEvent,
+)
 
 #: ``catalog_meta`` key marking that rows older than the counters have been counted
 LEGACY_COUNTED = "analytics.legacy-counted"
 
 
-class QueryTotal(Base):
-    """How often a query was asked, found nothing and led to a click, all time."""
-
-    __tablename__ = "query_totals"
-
-    query: Mapped[str] = mapped_column(String(QUERY_COLUMN), primary_key=True)
-    searches: Mapped[int] = mapped_column(Integer, default=0)
-    zero_results: Mapped[int] = mapped_column(Integer, default=0)
-    clicks: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class QueryDay(Base):
-    """The same counts for one UTC day."""
-
-    __tablename__ = "query_days"
-
-    query: Mapped[str] = mapped_column(String(QUERY_COLUMN), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    searches: Mapped[int] = mapped_column(Integer, default=0)
-    zero_results: Mapped[int] = mapped_column(Integer, default=0)
-    clicks: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class RecTotal(Base):
-    """Recommended cards of one source shown, and clicked, all time."""
-
-    __tablename__ = "rec_totals"
-
-    source: Mapped[str] = mapped_column(String(16), primary_key=True)
-    shown: Mapped[int] = mapped_column(Integer, default=0)
-    clicks: Mapped[int] = mapped_column(Integer, default=0)
-
-
-def _ranked(name: str, where: Any) -> Index:
-    """An index in the order the pages read (most searched first), over ``where`` only,
-    holding every column they show (a read never leaves the index)."""
-    return Index(
-        name,
-        QueryTotal.searches.desc(),
-        QueryTotal.query,
-        QueryTotal.zero_results,
-        QueryTotal.clicks,
-        sqlite_where=where,
-        postgresql_where=where,
-    )
-
-
-#: the three lists the pages show, each one index range read in order
-SEARCHED = QueryTotal.searches > 0
-FOUND = QueryTotal.searches > QueryTotal.zero_results  # found something at least once
-NOTHING = QueryTotal.zero_results > 0  # found nothing at least once
-INDEXES = (
-    _ranked("ix_query_totals_searched", SEARCHED),
-    _ranked("ix_query_totals_found", FOUND),
-    _ranked("ix_query_totals_nothing", NOTHING),
-)
 TABLES = (QueryTotal, QueryDay, RecTotal)
 
 

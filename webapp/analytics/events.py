@@ -1,6 +1,7 @@
-"""What analytics stores raw: searches, product views and recommendation impressions.
+"""How analytics keys and upgrades its raw events: searches, product views and
+recommendation impressions (the tables themselves are in ``webapp/tables.py``, in the
+catalogue's database beside the products).
 
-The tables live in the catalogue's database beside the products (``catalog.store.Base``).
 Every event carries ``uid``, a key made when it is recorded (:func:`new_uid`), under
 a unique index: writing the same event twice (a spool replayed after its batch had
 already committed) inserts it once. Raw rows are kept for ``ANALYTICS_RETENTION_DAYS``
@@ -14,17 +15,12 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
 
-from sqlalchemy import Connection, DateTime, String, inspect, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Connection, inspect, text
 
-from ..catalog.store import Base
+from ..tables import Base, ProductView, RecImpression, SearchEvent, now
 
-
-def now() -> datetime:
-    """The current UTC time."""
-    return datetime.now(UTC)
+__all__ = ["TABLES", "new_uid", "now", "upgrade"]
 
 
 def new_uid() -> str:
@@ -35,55 +31,6 @@ def new_uid() -> str:
     value = value & ~(0xF << 76) | 0x7 << 76  # version 7
     value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
     return f"{value:032x}"
-
-
-#: stored query length (longer queries are cut to it; MAX_QUERY_LENGTH is the same by default)
-QUERY_COLUMN = 200
-#: an event's key (:func:`new_uid`); NULL only on rows written before keys existed
-UID_COLUMN = 32
-
-
-class SearchEvent(Base):
-    """One answered search (the understood query text, not the raw input)."""
-
-    __tablename__ = "search_events"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    uid: Mapped[str | None] = mapped_column(String(UID_COLUMN), index=True, unique=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
-    query: Mapped[str] = mapped_column(String(QUERY_COLUMN))
-    total: Mapped[int]
-    took_ms: Mapped[float]
-    #: the answer's X-Request-ID, to find a search in the request log (and back)
-    request_id: Mapped[str | None] = mapped_column(String(64))
-
-
-class ProductView(Base):
-    """A product card opened, with the query that led there (if any)."""
-
-    __tablename__ = "product_views"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    uid: Mapped[str | None] = mapped_column(String(UID_COLUMN), index=True, unique=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
-    product_id: Mapped[str] = mapped_column(String(64))
-    query: Mapped[str | None] = mapped_column(String(QUERY_COLUMN))
-    #: anonymous per-session random key (never an identity), for co-visitation
-    session_key: Mapped[str | None] = mapped_column(String(32), index=True)
-    #: where the click came from: "rec", "explore", "also" (a recommended card) or None
-    source: Mapped[str | None] = mapped_column(String(16))
-
-
-class RecImpression(Base):
-    """Recommended cards shown on a page, by source (the denominator of their CTR)."""
-
-    __tablename__ = "rec_impressions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    uid: Mapped[str | None] = mapped_column(String(UID_COLUMN), index=True, unique=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
-    source: Mapped[str] = mapped_column(String(16))
-    shown: Mapped[int]
 
 
 #: the raw event tables, by the kind name the spool writes

@@ -25,8 +25,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from ..tables import QUERY_COLUMN
 from . import reports, retention, writer
-from .events import QUERY_COLUMN, TABLES, new_uid, now
+from .events import TABLES, new_uid, now
 from .spool import Orphan, Spool, Ticket, encode, spool_folder
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from .counters import FOUND, NOTHING, SEARCHED, QueryDay, QueryTotal, RecTotal
+from ..tables import FOUND, NOTHING, SEARCHED, QueryDay, QueryTotal, RecTotal
 from .events import now
 
 

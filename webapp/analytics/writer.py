@@ -18,10 +18,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from ..catalog.store import Base, Meta, one_at_a_time
+from ..catalog.store import one_at_a_time
 from ..search import covisit
+from ..tables import Base, Meta, ProductView
 from . import counters
-from .events import TABLES, ProductView, upgrade
+from .events import TABLES, upgrade
 
 Row = dict[str, Any]
 

@@ -11,56 +11,15 @@ import hashlib
 from collections.abc import Iterable, Sequence
 
 from flask import Flask
-from sqlalchemy import Connection, Engine, String, Text, create_engine, delete, func, select, text
+from sqlalchemy import Connection, Engine, create_engine, delete, func, select, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
+from ..tables import Base, Meta, ProductRow
 from .products import Catalog, Product
 
 #: PostgreSQL advisory lock id taken while creating tables or importing the catalogue.
 _LOCK_KEY = 0x5717C4
-
-
-class Base(DeclarativeBase):
-    """Declarative base of the catalogue tables."""
-
-
-class ProductRow(Base):
-    """A design as stored in the database."""
-
-    __tablename__ = "products"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    position: Mapped[int] = mapped_column(index=True)
-    title: Mapped[str] = mapped_column(String(300))
-    category: Mapped[str] = mapped_column(String(200), index=True)
-    subcategory: Mapped[str] = mapped_column(String(200), default="")
-    tags: Mapped[str] = mapped_column(Text, default="")
-    description: Mapped[str] = mapped_column(Text, default="")
-    price: Mapped[int] = mapped_column(index=True)
-    image: Mapped[str] = mapped_column(String(300))
-
-    def to_product(self) -> Product:
-        """The immutable domain object for this row."""
-        return Product(
-            self.id,
-            self.title,
-            self.category,
-            self.subcategory,
-            tuple(t for t in self.tags.split("; ") if t),
-            self.description,
-            self.price,
-            self.image,
-        )
-
-
-class Meta(Base):
-    """Key/value facts about the imported catalogue (its full content digest)."""
-
-    __tablename__ = "catalog_meta"
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(String(200))
 
 
 class CatalogStore:
@@ -102,7 +61,7 @@ class CatalogStore:
             return None
         with Session(self.engine) as session:
             row = session.get(ProductRow, product_id)
-            return row.to_product() if row else None
+            return to_product(row) if row else None
 
     def get_many(self, ids: Sequence[str]) -> list[Product]:
         """Products for ``ids`` in the order given (unknown ids are skipped)."""
@@ -111,7 +70,7 @@ class CatalogStore:
             return []
         with Session(self.engine) as session:
             rows = session.scalars(select(ProductRow).where(ProductRow.id.in_(wanted)))
-            found = {row.id: row.to_product() for row in rows}
+            found = {row.id: to_product(row) for row in rows}
         return [found[i] for i in ids if i in found]
 
     def categories(self) -> list[tuple[str, int]]:
@@ -192,3 +151,17 @@ def content_digest(products: Iterable[Product]) -> str:
 def init_app(app: Flask) -> None:
     """Open the configured database and keep the store on the app."""
     app.extensions["store"] = CatalogStore(app.config["DATABASE_URL"])
+
+
+def to_product(row: ProductRow) -> Product:
+    """The immutable domain object for a stored row."""
+    return Product(
+        row.id,
+        row.title,
+        row.category,
+        row.subcategory,
+        tuple(t for t in row.tags.split("; ") if t),
+        row.description,
+        row.price,
+        row.image,
+    )

@@ -18,29 +18,14 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, Float, Index, Integer, String, func, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from ..catalog.store import Base
+from ..tables import CoVisit
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 DAY = 86400.0
-
-
-class CoVisit(Base):
-    """How often design ``b`` was opened near design ``a`` (decay-weighted), and raw count."""
-
-    __tablename__ = "covisits"
-
-    a: Mapped[str] = mapped_column(String(64), primary_key=True)
-    b: Mapped[str] = mapped_column(String(64), primary_key=True)
-    weight: Mapped[float] = mapped_column(Float)
-    count: Mapped[int] = mapped_column(Integer)
-
-
-#: the staff page's most co-visited pairs: read in this order, so the page never sorts the table
-Index("ix_covisits_top", CoVisit.weight.desc(), CoVisit.a, CoVisit.b)
 
 
 def growth(at: datetime, half_life_days: float) -> float:
