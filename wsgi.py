@@ -1,11 +1,12 @@
 """WSGI entry point: ``gunicorn -c gunicorn.conf.py wsgi:app`` or ``flask --app wsgi run``.
 
-The search engine is loaded here, at import, so a server with a missing or
-stale artifact fails at start-up with the command that fixes it. Under
-gunicorn this module is imported by each worker after the fork (no
-``preload_app``), so models, indexes and CUDA never live in the master. Each
-process then watches ``RELOAD_STAMP`` and hot-swaps its engine on
-``flask --app webapp reload``.
+The search engine is loaded here, at import, so a server with a missing or stale
+artifact fails at start-up with the command that fixes it, and the log has one
+line saying how long each step of the start took and what it cost in memory.
+Under gunicorn on CPU the master imports this module once (``preload_app``) and
+forks ready workers from it (``webapp/workers.py``); with
+``GUNICORN_PRELOAD=0`` each worker imports it after the fork. Either way the
+server hot-swaps its engine on ``flask --app webapp reload``.
 """
 
 import os
@@ -15,9 +16,6 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from webapp import create_app  # noqa: E402
-from webapp.lifecycle import warm_up, watch_reloads  # noqa: E402
+from webapp.workers import load_app  # noqa: E402
 
-app = create_app()
-warm_up(app)
-watch_reloads(app)
+app = load_app()

@@ -21,6 +21,7 @@ LAYERS = {
     "config": 0,
     "tables": 0,
     "ratelimit_store": 0,
+    "restart": 0,
     "language": 1,
     "encoders": 2,
     "index": 2,
@@ -36,6 +37,7 @@ LAYERS = {
     "observability": 5,
     "commands": 6,
     "web": 6,
+    "workers": 6,
 }
 
 

@@ -19,6 +19,7 @@ import click
 from blinker import Namespace
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from PIL import Image
 from werkzeug.local import LocalProxy
 
 from .catalog.colour_cache import cache_file, load_colours
@@ -36,12 +37,18 @@ from .search.settings import from_config as ranking_settings
 from .search.timing import Timer
 
 log = logging.getLogger(__name__)
+#: side of the blank picture :func:`_prime` searches by (small: it only loads the tower)
+PRIME_PICTURE_PX = 32
 _lock = threading.Lock()
 _reload_lock = threading.Lock()
 #: Sent with ``engine=`` (and ``reloaded=True`` after a hot reload) once an engine is in place.
 engine_loaded = Namespace().signal("engine-loaded")
 #: Sent with ``error=`` when a hot reload failed and the previous engine stays in service.
 reload_failed = Namespace().signal("reload-failed")
+#: Sent in a gunicorn worker just forked from a master that preloaded the app
+#: (``webapp/workers.py``): whatever a fork does not carry over is made again here.
+#: Code below this layer registers ``os.register_at_fork(after_in_child=...)`` instead.
+worker_forked = Namespace().signal("worker-forked")
 
 
 def build_engine(app: Flask) -> SearchEngine:
@@ -59,6 +66,10 @@ def build_engine(app: Flask) -> SearchEngine:
     spaces = [space for space in configured_spaces(cfg) if space.searchable]
     with timer.stage("indexes"):
         indexes = open_backends(cfg, spaces, catalog)
+    with timer.stage("concepts"):
+        concepts = load_concepts(app)
+    with timer.stage("knowledge"):
+        knowledge = load_knowledge(cfg, catalog)
     with timer.stage("engine"):
         engine = SearchEngine(
             catalog,
@@ -68,8 +79,8 @@ def build_engine(app: Flask) -> SearchEngine:
             max_query_length=cfg["MAX_QUERY_LENGTH"],
             similar_space=cfg["SIMILAR_SPACE"],
             picture_space=cfg["PICTURE_SPACE"],
-            concepts=load_concepts(app),
-            knowledge=load_knowledge(cfg, catalog),
+            concepts=concepts,
+            knowledge=knowledge,
         )
     engine.load_ms = timer.stages
     log.info(
@@ -114,12 +125,21 @@ def warm_up(app: Flask) -> SearchEngine:
 
 
 def _prime(engine: SearchEngine) -> SearchEngine:
-    """Answer one query so that models which load lazily are in memory before shoppers come.
+    """Answer one query, and one search by picture when an image space serves them, so
+    that models which load lazily are in memory before shoppers come (timed as the
+    ``prime`` step of ``engine.load_ms``).
 
     Otherwise the first search in each process pays the encoder's start-up (about a
-    second) and ``/readyz`` would say "ready" before the model really is.
+    second), the first picture the image tower's, and ``/readyz`` would say "ready"
+    before the models really are. Under gunicorn's ``preload_app`` this runs in the
+    master, so the towers' memory is shared by every worker it forks.
     """
+    started = time.perf_counter()
     engine.search(SearchRequest("вышивка"))
+    if engine.picture_space and engine.space(engine.picture_space).image_encoder is not None:
+        blank = Image.new("RGB", (PRIME_PICTURE_PX, PRIME_PICTURE_PX), "white")
+        engine.search_by_picture(engine.picture_query("prime", lambda: blank), SearchRequest(""))
+    engine.load_ms["prime"] = round((time.perf_counter() - started) * 1000, 3)
     return engine
 
 

@@ -7,6 +7,7 @@ cache has the same locking, eviction and statistics, and one
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -103,13 +104,24 @@ _pool_lock = threading.Lock()
 
 
 def _encode_pool() -> ThreadPoolExecutor:
-    """The process's small pool for encoding side by side (made on first use, so a
-    forked server worker makes its own)."""
+    """The process's small pool for encoding side by side (made on first use, and again
+    in a forked child: :func:`_forget_pool`)."""
     global _pool
     with _pool_lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(ENCODE_THREADS, thread_name_prefix="encode")
         return _pool
+
+
+def _forget_pool() -> None:
+    """In a forked child (a gunicorn worker forked from the master that answered the
+    priming query) the pool's threads do not exist, yet its idle count says they wait:
+    work handed to it would never run. The child makes its own pool on first use."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def prefetch(cache: QueryVectorCache, encoders: Sequence[TextEncoder], text: str) -> None:
