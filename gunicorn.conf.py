@@ -48,6 +48,7 @@ preload_app = _restart.preload_wanted(os.environ)
 os.environ[_restart.MODE_VARIABLE] = _restart.PRELOADED if preload_app else _restart.PER_WORKER
 # The restart command finds the master here (and its state file and ready markers beside it).
 pidfile = _env("GUNICORN_PIDFILE") or str(_restart.pidfile_path(os.environ))
+os.makedirs(os.path.dirname(os.path.abspath(pidfile)), exist_ok=True)
 # Without preloading, a worker's boot (loading models) counts against ``timeout``: ruCLIP
 # on a slow CPU needs tens of seconds.
 timeout = int(_env("GUNICORN_TIMEOUT", "60"))
@@ -62,6 +63,9 @@ max_requests_jitter = max_requests // 10
 # that loads its own engine (GUNICORN_PRELOAD=0) starts at ≈ 600.
 worker_max_mb = float(_env("GUNICORN_WORKER_MAX_MB", "1000"))
 worker_memory_check_every = 200  # requests between two looks at a worker's memory
+# How many steps of CPU priority (nice) below the workers the master rebuilds the app on a
+# restart: the old workers keep their speed on busy cores; 0 = the same priority.
+reload_nice = int(_env("GUNICORN_RELOAD_NICE", "5"))
 backlog = 256
 limit_request_line = 8190  # a 200-character Cyrillic query is ~1.2 kB URL-encoded
 
@@ -177,7 +181,7 @@ def on_reload(server):  # noqa: ANN001
     if server.cfg.preload_app:
         from webapp.workers import reload_in_master
 
-        reload_in_master(server, Path(server.cfg.pidfile))
+        reload_in_master(server, Path(server.cfg.pidfile), nice=reload_nice)
 
 
 def child_exit(server, worker):  # noqa: ANN001

@@ -171,11 +171,19 @@ class Traffic:
     statuses: list[int] = field(default_factory=list)
     bodies: list[tuple[str, bytes]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: when each answer with status 200 arrived (``time.monotonic()``)
+    answered_at: list[float] = field(default_factory=list)
 
     @property
     def ok(self) -> int:
         """Answers with status 200."""
         return sum(1 for s in self.statuses if s == 200)
+
+    def longest_silence(self, start: float, end: float) -> float:
+        """The longest stretch between ``start`` and ``end`` without a successful answer."""
+        times = sorted(t for t in self.answered_at if start <= t <= end)
+        edges = [start, *times, end]
+        return max(b - a for a, b in zip(edges, edges[1:], strict=False))
 
 
 @contextmanager
@@ -197,6 +205,7 @@ def hammer(
                 traffic.statuses.append(status)
                 if status == 200:
                     traffic.bodies.append((path, body))
+                    traffic.answered_at.append(time.monotonic())
                 else:
                     traffic.errors.append(f"{status} {path}: {body[:200]!r}")
 

@@ -1,6 +1,6 @@
 """The engine's life in a server: hot reloads swap a complete new engine in (or keep the
-old one when the new caches are broken), and gunicorn's settings give every worker its
-own engine (no preloading)."""
+old one when the new caches are broken), and gunicorn's settings (the master preloads
+the engine on CPU, each worker loads its own when CUDA may be used)."""
 
 from __future__ import annotations
 
@@ -141,10 +141,12 @@ def _gunicorn_settings(**env: str) -> dict[str, object]:
     return json.loads(out)
 
 
-def test_gunicorn_binds_loopback_5000_and_never_preloads_the_models() -> None:
+def test_gunicorn_binds_loopback_5000_and_preloads_the_models_on_cpu_only() -> None:
     settings = _gunicorn_settings()
     assert settings["bind"] == "127.0.0.1:5000"
-    assert settings["preload_app"] is False
+    assert settings["preload_app"] is True  # the master loads once, workers are forked
+    assert _gunicorn_settings(DEVICE="cuda")["preload_app"] is False  # CUDA cannot cross fork
+    assert _gunicorn_settings(GUNICORN_PRELOAD="0")["preload_app"] is False
     assert settings["worker_class"] == "gthread" and settings["accesslog"] == "-"
     assert settings["workers"] == (os.cpu_count() or 2) and settings["timeout"] >= 30
 

@@ -31,6 +31,7 @@ from .catalog.store import CatalogStore
 from .concept_rules import load_concepts
 from .encoders.spaces import configured_spaces
 from .index.backends import open_backends
+from .restart import request_reload
 from .search.engine import SearchEngine
 from .search.results import SearchRequest
 from .search.settings import from_config as ranking_settings
@@ -230,10 +231,8 @@ def _mtime(path: Path) -> int:
 def reload_command() -> None:
     """Tell running servers to reload the catalogue, caches and models (touches RELOAD_STAMP)."""
     stamp = Path(current_app.config["RELOAD_STAMP"])
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.touch()
-    os.utime(stamp, ns=(time.time_ns(), time.time_ns()))
-    click.echo(f"reload requested ({stamp}): each worker swaps in a new engine once it is built")
+    request_reload(stamp)
+    click.echo(f"reload requested ({stamp}): the servers swap in a new engine once it is built")
 
 
 def get_engine() -> SearchEngine:

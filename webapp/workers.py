@@ -35,7 +35,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -215,7 +215,7 @@ def watch_stamp(server: Any, app: Flask) -> threading.Thread | None:
     return thread
 
 
-def reload_in_master(server: Any, pidfile: Path) -> bool:
+def reload_in_master(server: Any, pidfile: Path, *, nice: int = 0) -> bool:
     """Rebuild the app in the master (gunicorn's ``on_reload`` hook, on ``SIGHUP``).
 
     An operator's ``SIGHUP`` re-imports the project's code (``webapp`` and the WSGI
@@ -224,13 +224,18 @@ def reload_in_master(server: Any, pidfile: Path) -> bool:
     gunicorn then forks the new workers from it; on failure the previous app stays and
     the new workers are forked from that. The outcome goes to the log, the metrics and
     the state file that ``python -m webapp.restart`` waits for. Returns whether it worked.
+
+    The rebuild runs in a thread ``nice`` steps below the workers (the main thread waits
+    for it, so nothing forks meanwhile): on busy cores the old workers keep answering at
+    their usual speed while the new app is built in what CPU they leave.
     """
     state = server_state(server)
     reason = state.pop("reason", "signal")
     started = time.perf_counter()
     gc.unfreeze()  # the previous app's objects may be collected once it is replaced
     old = server.app.wsgi()
-    try:
+
+    def rebuild() -> None:
         if reason == STAMP_REASON:
             engine = reload(old)
             log.info("engine reloaded: %d products", len(engine.products))
@@ -239,6 +244,9 @@ def reload_in_master(server: Any, pidfile: Path) -> bool:
             new = server.app.wsgi()
             engine_loaded.send(new, engine=new.extensions["search"], reloaded=True)
             _retire(old)
+
+    try:
+        _run_below(nice, rebuild)
     except Exception as exc:  # keep serving the previous app, whatever went wrong
         log.error("reload failed, still serving the previous engine: %s", exc)
         reload_failed.send(old, error=exc)
@@ -250,6 +258,26 @@ def reload_in_master(server: Any, pidfile: Path) -> bool:
     log.info("%s reload done in %.1f s: forking fresh workers", reason, seconds)
     record(server, pidfile, outcome="ok", seconds=seconds, reason=reason)
     return True
+
+
+def _run_below(nice: int, work: Callable[[], None]) -> None:
+    """Run ``work`` in a thread ``nice`` steps lower in CPU priority (Linux sets the nice
+    value per thread) and wait for it; its exception is raised here."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            if nice > 0:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+            work()
+        except BaseException as exc:  # handed to the waiting thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="rebuild")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
 
 
 def _reimport(server: Any) -> None:

@@ -15,8 +15,10 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The CSV contract, in the order the writers use (``data/README.md``).
 COLUMNS = ("id", "title", "category", "subcategory", "tags", "description", "price", "image")
@@ -104,6 +106,9 @@ def read_catalog(path: Path) -> Catalog:
 
 def _read_frame(path: Path) -> pd.DataFrame:
     """Load the CSV as strings, refusing files without the required columns."""
+    import pandas as pd  # here: ≈1 s to import, paid by whoever reads a catalogue, not by
+    # every `flask` command (`reload` only touches a file)
+
     if not path.is_file():
         hint = "file not found; run `flask --app webapp build-demo-catalog`"
         raise CatalogError(path, [(0, hint)])
