@@ -111,3 +111,17 @@ def test_own_memory_is_part_of_what_is_resident() -> None:
     mine = memory()
     assert mine is not None and 0 < mine.own <= mine.pss <= mine.rss
     assert memory(2**22 + 12345) is None  # no such process
+
+
+def test_lazy_commands_are_the_modules_own(tmp_path: Path) -> None:
+    """The commands registered by name before their (heavy) module is imported are exactly
+    that module's commands, and run as themselves."""
+    import importlib
+
+    from webapp.commands import LAZY
+
+    for module, names in LAZY.items():
+        assert names == tuple(c.name for c in importlib.import_module(module).COMMANDS)
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
+    result = app.test_cli_runner().invoke(args=["export-text-model", "--help"])
+    assert result.exit_code == 0 and "--precision" in result.output
