@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 IMAGE_ONNX := models/efficientnet-lite0.onnx
 
-.PHONY: install install-dev browser run serve reload postgres services load lint test test-fast test-isa test-isa-qemu bench bench-floor bench-scale catalog embeddings train clean
+.PHONY: install install-dev browser run serve reload restart postgres services load lint test test-fast test-isa test-isa-qemu bench bench-floor bench-scale bench-boot catalog embeddings train clean
 
 # --- installation -----------------------------------------------------------
 # ruclip 0.0.2 pins old deps, so the order matters (README "Install notes").
@@ -109,6 +109,12 @@ serve: install instance/secret_key $(IMAGE_ONNX)
 reload: install
 	$(FLASK) reload
 
+# A deploy without a gap (new code, instance/config.py, artifacts): the gunicorn master of
+# `make serve` rebuilds the app while the old workers serve, then forks ready workers and
+# retires the old ones; waits for that and says how it went (docs/production.md, «Restarts»).
+restart: install
+	$(BIN)/python -m webapp.restart
+
 # Debian services the tests use: PostgreSQL 15 on loopback (role and database below),
 # redis-server (rate-limit storage), wrk (load tests) and qemu-user (the int8 query tower
 # replayed on an emulated AVX2-only CPU: tests/test_ruclip_onnx.py). Idempotent.
@@ -154,6 +160,12 @@ bench-floor: install
 # the indexes under build/scale/; later runs reuse them. BENCH_SCALE_ARGS=--sizes=100000.
 bench-scale: install
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/bench_scale.py $(BENCH_SCALE_ARGS)
+
+# Where a worker's start-up goes (by step, time and own memory), and each worker loading its
+# own engine against workers forked from a preloading master, in the same run: cold start,
+# a killed worker's replacement, own memory (USS), restart under traffic; about 5 min.
+bench-boot: install $(IMAGE_ONNX)
+	$(BIN)/python benchmarks/bench_boot.py $(BENCH_BOOT_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache *.egg-info
