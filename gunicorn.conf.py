@@ -62,7 +62,8 @@ max_requests_jitter = max_requests // 10
 # Measured on the demo: ≈ 20 MiB at fork, ≈ 50–130 after thousands of searches; a worker
 # that loads its own engine (GUNICORN_PRELOAD=0) starts at ≈ 600.
 worker_max_mb = float(_env("GUNICORN_WORKER_MAX_MB", "1000"))
-worker_memory_check_every = 200  # requests between two looks at a worker's memory
+# requests between two looks at a worker's memory (reading smaps_rollup costs ≈ 1 ms)
+worker_memory_check_every = int(_env("GUNICORN_MEMORY_CHECK_EVERY", "200"))
 # How many steps of CPU priority (nice) below the workers the master rebuilds the app on a
 # restart: the old workers keep their speed on busy cores; 0 = the same priority.
 reload_nice = int(_env("GUNICORN_RELOAD_NICE", "5"))

@@ -119,3 +119,26 @@ def test_a_sigkilled_worker_is_replaced_by_a_fork_that_answers_at_once(tmp_path:
     # forked from the master that holds the engine: its own memory is a sliver of the
     # master's (a worker that loads its own engine holds over 500 MiB)
     assert own.own < 0.25 * master.rss, (own, master)
+
+
+def test_a_worker_over_the_memory_guard_is_replaced_between_requests(tmp_path: Path) -> None:
+    """``GUNICORN_WORKER_MAX_MB``: a worker whose own memory passes it finishes the request
+    and leaves, and a fresh fork takes over; no request fails (here every worker is over a
+    1 MiB limit, looked at every 20 requests; the readiness probes count too)."""
+    env = server_env(
+        tmp_path,
+        database_url(tmp_path),
+        WEB_CONCURRENCY="1",
+        GUNICORN_WORKER_MAX_MB="1",
+        GUNICORN_MEMORY_CHECK_EVERY="20",
+    )
+    with gunicorn(tmp_path, env) as server:
+        [first] = server.worker_pids()
+        statuses = []
+        for n in range(30):
+            statuses.append(get(server, search_path(f"петух {n}"))[0])
+            if n == 25:
+                _wait_for(lambda: first not in server.worker_pids(), 60, "the guard")
+        log = server.output()
+    assert statuses == [200] * 30
+    assert "replacing it" in log and f"worker {first} holds" in log
