@@ -329,6 +329,11 @@ def own(rows: list[dict[str, float]], field: str = "own") -> float:
     return statistics.median(r[field] for r in rows)
 
 
+def number(value: float) -> str:
+    """A figure as the tables print it: two decimals below 10, one above."""
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+
+
 def report(
     steps: dict[str, Any], runs: dict[str, dict[str, Any]], reload_s: dict[str, list[float]]
 ) -> None:
@@ -377,7 +382,7 @@ def report(
     print("| | per-worker load | preloaded | before / after |\n| --- | ---: | ---: | ---: |")
     for label, a, b in rows:
         ratio = f"{a / b:.1f}×" if b else "—"
-        print(f"| {label} | {a} | {b} | {ratio} |")
+        print(f"| {label} | {number(a)} | {number(b)} | {ratio} |")
     print(
         f"\nreplacements (s): per-worker {before['replacement_ready_s']}, "
         f"preloaded {after['replacement_ready_s']}"

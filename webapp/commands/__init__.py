@@ -4,7 +4,7 @@ definitions), :mod:`.models` (ONNX exports, ruCLIP folders), :mod:`.index` (vect
 and the catalogue's mapped artifacts), :mod:`.training` (the cross-modal heads),
 :mod:`.evaluation` (quality and recommendation reports) and :mod:`.search` (a terminal
 search). The `reload` command belongs to the service and is registered by
-:mod:`webapp.lifecycle`.
+:mod:`webapp.lifecycle` (and by :mod:`webapp.restart` as a Flask plugin command).
 """
 
 from __future__ import annotations
