@@ -144,7 +144,9 @@ def after_fork(app: Flask) -> None:
 
     The master's database connections are not the worker's to use or close: the pool is
     replaced without closing them (SQLAlchemy's ``dispose(close=False)``). Metrics are
-    files per process, so the engine's gauges are published again by this process.
+    files per process, so the engine's gauges are published again by this process. The
+    analytics spools that dead workers left are replayed now, in the background, as a
+    worker that loads its own app does at start (a SIGKILLed worker's replacement).
     Thread pools and watcher threads do not cross ``fork``; the code that owns one makes
     it anew on first use (``search/cache.py``, the rate-limit sweeper, the analytics
     writer). :data:`~webapp.lifecycle.worker_forked` tells anyone else.
@@ -155,7 +157,19 @@ def after_fork(app: Flask) -> None:
     engine = app.extensions.get("search")
     if engine is not None:
         engine_loaded.send(app, engine=engine)
+    replay = getattr(app.extensions.get("analytics"), "replay", None)
+    if replay is not None:  # a worker that died (SIGKILL) left its spool: replay it now
+        threading.Thread(target=_replay, args=(replay,), name="spool-replay", daemon=True).start()
     worker_forked.send(app)
+
+
+def _replay(replay: Callable[[], object]) -> None:
+    """Replay dead workers' analytics spools, as a worker that loads its own app does at
+    start; a failure is logged and left to the writer's periodic replay."""
+    try:
+        replay()
+    except Exception as exc:  # a background thread: nobody to raise to
+        log.warning("spool replay at worker start failed: %s", exc)
 
 
 def exit_quietly() -> None:
