@@ -213,7 +213,8 @@ def init_app(app: Flask) -> None:
     """Register the build commands and the terminal search, and what they share: how the
     catalogue's words are analysed for its mapped artifacts (under the app's ranking
     settings: the index command lives below the search core and is handed it here)."""
-    app.extensions["text_analysis"] = text_analysis(ranking_settings(app.config).words)
+    settings = ranking_settings(app.config)
+    app.extensions["text_analysis"] = text_analysis(settings.words, settings.knowledge)
     _register(app)
 
 

@@ -54,8 +54,10 @@ class WordSet:
         return int(np.count_nonzero(self.flags))
 
 
-class Lexicon:
-    """BM25 scores, term postings, vocabulary, shoppers' words and the spelling pool."""
+class TermIndex:
+    """BM25 over bags of lemma terms as an inverted index: a sorted vocabulary, and per term
+    its rows (ascending) and the weight it adds to each. The lexicon is one; the reverse
+    dictionary over the designs' definitions (``definitions.py``) another."""
 
     def __init__(
         self,
@@ -64,78 +66,33 @@ class Lexicon:
         indptr: np.ndarray,
         rows: np.ndarray,
         weights: np.ndarray,
-        shopper: np.ndarray,
-        spelling: SpellingPool,
     ) -> None:
-        """Assemble a lexicon over ``size`` rows from its arrays (see the module text)."""
+        """Assemble an index over ``size`` rows from its arrays (see the module text)."""
         self.size = size
         #: every term of every document, as a sorted set
         self.vocabulary = SortedStrings(vocabulary)
         self.indptr, self.rows, self.weights = indptr, rows, weights
-        #: words of titles and tags: what shoppers call designs (typos are corrected
-        #: only into these)
-        self.shopper_words = WordSet(self.vocabulary, shopper)
-        self.spelling = spelling
 
     # -- building and saving ---------------------------------------------------------------
     @classmethod
-    def build(cls, documents: Sequence[Sequence[str]], shopper_words: Iterable[str]) -> Lexicon:
-        """The lexicon of ``documents`` (row i's lemma terms, repeated by weight) in memory."""
-        corpus = [list(d) or list(EMPTY_DOCUMENT) for d in documents]
-        bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
-        bm25.index(corpus, show_progress=False)
-        words = sorted({t for d in corpus for t in d})
-        column = np.array([bm25.vocab_dict[w] for w in words], np.int64)
-        data, indices, indptr = (bm25.scores[n] for n in ("data", "indices", "indptr"))
-        starts, ends = indptr[column], indptr[column + 1]
-        lengths = (ends - starts).astype(np.int64)
-        take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
-        rows = np.asarray(indices[take], np.int32)
-        weights = np.asarray(data[take], np.float32)
-        bounds = np.zeros(len(words) + 1, np.int64)
-        np.cumsum(lengths, out=bounds[1:])
-        for t in range(len(words)):  # each term's rows ascending (the searches need it)
-            part = slice(bounds[t], bounds[t + 1])
-            order = np.argsort(rows[part], kind="stable")
-            rows[part], weights[part] = rows[part][order], weights[part][order]
-        shopper = set(shopper_words)
-        flags = np.array([w in shopper for w in words], bool)
-        pool = SpellingPool.build(words)  # its words are the vocabulary, sorted
-        return cls(len(corpus), pool.words, bounds, rows, weights, flags, pool)
+    def build(cls, documents: Sequence[Sequence[str]], *, k1: float, b: float) -> TermIndex:
+        """The index of ``documents`` (row i's terms, repeated by weight) in memory."""
+        return cls(*postings(documents, k1=k1, b=b))
 
-    def save(self, folder: Path) -> list[Path]:
-        """Write the lexicon's arrays into ``folder``; return the files written."""
-        written = self.vocabulary.column.save(folder, "lexicon.vocabulary")
-        arrays = {
-            "indptr": self.indptr,
-            "rows": self.rows,
-            "weights": self.weights,
-            "shopper": self.shopper_words.flags,
-        }
-        for name, array in arrays.items():
-            save_array(folder / f"lexicon.{name}.npy", array)
-            written.append(folder / f"lexicon.{name}.npy")
-        return written + self.spelling.save(folder)
+    def save_arrays(self, folder: Path, prefix: str) -> list[Path]:
+        """Write the vocabulary and the postings as ``<prefix>.*.npy``; return the files."""
+        written = self.vocabulary.column.save(folder, f"{prefix}.vocabulary")
+        for name in ("indptr", "rows", "weights"):
+            save_array(folder / f"{prefix}.{name}.npy", getattr(self, name))
+            written.append(folder / f"{prefix}.{name}.npy")
+        return written
 
-    @classmethod
-    def load(cls, folder: Path, size: int, letters: str) -> Lexicon:
-        """The lexicon saved in ``folder`` over ``size`` rows (``letters``: the spelling
-        pool's alphabet, from the manifest), every array memory-mapped."""
-        vocabulary = StringColumn.load(folder, "lexicon.vocabulary")
-        arrays = {
-            n: load_array(folder / f"lexicon.{n}.npy")
-            for n in ("indptr", "rows", "weights", "shopper")
-        }
-        pool = SpellingPool.load(folder, vocabulary, letters)
-        return cls(
-            size,
-            vocabulary,
-            arrays["indptr"],
-            arrays["rows"],
-            arrays["weights"],
-            arrays["shopper"],
-            pool,
-        )
+    @staticmethod
+    def load_arrays(folder: Path, prefix: str) -> tuple[StringColumn, np.ndarray, ...]:
+        """The vocabulary and postings saved under ``prefix``, memory-mapped."""
+        vocabulary = StringColumn.load(folder, f"{prefix}.vocabulary")
+        arrays = [load_array(folder / f"{prefix}.{n}.npy") for n in ("indptr", "rows", "weights")]
+        return (vocabulary, *arrays)
 
     # -- reading ---------------------------------------------------------------------------
     def postings(self, term: str) -> np.ndarray:
@@ -144,6 +101,15 @@ class Lexicon:
         if position < 0:
             return np.empty(0, np.int32)
         return self.rows[self.indptr[position] : self.indptr[position + 1]]
+
+    def rows_with(self, words: Sequence[str]) -> np.ndarray:
+        """The rows whose document contains any of ``words``, ascending."""
+        found = [p for p in map(self.postings, dict.fromkeys(words)) if len(p)]
+        if not found:
+            return np.empty(0, np.int64)
+        if len(found) == 1:
+            return found[0].astype(np.int64)
+        return np.unique(np.concatenate(found)).astype(np.int64)
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         """BM25 score of each row for ``terms`` (unknown terms add nothing; repeated
@@ -180,3 +146,84 @@ class Lexicon:
         """The ``terms`` that occur in row ``row``'s document, in their order."""
         found = self.contains(np.array([row]), terms)[0]
         return [t for t, hit in zip(terms, found.tolist(), strict=True) if hit]
+
+
+def postings(
+    documents: Sequence[Sequence[str]], *, k1: float, b: float
+) -> tuple[int, StringColumn, np.ndarray, np.ndarray, np.ndarray]:
+    """BM25 (bm25s, Lucene's formula) of ``documents`` term by term: the number of rows,
+    the sorted vocabulary, and each term's rows (ascending) and weights, cut by ``indptr``.
+    An empty document gets :data:`EMPTY_DOCUMENT` (BM25 needs one term)."""
+    corpus = [list(d) or list(EMPTY_DOCUMENT) for d in documents]
+    bm25 = bm25s.BM25(k1=k1, b=b)
+    bm25.index(corpus, show_progress=False)
+    words = sorted({t for d in corpus for t in d})
+    column = np.array([bm25.vocab_dict[w] for w in words], np.int64)
+    data, indices, indptr = (bm25.scores[n] for n in ("data", "indices", "indptr"))
+    starts, ends = indptr[column], indptr[column + 1]
+    lengths = (ends - starts).astype(np.int64)
+    take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
+    rows = np.asarray(indices[take], np.int32)
+    weights = np.asarray(data[take], np.float32)
+    bounds = np.zeros(len(words) + 1, np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    for t in range(len(words)):  # each term's rows ascending (the searches need it)
+        part = slice(bounds[t], bounds[t + 1])
+        order = np.argsort(rows[part], kind="stable")
+        rows[part], weights[part] = rows[part][order], weights[part][order]
+    return len(corpus), StringColumn.of(words), bounds, rows, weights
+
+
+class Lexicon(TermIndex):
+    """BM25 scores, term postings, vocabulary, shoppers' words and the spelling pool."""
+
+    def __init__(
+        self,
+        size: int,
+        vocabulary: StringColumn,
+        indptr: np.ndarray,
+        rows: np.ndarray,
+        weights: np.ndarray,
+        shopper: np.ndarray,
+        spelling: SpellingPool,
+    ) -> None:
+        """Assemble a lexicon over ``size`` rows from its arrays (see the module text)."""
+        super().__init__(size, vocabulary, indptr, rows, weights)
+        #: words of titles and tags: what shoppers call designs (typos are corrected
+        #: only into these)
+        self.shopper_words = WordSet(self.vocabulary, shopper)
+        self.spelling = spelling
+
+    # -- building and saving ---------------------------------------------------------------
+    @classmethod
+    def build(  # type: ignore[override]
+        cls,
+        documents: Sequence[Sequence[str]],
+        shopper_words: Iterable[str],
+        *,
+        k1: float = BM25_K1,
+        b: float = BM25_B,
+    ) -> Lexicon:
+        """The lexicon of ``documents`` (row i's lemma terms, repeated by weight) in memory."""
+        size, vocabulary, bounds, rows, weights = postings(documents, k1=k1, b=b)
+        words = list(vocabulary)
+        shopper = set(shopper_words)
+        flags = np.array([w in shopper for w in words], bool)
+        pool = SpellingPool.build(words)  # its words are the vocabulary, sorted
+        return cls(size, pool.words, bounds, rows, weights, flags, pool)
+
+    def save(self, folder: Path) -> list[Path]:
+        """Write the lexicon's arrays into ``folder``; return the files written."""
+        written = self.save_arrays(folder, "lexicon")
+        save_array(folder / "lexicon.shopper.npy", self.shopper_words.flags)
+        written.append(folder / "lexicon.shopper.npy")
+        return written + self.spelling.save(folder)
+
+    @classmethod
+    def load(cls, folder: Path, size: int, letters: str) -> Lexicon:
+        """The lexicon saved in ``folder`` over ``size`` rows (``letters``: the spelling
+        pool's alphabet, from the manifest), every array memory-mapped."""
+        vocabulary, indptr, rows, weights = cls.load_arrays(folder, "lexicon")
+        shopper = load_array(folder / "lexicon.shopper.npy")
+        pool = SpellingPool.load(folder, vocabulary, letters)
+        return cls(size, vocabulary, indptr, rows, weights, shopper, pool)
