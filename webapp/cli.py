@@ -222,8 +222,8 @@ def _register(app: Flask) -> None:
     """Register the commands on ``app``, each logging for a terminal (the services'
     ``init_app`` ran first: ``reload`` is registered by ``lifecycle``)."""
     from .encoders.efficientnet_lite import export_image_model_command
+    from .encoders.ruclip_export import export_text_model_command
     from .encoders.ruclip_models import make_ruclip_model
-    from .encoders.ruclip_onnx import export_text_model_command
 
     for command in (
         build_demo_catalog_command,

@@ -131,10 +131,17 @@ class ReverseDictionary:
     ) -> None:
         """``design_words[row]``: row's word keys with their weights (:func:`design_words`);
         ``k1`` and ``b`` are BM25's (``RankingSettings.knowledge``)."""
+        senses: dict[str, list[tuple[str, ...]]] = {}  # a key's senses' terms, parsed once
         corpus = []
         for keys in design_words:
-            weighted = [(s, w) for k, w in keys for s in _design_senses(definitions, k)]
-            corpus.append([t for s, w in weighted for t in s.terms * w])
+            document: list[str] = []
+            for key, weight in keys:
+                found = senses.get(key)
+                if found is None:
+                    found = senses[key] = [s.terms for s in _design_senses(definitions, key)]
+                for terms in found:
+                    document += terms * weight
+            corpus.append(document)
         words = StringColumn.of(
             WORD_SEPARATOR.join(k for k, _ in keys if k in definitions.designs)
             for keys in design_words

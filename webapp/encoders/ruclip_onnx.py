@@ -10,7 +10,8 @@ EOS index in, unnormalised features out, so it answers exactly what the torch to
 answers (fp32 ≤ 1e-5; int8 at cosine ≥ 0.997 to the exact vector on the full-size
 model, bit for bit the same on AVX2-only and AVX-512 VNNI CPUs: :data:`QUANTISATION`).
 
-``flask --app webapp export-text-model`` writes ``ruclip-text-<precision>.onnx`` into
+``flask --app webapp export-text-model`` (``ruclip_export.py``) writes
+``ruclip-text-<precision>.onnx`` into
 ``RUCLIP_ONNX_DIR``; the model's identity, the graph's layout and the quantisation are
 stored in its metadata, and an export of other weights or of another quantisation is
 never used (the encoder falls back to torch and says which command fixes it).
@@ -25,14 +26,12 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import click
 import numpy as np
 import torch
-from flask import current_app
-from flask.cli import with_appcontext
 
 from ..files import replacing
 from .base import EncoderError
+from .ruclip_folder import PRECISIONS
 from .ruclip_text import TrimmedTextTower
 from .sessions import open_onnx
 
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("int8", "fp32")
 RUNTIMES = ("auto", "onnxruntime", "torch")
 #: what the exported graph takes and returns; an export of another layout is not used
 LAYOUT = "one-query:ids->features"
@@ -206,27 +204,3 @@ def open_query_tower(
             raise
         log.warning("ruCLIP queries run in torch (%s)", exc)
         return None
-
-
-@click.command("export-text-model")
-@click.option(
-    "--precision",
-    type=click.Choice([*PRECISIONS, "all"]),
-    default=None,
-    help="int8, fp32 or all [default: int8 when RUCLIP_QUANTIZE is on, else fp32].",
-)
-@with_appcontext
-def export_text_model_command(precision: str | None) -> None:
-    """Export the ruCLIP query tower to ONNX Runtime (RUCLIP_ONNX_DIR); queries then skip torch."""
-    from .ruclip_encoder import RuCLIPEncoder
-
-    config = current_app.config
-    if not config.get("RUCLIP_MODEL_DIR"):
-        raise click.UsageError("RUCLIP_MODEL_DIR is not set: there is no ruCLIP model to export")
-    precision = precision or ("int8" if config.get("RUCLIP_QUANTIZE") else "fp32")
-    clip = RuCLIPEncoder.load(config["RUCLIP_MODEL_DIR"], device="cpu", runtime="torch")
-    for name in PRECISIONS if precision == "all" else (precision,):
-        target = onnx_file(Path(config["RUCLIP_ONNX_DIR"]), name)
-        export_text_tower(clip.model, clip.model_id, target, precision=name)
-        how = f", {QUANTISATION}" if name == "int8" else ""
-        click.echo(f"{target}: {target.stat().st_size / 2**20:.1f} MiB, {clip.model_id}{how}")
