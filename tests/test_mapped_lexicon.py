@@ -18,7 +18,7 @@ import bm25s
 import numpy as np
 import pytest
 
-from webapp.catalog import artifacts
+from webapp.catalog import artifacts, lexicon
 from webapp.catalog.lemmas import design_lemmas
 from webapp.catalog.products import read_catalog
 from webapp.language.emoji import emoji_table
@@ -161,3 +161,29 @@ def test_category_tree_and_emoji_lookup_are_the_same(built, demo) -> None:
     for (terms, rows), (want_terms, want_rows) in zip(built.sections.nodes, nodes, strict=True):
         assert terms == want_terms and np.array_equal(rows, want_rows)
     assert built.emoji == emoji_table((p.id, p.title) for p in demo.products)
+
+
+@pytest.mark.parametrize("k1, b", [(1.2, 0.5), (1.2, 0.75), (0.9, 0.3)])
+def test_postings_hold_bm25s_own_weights_bit_for_bit(demo, monkeypatch, k1, b) -> None:
+    """The build counts terms in blocks of documents and computes the weights with array
+    arithmetic: every (term, row) weight is bm25s's own, float32 for float32."""
+    monkeypatch.setattr(lexicon, "_BLOCK_DOCUMENTS", 500)  # several blocks of the demo
+    settings = WordSettings()
+    documents = [document_terms(design_lemmas(p), settings) for p in demo.products]
+    documents[7] = []  # an empty document gets the placeholder term
+    size, vocabulary, indptr, rows, weights = lexicon.postings(documents, k1=k1, b=b)
+    reference = bm25s.BM25(k1=k1, b=b)
+    corpus = [d or list(lexicon.EMPTY_DOCUMENT) for d in documents]
+    reference.index(corpus, show_progress=False)
+    data, indices, bounds = (reference.scores[n] for n in ("data", "indices", "indptr"))
+    assert size == len(documents) and list(vocabulary) == sorted({t for d in corpus for t in d})
+    for position, term in enumerate(vocabulary):
+        column = reference.vocab_dict[term]
+        want_rows, want = (
+            indices[bounds[column] : bounds[column + 1]],
+            data[bounds[column] : bounds[column + 1]],
+        )
+        order = np.argsort(want_rows, kind="stable")
+        part = slice(indptr[position], indptr[position + 1])
+        assert np.array_equal(rows[part], want_rows[order]), term
+        assert weights.dtype == np.float32 and np.array_equal(weights[part], want[order]), term

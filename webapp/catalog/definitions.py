@@ -16,7 +16,7 @@ Nothing here imports the search or Flask: the search imports this module.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,21 +132,24 @@ class ReverseDictionary:
         """``design_words[row]``: row's word keys with their weights (:func:`design_words`);
         ``k1`` and ``b`` are BM25's (``RankingSettings.knowledge``)."""
         senses: dict[str, list[tuple[str, ...]]] = {}  # a key's senses' terms, parsed once
-        corpus = []
-        for keys in design_words:
-            document: list[str] = []
-            for key, weight in keys:
-                found = senses.get(key)
-                if found is None:
-                    found = senses[key] = [s.terms for s in _design_senses(definitions, key)]
-                for terms in found:
-                    document += terms * weight
-            corpus.append(document)
+
+        def documents() -> Iterator[list[str]]:
+            """Each row's document: its words' senses' terms, each repeated by weight."""
+            for keys in design_words:
+                document: list[str] = []
+                for key, weight in keys:
+                    found = senses.get(key)
+                    if found is None:
+                        found = senses[key] = [s.terms for s in _design_senses(definitions, key)]
+                    for terms in found:
+                        document += terms * weight
+                yield document
+
         words = StringColumn.of(
             WORD_SEPARATOR.join(k for k, _ in keys if k in definitions.designs)
             for keys in design_words
         )
-        self._assemble(definitions, words, TermIndex.build(corpus, k1=k1, b=b))
+        self._assemble(definitions, words, TermIndex.build(documents(), k1=k1, b=b))
 
     def _assemble(self, definitions: Definitions, words: StringColumn, index: TermIndex) -> None:
         """Serve ``index`` (BM25 over the rows' senses), explaining by ``definitions`` and

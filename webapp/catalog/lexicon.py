@@ -19,10 +19,10 @@ Every array is ``.npy``; a worker maps them (nothing is parsed or built per work
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import bm25s
 import numpy as np
 
 from .columns import SortedStrings, StringColumn, load_array, save_array
@@ -75,7 +75,7 @@ class TermIndex:
 
     # -- building and saving ---------------------------------------------------------------
     @classmethod
-    def build(cls, documents: Sequence[Sequence[str]], *, k1: float, b: float) -> TermIndex:
+    def build(cls, documents: Iterable[Sequence[str]], *, k1: float, b: float) -> TermIndex:
         """The index of ``documents`` (row i's terms, repeated by weight) in memory."""
         return cls(*postings(documents, k1=k1, b=b))
 
@@ -149,29 +149,75 @@ class TermIndex:
 
 
 def postings(
-    documents: Sequence[Sequence[str]], *, k1: float, b: float
+    documents: Iterable[Sequence[str]], *, k1: float, b: float
 ) -> tuple[int, StringColumn, np.ndarray, np.ndarray, np.ndarray]:
-    """BM25 (bm25s, Lucene's formula) of ``documents`` term by term: the number of rows,
-    the sorted vocabulary, and each term's rows (ascending) and weights, cut by ``indptr``.
-    An empty document gets :data:`EMPTY_DOCUMENT` (BM25 needs one term)."""
-    corpus = [list(d) or list(EMPTY_DOCUMENT) for d in documents]
-    bm25 = bm25s.BM25(k1=k1, b=b)
-    bm25.index(corpus, show_progress=False)
-    words = sorted({t for d in corpus for t in d})
-    column = np.array([bm25.vocab_dict[w] for w in words], np.int64)
-    data, indices, indptr = (bm25.scores[n] for n in ("data", "indices", "indptr"))
-    starts, ends = indptr[column], indptr[column + 1]
-    lengths = (ends - starts).astype(np.int64)
-    take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
-    rows = np.asarray(indices[take], np.int32)
-    weights = np.asarray(data[take], np.float32)
+    """BM25 (Lucene's formula, exactly as ``bm25s`` computes it) of ``documents`` term by
+    term: the number of rows, the sorted vocabulary, and each term's rows (ascending) and
+    weights, cut by ``indptr``. An empty document gets :data:`EMPTY_DOCUMENT` (BM25 needs
+    one term).
+
+    ``bm25s.BM25.index`` counts each document's terms in Python (≈ 1 ms a document with a
+    few hundred terms: half an hour for a million designs' definitions); here the counts
+    come from one sort per block of documents and the weights from array arithmetic in
+    the same order and precision as bm25s's (float64 per document, each term's IDF in
+    float32, the weight stored in float32), so they are bit-identical
+    (``tests/test_mapped_lexicon.py`` compares them with bm25s's own).
+    """
+    ids: dict[str, int] = {}
+    lengths: list[int] = []
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (row, term id, count)
+    block: list[Sequence[str]] = []
+    for document in documents:
+        block.append(document or EMPTY_DOCUMENT)
+        if len(block) == _BLOCK_DOCUMENTS:
+            parts.append(_count_terms(block, len(lengths), ids, lengths))
+            block = []
+    if block or not lengths:
+        parts.append(_count_terms(block, len(lengths), ids, lengths))
+    size = len(lengths)
+    rows = np.concatenate([p[0] for p in parts])
+    terms = np.concatenate([p[1] for p in parts])
+    counts = np.concatenate([p[2] for p in parts])
+    del parts
+    words = sorted(ids)
+    position = np.empty(len(words), np.int64)  # a term's id → its place in sorted order
+    position[[ids[w] for w in words]] = np.arange(len(words))
+    terms = position[terms]
+    length = np.array(lengths, np.int64)
+    average = length.mean()  # bm25s: np.array([len(doc) …]).mean()
+    frequencies = np.bincount(terms, minlength=len(words))
+    idf = np.array(  # bm25s: math.log per term in double, stored in a float32 array
+        [math.log(1 + (size - df + 0.5) / (df + 0.5)) for df in frequencies.tolist()],
+        np.float64,
+    ).astype(np.float32)
+    tf = counts.astype(np.float32)
+    denominator = k1 * ((1 - b) + b * length / average)  # per document, float64
+    tfc = tf / (denominator[rows] + tf)
+    weights = (idf[terms].astype(np.float64) * tfc).astype(np.float32)
+    order = np.argsort(terms, kind="stable")  # by term; rows stay ascending within one
     bounds = np.zeros(len(words) + 1, np.int64)
-    np.cumsum(lengths, out=bounds[1:])
-    for t in range(len(words)):  # each term's rows ascending (the searches need it)
-        part = slice(bounds[t], bounds[t + 1])
-        order = np.argsort(rows[part], kind="stable")
-        rows[part], weights[part] = rows[part][order], weights[part][order]
-    return len(corpus), StringColumn.of(words), bounds, rows, weights
+    np.cumsum(frequencies, out=bounds[1:])
+    return size, StringColumn.of(words), bounds, rows[order], weights[order]
+
+
+#: documents counted at a time by :func:`postings` (its sort's memory is per block)
+_BLOCK_DOCUMENTS = 65_536
+
+
+def _count_terms(
+    block: Sequence[Sequence[str]], first: int, ids: dict[str, int], lengths: list[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each (row, term) pair of ``block`` (rows from ``first``) with the term's count in
+    that row, sorted by row then term id; new terms get ids in ``ids``, each document's
+    length is appended to ``lengths``."""
+    sizes = [len(d) for d in block]
+    lengths += sizes
+    total = sum(sizes)
+    flat = np.fromiter((ids.setdefault(t, len(ids)) for d in block for t in d), np.int64, total)
+    row = np.repeat(np.arange(first, first + len(block), dtype=np.int64), sizes)
+    span = max(1, len(ids))
+    keys, counts = np.unique(row * span + flat, return_counts=True)
+    return (keys // span).astype(np.int32), keys % span, counts
 
 
 class Lexicon(TermIndex):

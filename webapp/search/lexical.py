@@ -12,6 +12,7 @@ morphology, is added here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,6 +40,10 @@ def document_terms(lemmas: DesignLemmas, settings: WordSettings) -> list[str]:
     )
 
 
+#: texts whose lemmas the catalogue build remembers (titles, tags: they repeat)
+ANALYSED_TEXTS = 1 << 18
+
+
 def artifact_settings(words: WordSettings, knowledge: KnowledgeSettings) -> dict[str, Any]:
     """The ranking settings the catalogue's artifacts are built under (what the lexicon's
     documents and BM25, and the reverse dictionary's, depend on)."""
@@ -61,12 +66,16 @@ def text_analysis(
     parameters (under ``settings`` and ``knowledge``, the shipped ones by default)."""
     knowledge = knowledge or KnowledgeSettings()
     title = knowledge.definition_title_weight
+    # titles, tags and section names repeat across a catalogue: each is analysed once
+    analysed = functools.lru_cache(maxsize=ANALYSED_TEXTS)(analyse)
     return TextAnalysis(
-        analyse,
+        analysed,
         lambda product: document_terms(design_lemmas(product), settings),
         emoji_table,
         bm25=(settings.bm25_k1, settings.bm25_b),
-        design_words=lambda p: design_words(analyse(p.title), [analyse(t) for t in p.tags], title),
+        design_words=lambda p: design_words(
+            analysed(p.title), [analysed(t) for t in p.tags], title
+        ),
         definition_bm25=(knowledge.definition_k1, knowledge.definition_b),
         settings=artifact_settings(settings, knowledge),
     )
