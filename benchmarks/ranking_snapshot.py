@@ -8,6 +8,12 @@ total, and for the first page-and-a-half of results the ids, scores and why.
 
     python benchmarks/ranking_snapshot.py build/snap-before.json
     python benchmarks/ranking_snapshot.py build/snap-after.json --compare build/snap-before.json
+    python benchmarks/ranking_snapshot.py build/snap-mapped.json --mapped \
+        --compare build/snap-before.json
+
+``--mapped`` serves the catalogue from artifacts ``flask --app webapp index`` wrote (into a
+copy of ``embeddings/``) and memory-mapped, instead of building them in memory as the
+demo does at start: the same rankings either way.
 
 ``--compare`` prints how many cases differ by ids, by scores and by why, and the first
 few differences; exit status 1 when ids or scores differ.
@@ -17,18 +23,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from webapp import create_app
+from webapp.catalog import artifacts
+from webapp.catalog.definitions import Definitions
 from webapp.catalog.facets import NO_FILTERS, Filters
+from webapp.catalog.products import read_catalog
 from webapp.lifecycle import warm_up
+from webapp.search.lexical import text_analysis
 from webapp.search.recommend import also_viewed, recommend
 from webapp.search.results import Hit, SearchRequest, SearchResult
+from webapp.search.settings import RankingSettings
 from webapp.search.signals.picture import PictureQuery
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,8 +67,21 @@ def _result(result: SearchResult) -> dict[str, Any]:
     return {"total": result.total, "hits": _hits(result.hits)}
 
 
-def snapshot() -> dict[str, Any]:
-    """Every case's outcome, keyed by a readable case name."""
+def mapped_config(folder: Path) -> dict[str, Any]:
+    """Settings that serve the demo from mapped artifacts written into ``folder`` (a copy
+    of ``embeddings/`` with the catalogue's artifacts beside it, as `index` writes them)."""
+    shutil.copytree(ROOT / "embeddings", folder)
+    settings = RankingSettings()
+    definitions = Definitions.read(ROOT / "data" / "rules" / "definitions.json")
+    csv = ROOT / "data" / "catalog.csv"
+    text = text_analysis(settings.words, settings.knowledge)
+    artifacts.write(folder, csv, artifacts.build(read_catalog(csv), text, definitions))
+    return {"EMBEDDINGS_DIR": str(folder), "CATALOG_BUILD_AT_START": 0}
+
+
+def snapshot(mapped: bool = False) -> dict[str, Any]:
+    """Every case's outcome, keyed by a readable case name (``mapped``: the catalogue
+    served from artifacts written beforehand, not built in memory at start)."""
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(
             {
@@ -63,9 +89,12 @@ def snapshot() -> dict[str, Any]:
                 "DATABASE_URL": f"sqlite:///{tmp}/snap.sqlite3",
                 "RATELIMIT_ENABLED": False,
                 "LOG_FORMAT": "",
+                **(mapped_config(Path(tmp) / "embeddings") if mapped else {}),
             }
         )
         engine = warm_up(app)
+        if mapped and not isinstance(engine.products.prices.base, np.memmap):
+            raise SystemExit("--mapped: the product table is not memory-mapped")
         cases: dict[str, Any] = {}
         categories = [name for name, _ in engine.categories()]
         filters = {
@@ -148,8 +177,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--compare", type=Path, default=None)
+    parser.add_argument("--mapped", action="store_true", help="Serve mapped artifacts.")
     args = parser.parse_args()
-    cases = snapshot()
+    cases = snapshot(args.mapped)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(cases, ensure_ascii=False, sort_keys=True), encoding="utf-8")
     print(f"{len(cases)} cases → {args.out}")

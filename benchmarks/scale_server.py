@@ -58,9 +58,10 @@ def catalogue_artifacts(items: int) -> tuple[Path, Catalog, dict[str, Any]]:
     folder, the parsed catalogue, and the artifacts' manifest with the parse and write
     times added."""
     from webapp.catalog import artifacts
+    from webapp.catalog.definitions import Definitions
     from webapp.catalog.products import read_catalog
     from webapp.search.lexical import text_analysis
-    from webapp.search.settings import WordSettings
+    from webapp.search.settings import RankingSettings
 
     workdir = scale_corpus.WORKDIR / f"server-{items}"
     csv = write_catalog(workdir, items)
@@ -69,8 +70,11 @@ def catalogue_artifacts(items: int) -> tuple[Path, Catalog, dict[str, Any]]:
     parse_s = time.perf_counter() - started
     embeddings = workdir / "embeddings"
     built = artifacts.read_manifest(embeddings)
-    if artifacts.staleness(built, embeddings, csv):
-        made = artifacts.build(catalog, text_analysis(WordSettings()))
+    settings = RankingSettings()
+    text = text_analysis(settings.words, settings.knowledge)
+    definitions = Definitions.read(ROOT / "data" / "rules" / "definitions.json")
+    if artifacts.staleness(built, embeddings, csv, text, definitions):
+        made = artifacts.build(catalog, text, definitions)
         started = time.perf_counter()
         built = artifacts.write(embeddings, csv, made)
         built["write_seconds"] = round(time.perf_counter() - started, 2)

@@ -16,10 +16,13 @@ from webapp import create_app
 from webapp.catalog import artifacts
 from webapp.catalog.embedding_cache import CacheError
 from webapp.catalog.products import catalog_csv
+from webapp.lifecycle import warm_up
 from webapp.search.lexical import text_analysis
+from webapp.search.results import SearchRequest
 from webapp.search.settings import WordSettings
 
-from .conftest import database_url
+from .conftest import ROOT, database_url
+from .helpers import write_catalog
 
 #: how the catalogue's words are analysed for its artifacts (the shipped settings)
 TEXT = text_analysis(WordSettings())
@@ -123,3 +126,73 @@ def test_a_rebuild_replaces_the_generation_and_a_mapped_one_keeps_serving(tmp_pa
     assert new.manifest["folder"] != first and not (directory / first).exists()
     assert new.table[0].title == "Кошка"
     assert old.table[0].title == "Кот в шляпе" and old.lexicon.scores(["кот"]).any()
+
+
+def served_app(tmp_path: Path, csv: Path, **config: object) -> Flask:
+    """A server's app over ``csv`` (the text space only) and ``tmp_path / embeddings``
+    that builds the catalogue's artifacts in memory only up to 10 designs (this one has 20)."""
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url(tmp_path),
+            "DATA_DIR": str(csv.parent),
+            "EMBEDDINGS_DIR": str(tmp_path / "embeddings"),
+            "IMAGE_ENCODER": "",
+            "XMODAL_HEADS": "",
+            "CATALOG_BUILD_AT_START": 10,
+            "RELOAD_POLL_SECONDS": 0,
+            **config,
+        }
+    )
+
+
+@pytest.fixture()
+def embedded(tmp_path: Path) -> Path:
+    """The 20-design catalogue with pictures, embedded in the text space (no index yet)."""
+    csv = write_catalog(tmp_path / "data", [dict(r) for r in ROWS])
+    result = served_app(tmp_path, csv).test_cli_runner().invoke(args=["embed"])
+    assert result.exit_code == 0, result.output
+    return csv
+
+
+def test_a_worker_maps_what_index_built_and_refuses_missing_or_stale_artifacts(
+    tmp_path, embedded
+) -> None:
+    app = served_app(tmp_path, embedded)
+    with pytest.raises(CacheError, match="have not been built; build them with: flask --app"):
+        warm_up(app)
+    response = app.test_client().get("/api/search", query_string={"q": "кот"})
+    assert response.status_code == 503  # the shopper is told to come back, the log says why
+    assert app.test_cli_runner().invoke(args=["index"]).exit_code == 0
+    engine = warm_up(served_app(tmp_path, embedded))
+    assert isinstance(engine.products.prices.base, np.memmap)  # mapped, not parsed or built
+    assert isinstance(engine.ranker.lexical.lexicon.rows.base, np.memmap)
+    found = engine.search(SearchRequest("кот"))
+    assert found.hits[0].product.title == "Котик" and found.hits[0].why["terms"] == ["кот"]
+    assert engine.product("d03").title == "Танк" and engine.categories()[0] == ("Животные", 12)
+    embedded.write_text(catalog_csv(ROWS[:19]), encoding="utf-8")
+    with pytest.raises(CacheError, match="catalog.csv changed after they were built; build them"):
+        warm_up(served_app(tmp_path, embedded))
+
+
+def test_artifacts_built_under_other_settings_or_definitions_are_refused(
+    tmp_path, embedded
+) -> None:
+    definitions = tmp_path / "definitions.json"
+    definitions.write_bytes((ROOT / "data" / "rules" / "definitions.json").read_bytes())
+    app = served_app(tmp_path, embedded, DEFINITIONS_PATH=str(definitions))
+    assert app.test_cli_runner().invoke(args=["index"]).exit_code == 0
+    engine = warm_up(app)
+    assert isinstance(engine.ranker.reverse.index.rows.base, np.memmap)  # reverse dictionary
+    tuned = served_app(
+        tmp_path, embedded, DEFINITIONS_PATH=str(definitions), RANKING={"words.title_weight": 4}
+    )
+    with pytest.raises(CacheError, match="ranking settings changed after they were built"):
+        warm_up(tuned)
+    definitions.write_bytes(definitions.read_bytes() + b"\n")
+    with pytest.raises(CacheError, match="definitions.json changed after they were built"):
+        warm_up(served_app(tmp_path, embedded, DEFINITIONS_PATH=str(definitions)))
+    small = served_app(
+        tmp_path, embedded, DEFINITIONS_PATH=str(definitions), CATALOG_BUILD_AT_START=100
+    )
+    assert warm_up(small).ranker.reverse is not None  # a small catalogue builds them at start

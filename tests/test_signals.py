@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from webapp.catalog.table import ProductTable
 from webapp.encoders.space import Space
 from webapp.search.signals import SignalKind
 from webapp.search.signals.category import CategoryTree
@@ -47,7 +48,7 @@ def test_top_rows_is_a_stable_descending_sort_in_linear_time() -> None:
 
 
 def test_a_category_word_reaches_its_designs_with_the_share_it_covers() -> None:
-    tree = CategoryTree(PRODUCTS)
+    tree = CategoryTree.of(PRODUCTS)
     (signal,) = tree.signal([("насекомое",)])
     assert signal.kind is SignalKind.CATEGORY and signal.rows.tolist() == [3]
     (half,) = tree.signal([("грызун",), ("шляпа",)])
@@ -58,9 +59,10 @@ def test_a_category_word_reaches_its_designs_with_the_share_it_covers() -> None:
 
 
 def test_an_emoji_is_its_design_and_unknown_ones_are_ignored() -> None:
-    (signal,) = emoji_signal(["p3", "zz"], {"p3": 3})
+    table = ProductTable.build(PRODUCTS)
+    (signal,) = emoji_signal(table.rows_of([PRODUCTS[3].id, "zz"]))
     assert signal.rows.tolist() == [3] and signal.calibrated.tolist() == [1.0]
-    assert emoji_signal(["zz"], {"p3": 3}) == []
+    assert emoji_signal(table.rows_of(["zz"])) == []
 
 
 class ExactIndex:

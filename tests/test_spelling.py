@@ -8,9 +8,9 @@ from difflib import get_close_matches
 import pytest
 
 from webapp.catalog.products import read_catalog
+from webapp.catalog.spelling import SpellingPool
 from webapp.search.lexical import LexicalIndex
 from webapp.search.settings import WordSettings
-from webapp.search.spelling import SpellingPool
 
 from .conftest import ROOT
 
@@ -62,7 +62,7 @@ def test_closest_equals_get_close_matches_over_the_whole_pool(
     vocabulary: list[str], cutoff: float
 ) -> None:
     """1,200 typos and random strings: the pre-filter never changes difflib's answer."""
-    pool = SpellingPool(vocabulary, 4, 2)
+    pool = SpellingPool.build(vocabulary)
     terms = typos(vocabulary, 600, seed=int(cutoff * 10))
     answers = [pool.closest(t, cutoff) for t in terms]
     assert answers == [difflib_closest(t, vocabulary, cutoff) for t in terms]
@@ -71,8 +71,8 @@ def test_closest_equals_get_close_matches_over_the_whole_pool(
 
 def test_short_foreign_and_repeated_letter_terms() -> None:
     """Short words are left alone; letters the vocabulary lacks and long runs are safe."""
-    pool = SpellingPool(["бабочка", "котёнок", "жираф"], 4, 2)
+    pool = SpellingPool.build(["бабочка", "котёнок", "жираф"])
     assert pool.closest("кот", 0.7) is None and pool.closest("ko1t", 0.7) is None
     assert pool.closest("бабчка", 0.8) == "бабочка"
     assert pool.closest("ж" * 300, 0.7) is None
-    assert SpellingPool([], 4, 2).closest("бабочка", 0.7) is None
+    assert SpellingPool.build([]).closest("бабочка", 0.7) is None

@@ -72,6 +72,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # `flask --app webapp index` built, mapped by each worker) or "milvus" (full-text
         # BM25 in Milvus ≥ 2.5 at VECTOR_BACKEND_URI, written by `index`)
         "LEXICAL_BACKEND": "local",
+        # up to this many designs a worker builds the catalogue's artifacts (product table,
+        # lexicon, category tree, reverse dictionary) in memory at start when `index` has
+        # not built current ones (≈ 2-6 s at 10,000); above it, start-up is refused with
+        # the command (the exact vector index's limit: above it, run `index` anyway)
+        "CATALOG_BUILD_AT_START": 10_000,
         "MILVUS_TIMEOUT": 10.0,  # seconds per Milvus call before the index counts as down
         # cross-modal heads (docs/training.md): a heads-<id>.pt in EMBEDDINGS_DIR, "auto" (the
         # newest there, if any) or "" (off); the image features and text encoder they train on

@@ -22,17 +22,19 @@ from flask.cli import with_appcontext
 from PIL import Image
 from werkzeug.local import LocalProxy
 
+from .catalog.artifacts import open_catalog
 from .catalog.colour_cache import cache_file, load_colours
 from .catalog.definitions import BUILD_HINT as DEFINITIONS_HINT
 from .catalog.definitions import Definitions
 from .catalog.knowledge import Knowledge
-from .catalog.products import Catalog, read_catalog
 from .catalog.store import CatalogStore
 from .concept_rules import load_concepts
 from .encoders.spaces import configured_spaces
 from .index.backends import open_backends
+from .index.moments import load_moments
 from .restart import request_reload
 from .search.engine import SearchEngine
+from .search.lexical import text_analysis
 from .search.results import SearchRequest
 from .search.settings import from_config as ranking_settings
 from .search.timing import Timer
@@ -54,58 +56,86 @@ worker_forked = Namespace().signal("worker-forked")
 
 def build_engine(app: Flask) -> SearchEngine:
     """Read every artifact the configuration names and assemble the engine; the time
-    each step took is logged and kept as ``engine.load_ms``."""
+    each step took is logged and kept as ``engine.load_ms``.
+
+    The catalogue comes as the artifacts ``flask --app webapp index`` built (product
+    table, lexicon, category tree, reverse dictionary), memory-mapped: nothing that grows
+    with the catalogue is parsed or built per worker. A small catalogue without current
+    artifacts builds them in memory; a large one is refused with the command."""
     cfg = app.config
+    settings = ranking_settings(cfg)
     timer = Timer()
+    definitions = load_definitions(cfg)
     with timer.stage("catalogue"):
-        catalog = read_catalog(Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"])
+        catalog = open_catalog(
+            Path(cfg["EMBEDDINGS_DIR"]),
+            Path(cfg["DATA_DIR"]) / cfg["CATALOG_CSV"],
+            text_analysis(settings.words, settings.knowledge),
+            definitions,
+            max_in_memory=int(cfg["CATALOG_BUILD_AT_START"]),
+        )
     for line, problem in catalog.problems:
         log.warning("catalogue line %d skipped: %s", line, problem)
     store: CatalogStore = app.extensions["store"]
-    with timer.stage("store"):
-        store.sync(catalog)
+    with timer.stage("store"):  # the database mirrors the catalogue: compare digests
+        digest = str(catalog.manifest["content_digest"])
+        if store.current_digest() != digest:
+            store.sync(catalog.as_catalog(), digest=digest)
     spaces = [space for space in configured_spaces(cfg) if space.searchable]
     with timer.stage("indexes"):
-        indexes = open_backends(cfg, spaces, catalog)
+        indexes = open_backends(cfg, spaces, catalog.as_catalog())
+        moments = {
+            s.name: found
+            for s in spaces
+            if (found := load_moments(Path(cfg["EMBEDDINGS_DIR"]), s.name)) is not None
+        }
     with timer.stage("concepts"):
         concepts = load_concepts(app)
     with timer.stage("knowledge"):
-        knowledge = load_knowledge(cfg, catalog)
+        knowledge = load_knowledge(cfg, catalog.fingerprint, definitions)
     with timer.stage("engine"):
         engine = SearchEngine(
             catalog,
             spaces,
             indexes,
-            ranking=ranking_settings(cfg),
+            ranking=settings,
             max_query_length=cfg["MAX_QUERY_LENGTH"],
             similar_space=cfg["SIMILAR_SPACE"],
             picture_space=cfg["PICTURE_SPACE"],
             concepts=concepts,
             knowledge=knowledge,
+            moments=moments,
         )
     engine.load_ms = timer.stages
     log.info(
         "search ready: %d products, spaces %s, %s",
-        len(catalog.products),
+        len(engine.products),
         [s.name for s in spaces],
         ", ".join(f"{stage} {ms / 1000:.1f}s" for stage, ms in timer.stages.items()),
     )
     return engine
 
 
-def load_knowledge(cfg: Mapping[str, Any], catalog: Catalog) -> Knowledge:
-    """The definitions artifact and the colour cache the configuration names; a missing
-    one is logged with the command that builds it (the search then has no such signal), a
-    stale colour cache is refused like every other cache."""
-    definitions = None
+def load_definitions(cfg: Mapping[str, Any]) -> Definitions | None:
+    """The definitions artifact the configuration names; a missing one is logged with the
+    command that builds it (the search then has no such signal)."""
     path = Path(cfg["DEFINITIONS_PATH"]) if cfg["DEFINITIONS_PATH"] else None
     if path is not None and path.exists():
-        definitions = Definitions.read(path)
-    elif path is not None:
+        return Definitions.read(path)
+    if path is not None:
         log.warning("no definitions at %s: run `%s`", path, DEFINITIONS_HINT)
+    return None
+
+
+def load_knowledge(
+    cfg: Mapping[str, Any], fingerprint: str, definitions: Definitions | None
+) -> Knowledge:
+    """``definitions`` and the colour cache the configuration names; a missing colour
+    cache is logged with the command that builds it, a stale one is refused like every
+    other cache."""
     colours = None
     if cache_file(Path(cfg["EMBEDDINGS_DIR"])).exists():
-        colours = load_colours(Path(cfg["EMBEDDINGS_DIR"]), catalog.fingerprint)
+        colours = load_colours(Path(cfg["EMBEDDINGS_DIR"]), fingerprint)
     else:
         log.warning("no colour cache in %s: run `flask --app webapp embed`", cfg["EMBEDDINGS_DIR"])
     return Knowledge(definitions, colours)

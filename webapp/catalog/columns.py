@@ -75,7 +75,7 @@ class StringColumn(Sequence[str]):
         if row < 0:
             row += len(self)
         start, end = self.offsets[row : row + 2].tolist()
-        return self.data[start:end].tobytes().decode("utf-8")
+        return str(self.data[start:end], "utf-8")
 
     def __iter__(self) -> Iterator[str]:
         """Every value in order (offline use: this decodes them all)."""
@@ -91,17 +91,29 @@ class StringColumn(Sequence[str]):
 
 class SortedStrings:
     """A sorted :class:`StringColumn` as a set: membership and position by binary search,
-    ~20 decoded values per lookup at a million, nothing built per worker."""
+    ~20 decoded values per lookup at a million, nothing built per worker. The positions
+    of the values asked for recently are remembered (a query's words are looked up again
+    for every candidate and every result on its page)."""
+
+    #: positions remembered at most (then forgotten all at once: a dict stays small)
+    REMEMBERED = 65_536
 
     def __init__(self, column: StringColumn) -> None:
         """Search ``column`` (its values sorted by code point, no duplicates)."""
         self.column = column
+        self._positions: dict[str, int] = {}
 
     def index(self, value: str) -> int:
         """Position of ``value``, or -1."""
+        position = self._positions.get(value)
+        if position is not None:
+            return position
         position = bisect_left(self.column, value)
         found = position < len(self.column) and self.column[position] == value
-        return position if found else -1
+        if len(self._positions) >= self.REMEMBERED:
+            self._positions.clear()
+        self._positions[value] = position = position if found else -1
+        return position
 
     def __contains__(self, value: object) -> bool:
         """Whether ``value`` is one of the strings."""

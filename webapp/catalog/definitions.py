@@ -16,19 +16,22 @@ Nothing here imports the search or Flask: the search imports this module.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .bm25 import TermBM25
+from .columns import StringColumn
+from .lexicon import TermIndex
 
 FORMAT = "stezhok/definitions"
 VERSION = 1
 BUILD_HINT = "flask --app webapp build-definitions"
 #: one sense as stored: its four fields joined by tabs (one string: a small, fast load)
 Row = str | Sequence[str]
+#: joins a design's defined word keys in the mapped column (keys are lemmas and spaces)
+WORD_SEPARATOR = "\t"
 
 
 class DefinitionsError(RuntimeError):
@@ -49,10 +52,18 @@ class Sense:
 class Definitions:
     """The artifact in memory: senses by lemma key, for design words and query words."""
 
-    def __init__(self, designs: dict[str, list[Row]], words: dict[str, list[Row]]):
-        """Wrap the two tables of the artifact (see the module docstring)."""
+    def __init__(
+        self,
+        designs: dict[str, list[Row]],
+        words: dict[str, list[Row]],
+        path: Path | None = None,
+    ):
+        """Wrap the two tables of the artifact (see the module docstring), read from
+        ``path`` (None: made in memory)."""
         self.designs = designs
         self.words = words
+        #: the file it was read from (the catalogue's artifacts record its identity)
+        self.path = path
 
     @classmethod
     def read(cls, path: Path) -> Definitions:
@@ -65,7 +76,7 @@ class Definitions:
             raise DefinitionsError(f"{path}: not a definitions artifact; run `{BUILD_HINT}`")
         if data.get("version") != VERSION:
             raise DefinitionsError(f"{path}: version {data.get('version')!r}; run `{BUILD_HINT}`")
-        return cls(data["designs"], data["words"])
+        return cls(data["designs"], data["words"], path)
 
     def senses(self, key: str) -> list[Sense]:
         """Senses of a design word (first) or a query word, ``[]`` when it has none."""
@@ -104,7 +115,11 @@ class DefinitionMatch:
 
 class ReverseDictionary:
     """BM25 over each design's definitions: descriptive queries meet the senses of the
-    words in a design's title and tags."""
+    words in a design's title and tags.
+
+    Built by ``flask --app webapp index`` beside the lexicon (its postings in the same
+    form, :class:`~.lexicon.TermIndex`) and mapped by every worker; a small catalogue
+    builds it in memory at start."""
 
     def __init__(
         self,
@@ -116,17 +131,51 @@ class ReverseDictionary:
     ) -> None:
         """``design_words[row]``: row's word keys with their weights (:func:`design_words`);
         ``k1`` and ``b`` are BM25's (``RankingSettings.knowledge``)."""
-        self.size = len(design_words)
+        senses: dict[str, list[tuple[str, ...]]] = {}  # a key's senses' terms, parsed once
+
+        def documents() -> Iterator[list[str]]:
+            """Each row's document: its words' senses' terms, each repeated by weight."""
+            for keys in design_words:
+                document: list[str] = []
+                for key, weight in keys:
+                    found = senses.get(key)
+                    if found is None:
+                        found = senses[key] = [s.terms for s in _design_senses(definitions, key)]
+                    for terms in found:
+                        document += terms * weight
+                yield document
+
+        words = StringColumn.of(
+            WORD_SEPARATOR.join(k for k, _ in keys if k in definitions.designs)
+            for keys in design_words
+        )
+        self._assemble(definitions, words, TermIndex.build(documents(), k1=k1, b=b))
+
+    def _assemble(self, definitions: Definitions, words: StringColumn, index: TermIndex) -> None:
+        """Serve ``index`` (BM25 over the rows' senses), explaining by ``definitions`` and
+        ``words`` (per row, its defined word keys joined by :data:`WORD_SEPARATOR`)."""
         self.definitions = definitions
-        #: each row's defined words (their senses are looked up again only to explain)
-        self.words = [
-            tuple(k for k, _ in keys if k in definitions.designs) for keys in design_words
-        ]
-        corpus = []
-        for keys in design_words:
-            weighted = [(s, w) for k, w in keys for s in _design_senses(definitions, k)]
-            corpus.append([t for s, w in weighted for t in s.terms * w])
-        self.index = TermBM25(corpus, k1=k1, b=b)
+        self.index = index
+        self.size = index.size
+        self._words = words
+
+    def words(self, row: int) -> tuple[str, ...]:
+        """Row ``row``'s defined words (their senses are looked up again only to explain)."""
+        joined = self._words[int(row)]
+        return tuple(joined.split(WORD_SEPARATOR)) if joined else ()
+
+    def save(self, folder: Path) -> list[Path]:
+        """Write the index and each row's words into ``folder``; return the files written."""
+        return self.index.save_arrays(folder, "reverse") + self._words.save(folder, "reverse.words")
+
+    @classmethod
+    def load(cls, folder: Path, definitions: Definitions, size: int) -> ReverseDictionary:
+        """The reverse dictionary saved in ``folder`` over ``size`` rows, mapped, explaining
+        by ``definitions`` (the artifact it was built from)."""
+        found = cls.__new__(cls)
+        index = TermIndex(size, *TermIndex.load_arrays(folder, "reverse"))
+        found._assemble(definitions, StringColumn.load(folder, "reverse.words"), index)
+        return found
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         """BM25 score of each row's definitions for the query ``terms``."""
@@ -135,7 +184,7 @@ class ReverseDictionary:
     def explain(self, row: int, terms: Sequence[str]) -> DefinitionMatch | None:
         """The sense of row ``row`` that shares the most query terms with ``terms``."""
         best: DefinitionMatch | None = None
-        for sense in (s for k in self.words[row] for s in _design_senses(self.definitions, k)):
+        for sense in (s for k in self.words(row) for s in _design_senses(self.definitions, k)):
             matched = tuple(t for t in dict.fromkeys(terms) if t in sense.terms)
             if matched and (best is None or len(matched) > len(best.matched)):
                 best = DefinitionMatch(sense.word, sense.text, matched)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .products import Product
+from .table import ProductTable
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,23 @@ class Facets:
     """Per-row category and price arrays of the catalogue."""
 
     def __init__(self, products: Sequence[Product]) -> None:
-        """Collect the facet values of ``products`` (row i = products[i])."""
+        """Collect the facet values of ``products`` (row i = products[i]); a product table
+        lends its mapped columns (nothing is built)."""
+        if isinstance(products, ProductTable):
+            categories = products.categories
+            codes, prices = products.category_codes, products.prices
+        else:
+            categories = list(dict.fromkeys(p.category for p in products))
+            code = {name: i for i, name in enumerate(categories)}
+            codes = np.array([code[p.category] for p in products], np.int32)
+            prices = np.array([p.price for p in products], np.int64)
         #: category names in catalogue order (of first appearance)
-        self.categories = list(dict.fromkeys(p.category for p in products))
+        self.categories = list(categories)
         self._code = {name: i for i, name in enumerate(self.categories)}
-        self.category = np.array([self._code[p.category] for p in products], np.int32)
-        self.price = np.array([p.price for p in products], np.int64)
+        #: per row, the index of its category in :attr:`categories`
+        self.category = codes
+        #: per row, the price in whole roubles
+        self.price = prices
         sizes = np.bincount(self.category, minlength=len(self.categories)).tolist()
         self._counts = tuple(zip(self.categories, sizes, strict=True))
 

@@ -19,10 +19,10 @@ Every array is ``.npy``; a worker maps them (nothing is parsed or built per work
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import bm25s
 import numpy as np
 
 from .columns import SortedStrings, StringColumn, load_array, save_array
@@ -54,8 +54,10 @@ class WordSet:
         return int(np.count_nonzero(self.flags))
 
 
-class Lexicon:
-    """BM25 scores, term postings, vocabulary, shoppers' words and the spelling pool."""
+class TermIndex:
+    """BM25 over bags of lemma terms as an inverted index: a sorted vocabulary, and per term
+    its rows (ascending) and the weight it adds to each. The lexicon is one; the reverse
+    dictionary over the designs' definitions (``definitions.py``) another."""
 
     def __init__(
         self,
@@ -64,78 +66,33 @@ class Lexicon:
         indptr: np.ndarray,
         rows: np.ndarray,
         weights: np.ndarray,
-        shopper: np.ndarray,
-        spelling: SpellingPool,
     ) -> None:
-        """Assemble a lexicon over ``size`` rows from its arrays (see the module text)."""
+        """Assemble an index over ``size`` rows from its arrays (see the module text)."""
         self.size = size
         #: every term of every document, as a sorted set
         self.vocabulary = SortedStrings(vocabulary)
         self.indptr, self.rows, self.weights = indptr, rows, weights
-        #: words of titles and tags: what shoppers call designs (typos are corrected
-        #: only into these)
-        self.shopper_words = WordSet(self.vocabulary, shopper)
-        self.spelling = spelling
 
     # -- building and saving ---------------------------------------------------------------
     @classmethod
-    def build(cls, documents: Sequence[Sequence[str]], shopper_words: Iterable[str]) -> Lexicon:
-        """The lexicon of ``documents`` (row i's lemma terms, repeated by weight) in memory."""
-        corpus = [list(d) or list(EMPTY_DOCUMENT) for d in documents]
-        bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
-        bm25.index(corpus, show_progress=False)
-        words = sorted({t for d in corpus for t in d})
-        column = np.array([bm25.vocab_dict[w] for w in words], np.int64)
-        data, indices, indptr = (bm25.scores[n] for n in ("data", "indices", "indptr"))
-        starts, ends = indptr[column], indptr[column + 1]
-        lengths = (ends - starts).astype(np.int64)
-        take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
-        rows = np.asarray(indices[take], np.int32)
-        weights = np.asarray(data[take], np.float32)
-        bounds = np.zeros(len(words) + 1, np.int64)
-        np.cumsum(lengths, out=bounds[1:])
-        for t in range(len(words)):  # each term's rows ascending (the searches need it)
-            part = slice(bounds[t], bounds[t + 1])
-            order = np.argsort(rows[part], kind="stable")
-            rows[part], weights[part] = rows[part][order], weights[part][order]
-        shopper = set(shopper_words)
-        flags = np.array([w in shopper for w in words], bool)
-        pool = SpellingPool.build(words)  # its words are the vocabulary, sorted
-        return cls(len(corpus), pool.words, bounds, rows, weights, flags, pool)
+    def build(cls, documents: Iterable[Sequence[str]], *, k1: float, b: float) -> TermIndex:
+        """The index of ``documents`` (row i's terms, repeated by weight) in memory."""
+        return cls(*postings(documents, k1=k1, b=b))
 
-    def save(self, folder: Path) -> list[Path]:
-        """Write the lexicon's arrays into ``folder``; return the files written."""
-        written = self.vocabulary.column.save(folder, "lexicon.vocabulary")
-        arrays = {
-            "indptr": self.indptr,
-            "rows": self.rows,
-            "weights": self.weights,
-            "shopper": self.shopper_words.flags,
-        }
-        for name, array in arrays.items():
-            save_array(folder / f"lexicon.{name}.npy", array)
-            written.append(folder / f"lexicon.{name}.npy")
-        return written + self.spelling.save(folder)
+    def save_arrays(self, folder: Path, prefix: str) -> list[Path]:
+        """Write the vocabulary and the postings as ``<prefix>.*.npy``; return the files."""
+        written = self.vocabulary.column.save(folder, f"{prefix}.vocabulary")
+        for name in ("indptr", "rows", "weights"):
+            save_array(folder / f"{prefix}.{name}.npy", getattr(self, name))
+            written.append(folder / f"{prefix}.{name}.npy")
+        return written
 
-    @classmethod
-    def load(cls, folder: Path, size: int, letters: str) -> Lexicon:
-        """The lexicon saved in ``folder`` over ``size`` rows (``letters``: the spelling
-        pool's alphabet, from the manifest), every array memory-mapped."""
-        vocabulary = StringColumn.load(folder, "lexicon.vocabulary")
-        arrays = {
-            n: load_array(folder / f"lexicon.{n}.npy")
-            for n in ("indptr", "rows", "weights", "shopper")
-        }
-        pool = SpellingPool.load(folder, vocabulary, letters)
-        return cls(
-            size,
-            vocabulary,
-            arrays["indptr"],
-            arrays["rows"],
-            arrays["weights"],
-            arrays["shopper"],
-            pool,
-        )
+    @staticmethod
+    def load_arrays(folder: Path, prefix: str) -> tuple[StringColumn, np.ndarray, ...]:
+        """The vocabulary and postings saved under ``prefix``, memory-mapped."""
+        vocabulary = StringColumn.load(folder, f"{prefix}.vocabulary")
+        arrays = [load_array(folder / f"{prefix}.{n}.npy") for n in ("indptr", "rows", "weights")]
+        return (vocabulary, *arrays)
 
     # -- reading ---------------------------------------------------------------------------
     def postings(self, term: str) -> np.ndarray:
@@ -144,6 +101,15 @@ class Lexicon:
         if position < 0:
             return np.empty(0, np.int32)
         return self.rows[self.indptr[position] : self.indptr[position + 1]]
+
+    def rows_with(self, words: Sequence[str]) -> np.ndarray:
+        """The rows whose document contains any of ``words``, ascending."""
+        found = [p for p in map(self.postings, dict.fromkeys(words)) if len(p)]
+        if not found:
+            return np.empty(0, np.int64)
+        if len(found) == 1:
+            return found[0].astype(np.int64)
+        return np.unique(np.concatenate(found)).astype(np.int64)
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         """BM25 score of each row for ``terms`` (unknown terms add nothing; repeated
@@ -180,3 +146,130 @@ class Lexicon:
         """The ``terms`` that occur in row ``row``'s document, in their order."""
         found = self.contains(np.array([row]), terms)[0]
         return [t for t, hit in zip(terms, found.tolist(), strict=True) if hit]
+
+
+def postings(
+    documents: Iterable[Sequence[str]], *, k1: float, b: float
+) -> tuple[int, StringColumn, np.ndarray, np.ndarray, np.ndarray]:
+    """BM25 (Lucene's formula, exactly as ``bm25s`` computes it) of ``documents`` term by
+    term: the number of rows, the sorted vocabulary, and each term's rows (ascending) and
+    weights, cut by ``indptr``. An empty document gets :data:`EMPTY_DOCUMENT` (BM25 needs
+    one term).
+
+    ``bm25s.BM25.index`` counts each document's terms in Python (≈ 1 ms a document with a
+    few hundred terms: half an hour for a million designs' definitions); here the counts
+    come from one sort per block of documents and the weights from array arithmetic in
+    the same order and precision as bm25s's (float64 per document, each term's IDF in
+    float32, the weight stored in float32), so they are bit-identical
+    (``tests/test_mapped_lexicon.py`` compares them with bm25s's own).
+    """
+    ids: dict[str, int] = {}
+    lengths: list[int] = []
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (row, term id, count)
+    block: list[Sequence[str]] = []
+    for document in documents:
+        block.append(document or EMPTY_DOCUMENT)
+        if len(block) == _BLOCK_DOCUMENTS:
+            parts.append(_count_terms(block, len(lengths), ids, lengths))
+            block = []
+    if block or not lengths:
+        parts.append(_count_terms(block, len(lengths), ids, lengths))
+    size = len(lengths)
+    rows = np.concatenate([p[0] for p in parts])
+    terms = np.concatenate([p[1] for p in parts])
+    counts = np.concatenate([p[2] for p in parts])
+    del parts
+    words = sorted(ids)
+    position = np.empty(len(words), np.int64)  # a term's id → its place in sorted order
+    position[[ids[w] for w in words]] = np.arange(len(words))
+    terms = position[terms]
+    length = np.array(lengths, np.int64)
+    average = length.mean()  # bm25s: np.array([len(doc) …]).mean()
+    frequencies = np.bincount(terms, minlength=len(words))
+    idf = np.array(  # bm25s: math.log per term in double, stored in a float32 array
+        [math.log(1 + (size - df + 0.5) / (df + 0.5)) for df in frequencies.tolist()],
+        np.float64,
+    ).astype(np.float32)
+    tf = counts.astype(np.float32)
+    denominator = k1 * ((1 - b) + b * length / average)  # per document, float64
+    tfc = tf / (denominator[rows] + tf)
+    weights = (idf[terms].astype(np.float64) * tfc).astype(np.float32)
+    order = np.argsort(terms, kind="stable")  # by term; rows stay ascending within one
+    bounds = np.zeros(len(words) + 1, np.int64)
+    np.cumsum(frequencies, out=bounds[1:])
+    return size, StringColumn.of(words), bounds, rows[order], weights[order]
+
+
+#: documents counted at a time by :func:`postings` (its sort's memory is per block)
+_BLOCK_DOCUMENTS = 65_536
+
+
+def _count_terms(
+    block: Sequence[Sequence[str]], first: int, ids: dict[str, int], lengths: list[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each (row, term) pair of ``block`` (rows from ``first``) with the term's count in
+    that row, sorted by row then term id; new terms get ids in ``ids``, each document's
+    length is appended to ``lengths``."""
+    sizes = [len(d) for d in block]
+    lengths += sizes
+    total = sum(sizes)
+    flat = np.fromiter((ids.setdefault(t, len(ids)) for d in block for t in d), np.int64, total)
+    row = np.repeat(np.arange(first, first + len(block), dtype=np.int64), sizes)
+    span = max(1, len(ids))
+    keys, counts = np.unique(row * span + flat, return_counts=True)
+    return (keys // span).astype(np.int32), keys % span, counts
+
+
+class Lexicon(TermIndex):
+    """BM25 scores, term postings, vocabulary, shoppers' words and the spelling pool."""
+
+    def __init__(
+        self,
+        size: int,
+        vocabulary: StringColumn,
+        indptr: np.ndarray,
+        rows: np.ndarray,
+        weights: np.ndarray,
+        shopper: np.ndarray,
+        spelling: SpellingPool,
+    ) -> None:
+        """Assemble a lexicon over ``size`` rows from its arrays (see the module text)."""
+        super().__init__(size, vocabulary, indptr, rows, weights)
+        #: words of titles and tags: what shoppers call designs (typos are corrected
+        #: only into these)
+        self.shopper_words = WordSet(self.vocabulary, shopper)
+        self.spelling = spelling
+
+    # -- building and saving ---------------------------------------------------------------
+    @classmethod
+    def build(  # type: ignore[override]
+        cls,
+        documents: Sequence[Sequence[str]],
+        shopper_words: Iterable[str],
+        *,
+        k1: float = BM25_K1,
+        b: float = BM25_B,
+    ) -> Lexicon:
+        """The lexicon of ``documents`` (row i's lemma terms, repeated by weight) in memory."""
+        size, vocabulary, bounds, rows, weights = postings(documents, k1=k1, b=b)
+        words = list(vocabulary)
+        shopper = set(shopper_words)
+        flags = np.array([w in shopper for w in words], bool)
+        pool = SpellingPool.build(words)  # its words are the vocabulary, sorted
+        return cls(size, pool.words, bounds, rows, weights, flags, pool)
+
+    def save(self, folder: Path) -> list[Path]:
+        """Write the lexicon's arrays into ``folder``; return the files written."""
+        written = self.save_arrays(folder, "lexicon")
+        save_array(folder / "lexicon.shopper.npy", self.shopper_words.flags)
+        written.append(folder / "lexicon.shopper.npy")
+        return written + self.spelling.save(folder)
+
+    @classmethod
+    def load(cls, folder: Path, size: int, letters: str) -> Lexicon:
+        """The lexicon saved in ``folder`` over ``size`` rows (``letters``: the spelling
+        pool's alphabet, from the manifest), every array memory-mapped."""
+        vocabulary, indptr, rows, weights = cls.load_arrays(folder, "lexicon")
+        shopper = load_array(folder / "lexicon.shopper.npy")
+        pool = SpellingPool.load(folder, vocabulary, letters)
+        return cls(size, vocabulary, indptr, rows, weights, shopper, pool)

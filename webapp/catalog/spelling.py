@@ -1,7 +1,6 @@
 """The spelling pool: the closest vocabulary word to a typo, over arrays a worker can map.
 
-The same lookup as ``webapp/search/spelling.py``'s ``SpellingPool`` (which it is meant
-to replace: the search core switches to this one in one step), built once by
+The search core's typo lookup (``search/lexical.py``), built once by
 ``flask --app webapp index`` instead of in every worker: the sorted words, their
 lengths and a word × letter count matrix. :func:`difflib.get_close_matches` scores
 every candidate in Python; its first test, ``quick_ratio`` (shared letters, as a
@@ -66,12 +65,15 @@ class SpellingPool:
             load_array(folder / "spelling.counts.npy"),
         )
 
-    def closest(self, term: str, cutoff: float) -> str | None:
-        """The word within two letters of ``term``'s length that ``get_close_matches`` picks
-        at ``cutoff``; short or non-alphabetic terms are never corrected."""
-        if len(term) < 4 or not term.isalpha():
+    def closest(
+        self, term: str, cutoff: float, *, min_length: int = 4, length_window: int = 2
+    ) -> str | None:
+        """The word within ``length_window`` letters of ``term``'s length that
+        ``get_close_matches`` picks at ``cutoff``; terms shorter than ``min_length`` or not
+        alphabetic are never corrected (``RankingSettings.words``)."""
+        if len(term) < min_length or not term.isalpha():
             return None
-        near = np.flatnonzero(np.abs(self.lengths - len(term)) <= 2)
+        near = np.flatnonzero(np.abs(self.lengths - len(term)) <= length_window)
         shared = np.minimum(self.counts[near], self._letter_counts(term)).sum(axis=1)
         passing = 2.0 * shared / (self.lengths[near] + len(term)) >= cutoff
         pool = [self.words[int(i)] for i in near[passing]]

@@ -32,9 +32,10 @@ class CatalogStore:
         #: categories() answer, kept until the next sync (the only writer of the table)
         self._categories: list[tuple[str, int]] | None = None
 
-    def sync(self, catalog: Catalog) -> bool:
-        """Make the table mirror ``catalog``; return True when it had to rewrite it."""
-        digest = content_digest(catalog.products)
+    def sync(self, catalog: Catalog, *, digest: str | None = None) -> bool:
+        """Make the table mirror ``catalog`` (whose content digest is ``digest``, when
+        known); return True when it had to rewrite it."""
+        digest = digest or content_digest(catalog.products)
         try:
             with Session(self.engine) as session, session.begin():
                 one_at_a_time(session.connection())

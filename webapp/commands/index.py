@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..catalog import artifacts
+from ..catalog.definitions import Definitions, DefinitionsError
 from ..catalog.embedding_cache import CacheError, cache_path, load_cache
 from ..catalog.products import Catalog, CatalogError, read_catalog
 from ..encoders.base import EncoderError
@@ -65,16 +66,29 @@ def index_command(kind: str | None, params: str | None) -> None:
                 f"{space.name}: {manifest['index']} over {manifest['items']} items "
                 f"in {manifest['build_seconds']:.1f}s, {size:.1f} MiB, params {manifest['params']}"
             )
-    except (CatalogError, CacheError, EncoderError, IndexChoiceError, IndexUnavailable) as exc:
+    except (
+        CatalogError,
+        CacheError,
+        DefinitionsError,
+        EncoderError,
+        IndexChoiceError,
+        IndexUnavailable,
+    ) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
 def write_catalog_artifacts(
     cfg: Mapping[str, Any], directory: Path, csv: Path, catalog: Catalog
 ) -> artifacts.CatalogArtifacts:
-    """Build and write the catalogue's mapped artifacts (and, with LEXICAL_BACKEND=milvus,
-    bring the text collection in step); say what was written."""
-    built = artifacts.build(catalog, text_analysis(ranking_settings(cfg).words))
+    """Build and write the catalogue's mapped artifacts (with the reverse dictionary when
+    the definitions artifact is there), import the catalogue into the database when it
+    holds another (so no worker does), and, with LEXICAL_BACKEND=milvus, bring the text
+    collection in step; say what was written."""
+    path = Path(cfg["DEFINITIONS_PATH"]) if cfg["DEFINITIONS_PATH"] else None
+    definitions = Definitions.read(path) if path is not None and path.is_file() else None
+    settings = ranking_settings(cfg)
+    analysis = text_analysis(settings.words, settings.knowledge)
+    built = artifacts.build(catalog, analysis, definitions)
     manifest = artifacts.write(directory, csv, built)
     size = sum(manifest["bytes"].values()) / 2**20
     click.echo(
@@ -82,6 +96,8 @@ def write_catalog_artifacts(
         f"{manifest['postings']} postings in {manifest['build_seconds']:.1f}s, {size:.1f} MiB "
         f"→ {manifest['folder']}"
     )
+    if current_app.extensions["store"].sync(catalog, digest=str(manifest["content_digest"])):
+        click.echo(f"database: {manifest['items']} designs imported")
     if cfg["LEXICAL_BACKEND"] == "milvus":
         from ..index.lexical_backends import open_lexical  # pymilvus loads only when Milvus is used
 

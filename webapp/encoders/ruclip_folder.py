@@ -14,6 +14,9 @@ from typing import Any
 
 from .base import EncoderError
 
+#: the precisions the query tower is exported in for ONNX Runtime (``ruclip_onnx.py``)
+PRECISIONS = ("int8", "fp32")
+
 MODEL_FILES = ("config.json", "bpe.model", "pytorch_model.bin")
 _MIB = 1 << 20
 _CONFIG_KEYS = (

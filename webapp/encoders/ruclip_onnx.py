@@ -10,7 +10,8 @@ EOS index in, unnormalised features out, so it answers exactly what the torch to
 answers (fp32 ≤ 1e-5; int8 at cosine ≥ 0.997 to the exact vector on the full-size
 model, bit for bit the same on AVX2-only and AVX-512 VNNI CPUs: :data:`QUANTISATION`).
 
-``flask --app webapp export-text-model`` writes ``ruclip-text-<precision>.onnx`` into
+``flask --app webapp export-text-model`` (``webapp/commands/models.py``) writes
+``ruclip-text-<precision>.onnx`` into
 ``RUCLIP_ONNX_DIR``; the model's identity, the graph's layout and the quantisation are
 stored in its metadata, and an export of other weights or of another quantisation is
 never used (the encoder falls back to torch and says which command fixes it).
@@ -30,6 +31,7 @@ import torch
 
 from ..files import replacing
 from .base import EncoderError
+from .ruclip_folder import PRECISIONS
 from .ruclip_text import TrimmedTextTower
 from .sessions import open_onnx
 
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("int8", "fp32")
 RUNTIMES = ("auto", "onnxruntime", "torch")
 #: what the exported graph takes and returns; an export of another layout is not used
 LAYOUT = "one-query:ids->features"

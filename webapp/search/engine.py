@@ -9,11 +9,15 @@ knows about requests.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from ..catalog.artifacts import CatalogArtifacts
+from ..catalog.artifacts import build as build_artifacts
+from ..catalog.definitions import ReverseDictionary
 from ..catalog.facets import NO_FILTERS, Facets, Filters
 from ..catalog.knowledge import NO_KNOWLEDGE, Knowledge
 from ..catalog.products import Catalog, Product
@@ -26,17 +30,19 @@ from ..encoders.spaces import (
     default_text_space,
 )
 from ..index.base import VectorBackend, Where
-from ..language.emoji import emoji_table
+from ..index.moments import SAMPLE as MOMENTS_SAMPLE
 from ..language.morphology import clear_word_caches
 from . import filters as flt
 from .cache import LRUCache
 from .explanation import Ranking
+from .lexical import text_analysis
 from .query import ParsedQuery, QueryUnderstanding
 from .ranking import Ranker
 from .results import Hit, SearchRequest, SearchResult
 from .settings import RankingSettings
 from .signals import Signal, SignalKind
 from .signals.picture import PictureQuery, analyse
+from .signals.vectors import SpaceStats
 from .timing import Timer
 
 
@@ -45,7 +51,7 @@ class SearchEngine:
 
     def __init__(
         self,
-        catalog: Catalog,
+        catalog: CatalogArtifacts | Catalog,
         spaces: Sequence[Space],
         indexes: Mapping[str, VectorBackend],
         *,
@@ -55,21 +61,26 @@ class SearchEngine:
         picture_space: str = "",
         concepts: Concepts | None = None,
         knowledge: Knowledge = NO_KNOWLEDGE,
+        moments: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> None:
-        """Search ``indexes`` (space name → its vector back-end, rows in catalogue order)
-        under ``ranking`` (every tuning constant; the shipped values by default).
+        """Search ``catalog`` (its artifacts, mapped or built in memory; a parsed catalogue
+        is built into them here) through ``indexes`` (space name → its vector back-end,
+        rows in catalogue order) under ``ranking`` (every tuning constant; the shipped
+        values by default).
 
         Text queries search the spaces that have a text encoder; «похожие» and
         recommendations use ``similar_space`` (by default the richest space), and a
         search by picture the image space ``picture_space`` (``""``: the last image
-        space configured).
+        space configured). ``moments``: each space's mean and covariance as
+        ``flask --app webapp index`` computed them (others are computed on first use).
         """
-        self.catalog = catalog
+        self.settings = ranking or RankingSettings()
+        #: the catalogue's artifacts: product table, lexicon, category tree, emoji lookup
+        self.artifacts = current_artifacts(catalog, self.settings, knowledge)
         #: how long each start-up step took, in ms (set by whoever loaded the artifacts)
         self.load_ms: dict[str, float] = {}
-        self.products = catalog.products
-        self.settings = ranking or RankingSettings()
-        self._row_of = {p.id: i for i, p in enumerate(self.products)}
+        #: the products, as mapped columns (a :class:`Product` is built per row on use)
+        self.products = self.artifacts.table
         self._spaces = {s.name: s for s in spaces}
         self._indexes = {s.name: indexes[s.name] for s in spaces}
         for setting, name in (("SIMILAR_SPACE", similar_space), ("PICTURE_SPACE", picture_space)):
@@ -78,14 +89,17 @@ class SearchEngine:
         self.similar_space = similar_space or default_similar_space(spaces)
         self.picture_space = picture_space or default_picture_space(spaces)
         self.text_space = default_text_space(spaces) or self.similar_space
+        self._moments = dict(moments or {})
+        same_sample = self.settings.fusion.stats_sample == MOMENTS_SAMPLE
         self.ranker = Ranker(
-            self.products,
+            self.artifacts,
             spaces,
             self._indexes,
             self.settings,
             picture_space=self.picture_space,
             text_space=self.text_space,
             knowledge=knowledge,
+            moments={n: SpaceStats(*m) for n, m in self._moments.items()} if same_sample else None,
         )
         self._knowledge = knowledge
         self._pictures: LRUCache[tuple[str, str], PictureQuery] = LRUCache(256)
@@ -93,7 +107,7 @@ class SearchEngine:
         self._concepts = concepts
         self._max_query_length = max_query_length
         self._understanding = QueryUnderstanding(
-            emoji_table((p.id, p.title) for p in self.products),
+            self.artifacts.emoji,
             max_query_length,
             concepts,
             self.settings.words.layout_share,
@@ -115,7 +129,7 @@ class SearchEngine:
         """An engine over the same catalogue, spaces and indexes, ranking under ``ranking``
         (how benchmarks and tests compare settings; the running app's settings are frozen)."""
         engine = SearchEngine(
-            self.catalog,
+            self.artifacts,
             list(self._spaces.values()),
             self._indexes,
             ranking=ranking,
@@ -124,6 +138,7 @@ class SearchEngine:
             picture_space=self.picture_space,
             concepts=self._concepts,
             knowledge=self._knowledge,
+            moments=self._moments,
         )
         engine.ranker.spaces.share(self.ranker.spaces)
         engine.load_ms = self.load_ms
@@ -172,7 +187,7 @@ class SearchEngine:
         """Designs that look like ``query`` (and, for a photo, show what it shows), filtered
         exactly, sorted and paged like a text search (``request.query`` is unused)."""
         timer = Timer()
-        skip = [self._row_of[i] for i in exclude if i in self._row_of]
+        skip = self.products.rows_of(exclude)
         ranking = self.ranker.rank_picture(query, self._where(request.filters, skip), timer)
         total, hits, maybe = self._page(ranking, request, timer)
         return SearchResult(request, None, total, hits, timer.stages, maybe=maybe)
@@ -189,7 +204,7 @@ class SearchEngine:
         """Rows and cosines of the ``k`` items nearest to ``vector`` in ``space`` (default:
         the picture space) among those passing ``filters`` and not in ``exclude``; with a
         filter the back-end searches only the rows it keeps, so none is missed."""
-        skip = [self._row_of[i] for i in exclude if i in self._row_of]
+        skip = self.products.rows_of(exclude)
         where = self._where(filters, skip)
         return self.ranker.spaces.nearest(space or self.picture_space, vector, k, where)
 
@@ -217,7 +232,7 @@ class SearchEngine:
         """
         name = space or self.similar_space
         if isinstance(of, str):
-            if of not in self._row_of:
+            if self.products.row_of(of) is None:
                 return []
             of, exclude = self.item_vectors([of], name)[0], [*exclude, of]
         rows, cosines = self.nearest(of, k, space=name, exclude=exclude)
@@ -227,7 +242,7 @@ class SearchEngine:
 
     def item_vectors(self, ids: Iterable[str], space: str | None = None) -> np.ndarray:
         """The vectors of the known ``ids`` (in their order) in ``space`` (default: similar)."""
-        rows = [self._row_of[i] for i in ids if i in self._row_of]
+        rows = self.products.rows_of(ids)
         return self._indexes[space or self.similar_space].vectors[rows]
 
     def row_vectors(self, rows: np.ndarray, space: str | None = None) -> np.ndarray:
@@ -236,17 +251,17 @@ class SearchEngine:
 
     def rows(self, ids: Iterable[str]) -> np.ndarray:
         """The catalogue rows of the known ``ids``, in their order."""
-        return np.array([self._row_of[i] for i in ids if i in self._row_of], np.int64)
+        return np.array(self.products.rows_of(ids), np.int64)
 
     # -- what the catalogue and the models are ----------------------------------------
     def product(self, product_id: str) -> Product | None:
         """One product by id, or None."""
-        row = self._row_of.get(product_id)
+        row = self.products.row_of(product_id)
         return None if row is None else self.products[row]
 
     def lookup(self, ids: Sequence[str]) -> list[Product]:
         """The products with these ids, in this order (unknown ids are skipped)."""
-        return [self.products[self._row_of[i]] for i in ids if i in self._row_of]
+        return self.products.products(self.products.rows_of(ids))
 
     def categories(self) -> list[tuple[str, int]]:
         """Category names with their product counts, in catalogue order."""
@@ -289,8 +304,8 @@ class SearchEngine:
     # -- presentation --------------------------------------------------------------------
     def hits(self, ranking: Ranking, positions: Iterable[int] | None = None) -> list[Hit]:
         """The hits of ``ranking`` at ``positions`` (all by default), explained: the products
-        from the in-process table (the catalogue this engine was built from, rebuilt on
-        reload), so a page costs no SQL round trip."""
+        built from the mapped table's columns (the catalogue this engine was built from,
+        mapped again on reload), so a page costs no SQL round trip."""
         chosen = range(len(ranking)) if positions is None else positions
         return [
             Hit(
@@ -323,3 +338,26 @@ class SearchEngine:
             hits = self.hits(ranking, ranking.fused.positions(window).tolist())
             maybe = self.hits(ranking, ranking.fused.positions(rest[: request.per_page]).tolist())
         return len(ordered), hits, maybe
+
+
+def current_artifacts(
+    catalog: CatalogArtifacts | Catalog, settings: RankingSettings, knowledge: Knowledge
+) -> CatalogArtifacts:
+    """``catalog``'s artifacts as ``settings`` and ``knowledge`` need them: a parsed
+    catalogue is built into them; artifacts built under other ranking settings are built
+    again from their table (how a benchmark compares settings); and, with definitions, a
+    reverse dictionary is built over the table when the artifacts have none (a server
+    gets current ones from ``lifecycle``: mapped, or built in memory for a small
+    catalogue)."""
+    text = text_analysis(settings.words, settings.knowledge)
+    definitions = knowledge.definitions
+    if isinstance(catalog, Catalog):
+        return build_artifacts(catalog, text, definitions)
+    if catalog.manifest.get("settings") != text.settings:
+        return build_artifacts(catalog.as_catalog(), text, definitions)
+    if definitions is not None and catalog.reverse is None:
+        k1, b = text.definition_bm25
+        assert text.design_words is not None
+        words = [text.design_words(p) for p in catalog.table]
+        return replace(catalog, reverse=ReverseDictionary(definitions, words, k1=k1, b=b))
+    return catalog

@@ -136,6 +136,9 @@ class Ranking:
     #: how many of the first designs are confident results (None: all of them); the rest
     #: are shown apart, under «Может подойти»
     sure: int | None = None
+    #: explanations built so far, by position (a ranked answer is kept in the ranker's
+    #: cache, so a page asked for again is not explained again)
+    _explained: dict[int, Explanation] = field(default_factory=dict, compare=False, repr=False)
 
     def __len__(self) -> int:
         """How many designs the answer has, confident or not."""
@@ -152,7 +155,14 @@ class Ranking:
         return self.fused.rows
 
     def explain(self, i: int) -> Explanation:
-        """Why the design at position ``i`` is in the answer."""
+        """Why the design at position ``i`` is in the answer (built once per position)."""
+        found = self._explained.get(i)
+        if found is None:
+            found = self._explained[i] = self._explain(i)
+        return found
+
+    def _explain(self, i: int) -> Explanation:
+        """Why the design at position ``i`` is in the answer, from the evidence."""
         fused = self.fused
         evidence = tuple(
             SignalEvidence(

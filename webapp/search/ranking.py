@@ -17,12 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..catalog.definitions import Definitions, ReverseDictionary, design_words
+from ..catalog.artifacts import CatalogArtifacts
 from ..catalog.knowledge import NO_KNOWLEDGE, Knowledge
-from ..catalog.products import Product
 from ..encoders.space import Space
 from ..index.base import VectorBackend, Where
-from ..language.text import analyse
 from .cache import LRUCache
 from .confidence import WordEvidence
 from .explanation import Ranking, WordContext
@@ -30,13 +28,13 @@ from .floor import QueryEvidence, RelevanceFloor, likeness_answer
 from .fusion import Fused, fuse
 from .lexical import LexicalIndex
 from .query import ParsedQuery
-from .settings import KnowledgeSettings, RankingSettings
+from .settings import RankingSettings
 from .signals import Signal, SignalKind
 from .signals.category import CategoryTree
 from .signals.emoji import emoji_signal
 from .signals.knowledge import Palette, definition_signal
 from .signals.picture import PictureQuery, class_words, picture_signals
-from .signals.vectors import Spaces
+from .signals.vectors import Spaces, SpaceStats
 from .signals.words import bm25
 from .terms import QueryTerms, TermReader
 from .timing import Timer
@@ -56,7 +54,7 @@ class Ranker:
 
     def __init__(
         self,
-        products: Sequence[Product],
+        catalog: CatalogArtifacts,
         spaces: Sequence[Space],
         indexes: Mapping[str, VectorBackend],
         settings: RankingSettings,
@@ -64,14 +62,17 @@ class Ranker:
         picture_space: str = "",
         text_space: str = "",
         knowledge: Knowledge = NO_KNOWLEDGE,
+        moments: Mapping[str, SpaceStats] | None = None,
     ) -> None:
-        """Rank ``products`` by BM25 and by ``spaces`` (their ``indexes``); a picture is
-        searched in ``picture_space`` by look and, for photos, in ``text_space`` by words;
+        """Rank ``catalog``'s designs (its mapped table, lexicon, category tree and, with
+        definitions, reverse dictionary) by BM25 and by ``spaces`` (their ``indexes``; the
+        spaces' ``moments`` when ``index`` computed them); a picture is searched in
+        ``picture_space`` by look and, for photos, in ``text_space`` by words;
         ``knowledge`` (definitions, colours) adds its signals where it is built."""
         self.settings = settings
-        self.row_of = {p.id: i for i, p in enumerate(products)}
-        self.spaces = Spaces(spaces, indexes, settings.fusion.stats_sample)
-        self.lexical = LexicalIndex(products, settings.words)
+        self.table = catalog.table
+        self.spaces = Spaces(spaces, indexes, settings.fusion.stats_sample, moments)
+        self.lexical = LexicalIndex(catalog.lexicon, settings.words)
         known = settings.knowledge
         self.reader = TermReader(
             self.lexical,
@@ -79,10 +80,12 @@ class Ranker:
             definitions=knowledge.definitions if known.decode_words else None,
             genus=known.decode_genus,
         )
-        self.reverse = reverse_dictionary(products, knowledge.definitions, known)
-        shares = knowledge.colour_shares([p.id for p in products])
+        self.reverse = catalog.reverse if knowledge.definitions is not None else None
+        shares = None
+        if knowledge.colours is not None:
+            shares = knowledge.colour_shares(list(self.table.ids))
         self.palette = None if shares is None else Palette(shares)
-        self.tree = CategoryTree(products)
+        self.tree = CategoryTree(catalog.sections.nodes)
         self.floor = RelevanceFloor(settings.floor, settings.confidence)
         self.picture_space, self.text_space = picture_space, text_space
         by_name = {s.name: s for s in spaces}
@@ -135,7 +138,7 @@ class Ranker:
         with timer.stage("words"):
             signals += self._word_signals(terms, k, mask)
         with timer.stage("emoji"):
-            signals += emoji_signal(parsed.emoji_ids, self.row_of)
+            signals += emoji_signal(self.table.rows_of(parsed.emoji_ids))
         with timer.stage("knowledge"):
             signals += self._knowledge_signals(terms, k, mask)
         added = terms.added_words[: self.settings.words.meaning_vector_words]
@@ -267,15 +270,3 @@ class Ranker:
     def _none(self) -> Fused:
         """An empty answer."""
         return fuse([], self.settings.fusion)
-
-
-def reverse_dictionary(
-    products: Sequence[Product], definitions: Definitions | None, settings: KnowledgeSettings
-) -> ReverseDictionary | None:
-    """The reverse dictionary over ``products``' title and tag words (None without
-    definitions)."""
-    if definitions is None:
-        return None
-    weight = settings.definition_title_weight
-    words = [design_words(analyse(p.title), [analyse(t) for t in p.tags], weight) for p in products]
-    return ReverseDictionary(definitions, words, k1=settings.definition_k1, b=settings.definition_b)

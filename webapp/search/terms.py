@@ -171,10 +171,11 @@ class TermReader:
             return np.zeros(len(rows), np.float32)
         count = np.zeros(len(rows), np.int64)
         for i, group in enumerate(groups):
-            covering = self.lexical.rows_with(group)
+            # each word's sorted postings searched for the rows: no union of whole postings
+            covered = self.lexical.lexicon.contains(rows, group).any(axis=1)
             if also and i in also:
-                covering = np.union1d(covering, also[i])
-            count += np.isin(rows, covering)
+                covered |= np.isin(rows, also[i])
+            count += covered
         return (count / len(groups)).astype(np.float32)
 
     def unexplained(self, terms: QueryTerms, share: float) -> bool:

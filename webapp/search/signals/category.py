@@ -8,12 +8,13 @@ score is the share of the query's words the node's name covers, like the lexical
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
 
 from ...catalog.products import Product
+from ...catalog.sections import Sections
+from ...catalog.table import ProductTable
 from ...language.text import analyse
 from . import Signal, SignalKind
 
@@ -21,17 +22,16 @@ from . import Signal, SignalKind
 class CategoryTree:
     """Category and subcategory names (as lemma sets) with the rows of their subtrees."""
 
-    def __init__(self, products: Sequence[Product]) -> None:
-        """Index the two levels of ``products``' categories."""
-        members: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for row, product in enumerate(products):
-            members[("category", product.category)].append(row)
-            members[("subcategory", f"{product.category}/{product.subcategory}")].append(row)
-        self.nodes = [
-            (frozenset(analyse(name.split("/")[-1])), np.array(rows, np.int64))
-            for (_, name), rows in members.items()
-            if name.split("/")[-1].strip()
-        ]
+    def __init__(self, nodes: Sequence[tuple[frozenset[str], np.ndarray]]) -> None:
+        """Search ``nodes``: each category's and subcategory's name lemmas and its rows,
+        ascending, in order of first appearance (``catalog/sections.py``, built once by
+        ``flask --app webapp index``)."""
+        self.nodes = list(nodes)
+
+    @classmethod
+    def of(cls, products: Sequence[Product]) -> CategoryTree:
+        """The tree of ``products``' two levels of categories, built in memory."""
+        return cls(Sections.build(ProductTable.build(products), analyse).nodes)
 
     def signal(
         self,

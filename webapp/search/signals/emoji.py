@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from . import Signal, SignalKind
 
 
-def emoji_signal(ids: Sequence[str], row_of: Mapping[str, int]) -> list[Signal]:
-    """The designs of the emoji ``ids`` the query contains (calibrated 1: certain)."""
-    rows = np.array([row_of[i] for i in ids if i in row_of], np.int64)
+def emoji_signal(rows: Sequence[int]) -> list[Signal]:
+    """The designs (catalogue ``rows``) of the emoji the query contains (calibrated 1:
+    certain)."""
+    rows = np.array(rows, np.int64)
     ones = np.ones(len(rows), np.float32)
     return [Signal.of(SignalKind.EMOJI, rows, ones)] if len(rows) else []

@@ -54,14 +54,17 @@ class Spaces:
         spaces: Sequence[Space],
         indexes: Mapping[str, VectorBackend],
         stats_sample: int,
+        moments: Mapping[str, SpaceStats] | None = None,
     ) -> None:
-        """Serve ``spaces`` over their ``indexes`` (rows in catalogue order)."""
+        """Serve ``spaces`` over their ``indexes`` (rows in catalogue order); ``moments``:
+        the spaces whose moments ``flask --app webapp index`` computed (with the same
+        sample), the others' are computed on first use."""
         self.by_name = {s.name: s for s in spaces}
         self.indexes = {s.name: indexes[s.name] for s in spaces}
         #: the spaces a text query is encoded into, in configuration order
         self.text = [s for s in spaces if s.encoder is not None]
         self.sample = stats_sample
-        self._stats: dict[str, SpaceStats] = {}
+        self._stats: dict[str, SpaceStats] = dict(moments or {})
         self.query_vectors = QueryVectorCache()
 
     def vectors_of(self, kind: SignalKind) -> np.ndarray | None:
