@@ -125,3 +125,22 @@ def test_lazy_commands_are_the_modules_own(tmp_path: Path) -> None:
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
     result = app.test_cli_runner().invoke(args=["export-text-model", "--help"])
     assert result.exit_code == 0 and "--precision" in result.output
+
+
+def test_the_restart_command_finds_the_pid_file_where_the_app_keeps_its_instance(
+    tmp_path: Path,
+) -> None:
+    """Run as ``python -m webapp.restart`` (``__name__`` is then ``__main__``), it looks in
+    the instance folder of the app (``instance/`` of the checkout), as gunicorn.conf.py."""
+    env = {k: v for k, v in os.environ.items() if k != "INSTANCE_PATH"}
+    out = subprocess.run(
+        [sys.executable, "-m", "webapp.restart", "--help"],
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT), "COLUMNS": "300"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
+    expected = Path(app.instance_path) / "gunicorn.pid"
+    assert f"default: {expected}" in " ".join(out.split())

@@ -77,7 +77,8 @@ def instance_dir(environ: Mapping[str, str] = os.environ) -> Path:
         return Path(environ["INSTANCE_PATH"])
     from flask.sansio.scaffold import find_package
 
-    prefix, package_path = find_package(__name__.split(".")[0])
+    # the package's name, also when this module runs as ``python -m webapp.restart``
+    prefix, package_path = find_package((__package__ or __name__).split(".")[0])
     if prefix is None:
         return Path(package_path) / "instance"
     return Path(prefix) / "var" / "webapp-instance"
@@ -362,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m webapp.restart", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--pidfile", type=Path, default=None, help="default: instance/gunicorn.pid")
+    parser.add_argument("--pidfile", type=Path, default=None, help=f"default: {pidfile_path()}")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait at most")
     args = parser.parse_args(argv)
     try:
