@@ -7,10 +7,11 @@ command line. Why these choices (measurements in docs/production.md):
   of CPU, mostly in numpy/FAISS/the encoder, so one process per core uses the
   machine; the threads overlap the database round-trip and slow clients.
 * **The master loads the app once (``preload_app``) and forks ready workers.** On the
-  demo a worker that loaded everything itself took 6.7 s alone on quiet cores (13–36 s
-  beside other work) and held 640 MiB of its own memory (USS; RSS 1.15 GB); forked from
-  the loaded master, a replacement is ready in 0.12 s and holds 7.8 MiB of its own,
-  41 MiB after searches: libraries, weights and indexes stay shared (``make bench-boot``).
+  demo a worker that loaded everything itself took 6.7 s alone on quiet cores (12–36 s
+  beside other work) and held ≈ 630 MiB of its own memory (USS; RSS ≈ 1.1 GB); forked
+  from the loaded master, a replacement is ready in 0.12–0.17 s and holds 8 MiB of its
+  own, 41–46 MiB after searches: libraries, weights and indexes stay shared
+  (``make bench-boot``, docs/production.md).
   The hooks below call ``webapp/workers.py``. ``GUNICORN_PRELOAD=0`` (automatic when
   ruCLIP may run on CUDA, whose context cannot cross ``fork``) makes each worker load its
   own engine again.
@@ -60,8 +61,8 @@ keepalive = int(_env("GUNICORN_KEEPALIVE", "5"))
 max_requests = int(_env("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = max_requests // 10
 # Own memory (USS, MiB) above which a worker is replaced after its current requests; 0 = off.
-# Measured on the demo: 8 MiB at fork, 41 after 10 s of searches; a worker that loads its
-# own engine (GUNICORN_PRELOAD=0) starts at 640, so the limit suits both models.
+# Measured on the demo: 8 MiB at fork, 41-46 after 10 s of searches; a worker that loads
+# its own engine (GUNICORN_PRELOAD=0) starts at ≈ 630, so the limit suits both models.
 worker_max_mb = float(_env("GUNICORN_WORKER_MAX_MB", "1000"))
 # requests between two looks at a worker's memory (reading smaps_rollup costs ≈ 1 ms)
 worker_memory_check_every = int(_env("GUNICORN_MEMORY_CHECK_EVERY", "200"))

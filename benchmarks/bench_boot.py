@@ -21,6 +21,8 @@ Run ``make bench-boot`` or ``.venv/bin/python benchmarks/bench_boot.py [--rounds
 
 Own memory is what a process alone holds (what killing it frees); RSS also counts the
 pages shared with the master and the other workers, so RSS summed over workers overstates.
+A library's code counts as the importer's own while no other process maps the same files:
+the step table's import figures depend on what else runs on the machine.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def step(name, work):
     steps[name] = [(time.perf_counter() - start) * 1000, memory().own - before]
     return value
 step("python", lambda: None)
-for lib in ("numpy", "faiss", "onnxruntime", "torch", "pandas", "flask", "sqlalchemy"):
+for lib in sys.argv[2].split(","):  # the big libraries a worker's boot imports, first
     step("import " + lib, lambda: __import__(lib))
 import webapp.search.timing as timing
 from contextlib import contextmanager
@@ -96,14 +98,40 @@ print(json.dumps({"steps": steps, "own": end.own, "rss": end.rss}))
 """
 
 
+#: libraries big enough to be a step of their own, if a boot imports them at all
+LIBRARIES = ("numpy", "faiss", "onnxruntime", "torch", "pandas", "sqlalchemy")
+PROBE = r"""
+import sys
+from webapp import create_app
+from webapp.lifecycle import warm_up
+warm_up(create_app({"DATABASE_URL": sys.argv[1], "RELOAD_POLL_SECONDS": 0}))
+print(",".join(lib for lib in sys.argv[2].split(",") if lib in sys.modules))
+"""
+
+
 def boot_steps(rounds: int, workdir: Path) -> dict[str, Any]:
     """Medians over ``rounds`` fresh processes of each step's ms and added own MiB."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
+    probe = [sys.executable, "-c", PROBE, f"sqlite:///{workdir / 'probe.sqlite3'}"]
+    imported = (
+        subprocess.run(
+            [*probe, ",".join(LIBRARIES)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     runs = []
     for n in range(rounds):
+        database = f"sqlite:///{workdir / f'steps-{n}.sqlite3'}"
         out = subprocess.run(
-            [sys.executable, "-c", STEPS_SCRIPT, f"sqlite:///{workdir / f'steps-{n}.sqlite3'}"],
+            [sys.executable, "-c", STEPS_SCRIPT, database, imported],
             cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"},
+            env=env,
             capture_output=True,
             text=True,
             check=True,
