@@ -89,7 +89,7 @@ def sheet(path: Path, n: int) -> Image.Image:
 
 def designs(engine: Any, sample: int) -> float:
     """Share of transformed designs that find their original in the top 5."""
-    ids = engine.catalog.ids()
+    ids = [p.id for p in engine.products]
     rng = np.random.default_rng(0)
     chosen = rng.choice(len(ids), min(sample, len(ids)), replace=False)
     hits = 0

@@ -25,7 +25,7 @@ def naive_blueprint(engine: Any, clip: Any) -> Any:
     from webapp.search.signals import SignalKind
     from webapp.search.timing import Timer
 
-    image_vectors = engine.item_vectors(engine.catalog.ids(), "ruclip-image")
+    image_vectors = engine.item_vectors([p.id for p in engine.products], "ruclip-image")
     index = faiss.IndexFlatL2(image_vectors.shape[1])
     index.add(image_vectors)
     VECTOR = SignalKind.IMAGE  # noqa: N806 - the one signal the naive pipeline has
